@@ -116,7 +116,7 @@ class Corpus:
 
 
 def byte_label(b: int) -> str:
-    names = {32: "␣ (space)", 10: "\\n", 13: "\\r", 9: "\\t"}
+    names = {32: "␣", 10: "\\n", 13: "\\r", 9: "\\t"}
     if b in names:
         return names[b]
     if 33 <= b < 127:
@@ -432,6 +432,23 @@ def load_corpus(
         fractions=FRACTIONS.get(dataset, DEFAULT_FRACTIONS),
         manifest=manifest,
     )
+
+
+def load_available(datasets, data_dir=None, **kwargs) -> tuple[dict, dict]:
+    """Load each dataset that can be had; return ({name: Corpus}, {name: why it could not})."""
+    loaded, missing = {}, {}
+    for name in datasets:
+        try:
+            loaded[name] = load_corpus(name, data_dir, **kwargs)
+        except RnnvizError as exc:
+            log.warning("dataset %s not available: %s", name, exc)
+            missing[name] = str(exc)
+    return loaded, missing
+
+
+def symbol_counts(corpus: Corpus) -> np.ndarray:
+    """(K,) occurrences of each symbol in the whole corpus."""
+    return np.bincount(corpus.ids, minlength=corpus.K)
 
 
 def prepare(dataset: str, data_dir=None, allow_checksum_mismatch=False, kernel_source=None, store=None) -> Path:

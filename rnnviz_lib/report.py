@@ -35,3 +35,21 @@ def long_compare(ours: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
     df = pd.concat([o, p], axis=1)
     df["diff"] = df["ours"] - df["paper"]
     return df
+
+
+def dataset_comparison(infos: dict[str, dict]) -> pd.DataFrame:
+    """Rows (dataset, quantity) with columns ours / paper / diff, from ``data.info`` dicts."""
+    from rnnviz_lib.paper import DATA
+
+    rows = []
+    for name, inf in infos.items():
+        ref = DATA.get(name, {})
+        quantities = {
+            "symbols": (inf["symbols"], ref.get("symbols")),
+            "vocabulary K": (inf["vocab_size"], ref.get("vocab_size")),
+            **{f"{k} symbols": (v, ref.get("split", {}).get(k)) for k, v in inf["split"].items()},
+        }
+        for q, (ours, paper) in quantities.items():
+            rows.append({"dataset": name, "quantity": q, "ours": ours, "paper": paper,
+                         "diff": None if paper is None else ours - paper})
+    return pd.DataFrame(rows).set_index(["dataset", "quantity"])
