@@ -95,6 +95,13 @@ def _concat(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     return s, offs, rem, lengths
 
 
+def _flat_2d(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(s, offs, rem) of the rows of a (B, T) array, each row one sequence."""
+    B, T = a.shape
+    offs = np.tile(np.arange(T, dtype=np.int64), B)
+    return a.astype(np.int64).ravel(), offs, T - offs
+
+
 def _rank(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Distinct sorted keys, the index of each key in them, their counts and one position of each."""
     perm = np.argsort(key)
@@ -356,18 +363,18 @@ class KneserNeyLM:
         else:
             ctx_list = [np.asarray(c, dtype=np.int64).ravel() for c in contexts]
         K = self.K_
-        seqs = []
-        for c in ctx_list:
-            h = c[len(c) - (n - 1):] if n > 1 else c[:0]
-            seqs.append(np.concatenate([np.broadcast_to(h, (K, h.size)), np.arange(K)[:, None]], axis=1))
-        if not seqs:
-            return np.zeros((0, K))
-        lens = np.array([q.shape[1] for q in seqs])
-        flat = [row for q in seqs for row in q]
-        s, offs, rem, lengths = _concat(flat)
-        p = self._score_flat(s, offs, rem, [n])[n]
-        last = np.cumsum(lengths) - 1
-        return p[last].reshape(len(ctx_list), K) if lens.size else p
+        M = len(ctx_list)
+        out = np.zeros((M, K))
+        hist = [c[max(len(c) - (n - 1), 0):] if n > 1 else c[:0] for c in ctx_list]
+        lens = np.array([h.size for h in hist], dtype=np.int64)
+        for L in np.unique(lens):  # one batch per history length: rows (history, w) for every w
+            rows = np.flatnonzero(lens == L)
+            H = np.stack([hist[r] for r in rows]) if L else np.zeros((rows.size, 0), np.int64)
+            seq = np.concatenate([np.repeat(H, K, axis=0), np.tile(np.arange(K), rows.size)[:, None]], axis=1)
+            s, offs, rem = _flat_2d(seq)
+            p = self._score_flat(s, offs, rem, [n])[n]
+            out[rows] = p.reshape(rows.size, K, L + 1)[:, :, -1]
+        return out
 
 
 def cross_entropy(prob: np.ndarray) -> float:
