@@ -45,3 +45,184 @@ def plot_split_layout(stream_len: int, parts: dict[str, tuple[int, int]], n_stre
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.6), ncol=3, frameon=False, fontsize=8)
     ax.set_title(title)
     return ax
+
+
+# ----------------------------------------------------------------------------------------
+# Figures 1 (right), 4, 5 and the error onion (analysis/tsne, errors, longrange, onion)
+# ----------------------------------------------------------------------------------------
+MODEL_COLORS = {"lstm": "#d62728", "gru": "#2ca02c", "rnn": "#1f77b4", "n-gram": "#7f7f7f", "n-NN": "#000000"}
+DEPTH_MARKERS = {1: "o", 2: "s", 3: "^"}
+PAIR_COLORS = ("#d62728", "#1f77b4")  # the paper's Figure 4/5: LSTM red, n-gram blue
+
+
+def plot_model_tsne(Y: np.ndarray, meta, title: str = "", ax=None):
+    """Figure 1 (right): one point per model of a 2-D t-SNE ``Y`` (M, 2).
+
+    ``meta`` has M rows with columns ``cell`` (lstm/gru/rnn, or n-gram/n-NN for baselines),
+    ``size`` (grid row, NaN for baselines), ``depth`` (NaN for baselines) and ``label``.
+    Colour = cell type, marker size = model size, marker = depth; baselines are grey/black
+    crosses labelled with their context length.
+    """
+    ax = _ax(ax, (6.5, 5.5))
+    sizes = sorted({int(s) for s in meta["size"].dropna()})
+    area = {s: 30 + 50 * i for i, s in enumerate(sizes)}
+    for i, row in enumerate(meta.itertuples(index=False)):
+        color = MODEL_COLORS.get(row.cell, "#9467bd")
+        if row.cell in ("n-gram", "n-NN"):
+            ax.scatter(Y[i, 0], Y[i, 1], marker="x" if row.cell == "n-gram" else "+", s=50, color=color)
+            ax.annotate(str(row.label), Y[i], fontsize=6, xytext=(3, 3), textcoords="offset points", color=color)
+        else:
+            ax.scatter(Y[i, 0], Y[i, 1], s=area.get(int(row.size), 60), marker=DEPTH_MARKERS.get(int(row.depth), "D"),
+                       color=color, alpha=0.75, edgecolors="k", linewidths=0.4)
+    handles = [plt.Line2D([], [], ls="", marker="o", color=c, label=k) for k, c in MODEL_COLORS.items()
+               if k in set(meta["cell"])]
+    handles += [plt.Line2D([], [], ls="", marker=m, color="grey", label=f"{d} layer{'s' * (d > 1)}")
+                for d, m in DEPTH_MARKERS.items() if d in set(meta["depth"].dropna().astype(int))]
+    handles += [plt.scatter([], [], s=area[s], color="lightgrey", edgecolors="k", linewidths=0.4, label=f"size {s}")
+                for s in sizes]
+    ax.legend(handles=handles, fontsize=7, loc="best", frameon=False)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title)
+    return ax
+
+
+def plot_error_overlap(overlap, n_symbols: int, reference: str = "LSTM", title: str = "", ax=None):
+    """Figure 4 (left): errors of the reference model and each other model as fractions of the
+    test symbols, stacked: both wrong, only the reference wrong, only the other wrong (low is good).
+
+    ``overlap`` is ``analysis.errors.error_overlap``'s frame (index = other models in x order).
+    """
+    ax = _ax(ax, (7, 3.5))
+    x = np.arange(len(overlap))
+    parts = [("both", "both wrong", "#555555"), (f"{reference} only", f"only {reference} wrong", PAIR_COLORS[0]),
+             ("other only", "only the other wrong", PAIR_COLORS[1])]
+    bottom = np.zeros(len(overlap))
+    for col, label, color in parts:
+        v = overlap[col].to_numpy() / n_symbols
+        ax.bar(x, v, bottom=bottom, color=color, label=label, width=0.7)
+        bottom += v
+    ax.set_xticks(x)
+    ax.set_xticklabels([str(i) for i in overlap.index], rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("fraction of test symbols")
+    ax.legend(fontsize=7, frameon=False)
+    ax.set_title(title)
+    return ax
+
+
+def plot_symbol_comparison(table, names: tuple[str, str] = ("LSTM", "20-gram"), top: int = 0, title: str = "", ax=None):
+    """Figure 4 (middle/right): mean probability of the correct symbol per symbol, two models side
+    by side, symbols sorted by the difference (``analysis.errors.per_symbol_comparison``).
+    ``top`` > 0 keeps the ``top`` symbols with the largest and smallest differences."""
+    t = table
+    if top and len(t) > 2 * top:
+        t = t.iloc[list(range(top)) + list(range(len(t) - top, len(t)))]
+    ax = _ax(ax, (max(6, 0.18 * len(t)), 3.5))
+    x = np.arange(len(t))
+    w = 0.4
+    for j, (name, color) in enumerate(zip(names, PAIR_COLORS)):
+        ax.bar(x + (j - 0.5) * w, t[name].to_numpy(), width=w, color=color, label=name)
+    ax.set_xticks(x)
+    ax.set_xticklabels(list(t.index), fontsize=7)
+    ax.set_xlim(-0.6, len(t) - 0.4)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("mean p(correct)")
+    ax.legend(fontsize=7, frameon=False, loc="lower left")
+    ax.set_title(title)
+    return ax
+
+
+def plot_brace_distance(table, names: tuple[str, str] = ("LSTM", "20-gram"), title: str = "", ax=None):
+    """Figure 5 (left): mean probability of ``}`` per distance bucket to its ``{``, two models
+    (``analysis.longrange.distance_buckets``), with the number of braces per bucket on top."""
+    ax = _ax(ax, (7, 3.5))
+    t = table[table["count"] > 0]
+    x = np.arange(len(t))
+    w = 0.4
+    for j, (name, color) in enumerate(zip(names, PAIR_COLORS)):
+        if name in t:
+            ax.bar(x + (j - 0.5) * w, t[name].to_numpy(), width=w, color=color, label=name)
+    for i, c in enumerate(t["count"].to_numpy()):
+        ax.text(i, 1.01, str(int(c)), ha="center", va="bottom", fontsize=6, color="grey")
+    ax.set_xticks(x)
+    ax.set_xticklabels(list(t.index), rotation=45, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.1)
+    ax.set_xlabel("distance from { (symbols); grey: braces per bucket")
+    ax.set_ylabel("mean p(})")
+    ax.legend(fontsize=7, frameon=False, loc="lower left")
+    ax.set_title(title)
+    return ax
+
+
+def plot_kl_over_training(table, value: str = "sym_kl", title: str = "", ax=None):
+    """Figure 5 (right): ``value`` (``sym_kl`` or ``delta_loss``) against the LSTM's training
+    epoch, one line per baseline (``analysis.longrange.kl_over_training``)."""
+    ax = _ax(ax, (5, 3.5))
+    names = list(dict.fromkeys(table["baseline"]))
+    cmap = plt.get_cmap("viridis", max(len(names), 2))
+    for i, name in enumerate(names):
+        t = table[table["baseline"] == name].sort_values("epoch")
+        ax.plot(t["epoch"], t[value], marker=".", color=cmap(i), label=name)
+    if value == "delta_loss":
+        ax.axhline(0, color="k", lw=0.6)
+    ax.set_xlabel("LSTM training epoch")
+    ax.set_ylabel({"sym_kl": "symmetric KL (nats)", "delta_loss": "Δ loss = n-NN − LSTM (nats)"}.get(value, value))
+    ax.legend(fontsize=7, frameon=False)
+    ax.set_title(title)
+    return ax
+
+
+ONION_COLORS = {"n-gram": "#4c72b0", "dynamic memory": "#55a868", "rare words": "#c44e52", "words": "#8172b2",
+                "punctuation": "#ccb974", "boost": "#64b5cd"}
+
+
+def plot_onion(table, title: str = "", ax=None):
+    """The error onion of one model as a nested pie: inner ring the six oracles, outer ring their
+    sub-layers (memory windows n, rare-word thresholds t, boost amounts), both in peeling order.
+
+    ``table`` is ``analysis.onion.onion_table``'s frame ((oracle, detail) index, ``removed``).
+    """
+    import matplotlib.colors as mcolors
+
+    ax = _ax(ax, (5.5, 5.5))
+    t = table.drop(index="total", level=0)
+    inner = t["removed"].groupby(level=0, sort=False).sum()
+    total = float(inner.sum()) or 1.0
+    ax.pie(inner.to_numpy(), radius=0.7, colors=[ONION_COLORS.get(k, "grey") for k in inner.index],
+           wedgeprops=dict(width=0.35, edgecolor="w"), startangle=90, counterclock=False,
+           labels=[f"{k}\n{v / total:.0%}" if v / total >= 0.03 else "" for k, v in inner.items()],
+           labeldistance=0.45, textprops=dict(fontsize=7, ha="center"))
+    shades = []
+    for oracle, group in t.groupby(level=0, sort=False):
+        base = np.array(mcolors.to_rgb(ONION_COLORS.get(oracle, "grey")))
+        k = len(group)
+        shades += [tuple(base + (1 - base) * (0.15 + 0.6 * i / max(k, 1))) for i in range(k)]
+    ax.pie(t["removed"].to_numpy(), radius=1.0, colors=shades, wedgeprops=dict(width=0.3, edgecolor="w"),
+           startangle=90, counterclock=False,
+           labels=[d if r / total >= 0.02 and o in ("dynamic memory", "rare words", "boost") else ""
+                   for (o, d), r in t["removed"].items()],
+           labeldistance=1.05, textprops=dict(fontsize=6))
+    ax.set_title(title)
+    ax.set_aspect("equal")
+    return ax
+
+
+def plot_onion_comparison(summary, models: list[str], title: str = "", ax=None):
+    """Stacked horizontal bars of errors per oracle for each model and, for two models, their
+    difference (``analysis.onion.oracle_summary``; ``models`` are its model names)."""
+    ax = _ax(ax, (7, 2.8))
+    rows = [f"{m} errors" for m in models] + (["difference"] if "difference" in summary else [])
+    labels = models + (["difference"] if "difference" in summary else [])
+    oracles = [o for o in summary.index if o != "total"]
+    left = np.zeros(len(rows))
+    for o in oracles:
+        v = np.array([float(summary.at[o, r]) for r in rows])
+        ax.barh(np.arange(len(rows)), v, left=left, color=ONION_COLORS.get(o, "grey"), label=o)
+        left += v
+    ax.set_yticks(np.arange(len(rows)))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("test errors (p(correct) < 0.5)")
+    ax.legend(fontsize=7, frameon=False, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.3))
+    ax.set_title(title)
+    return ax
