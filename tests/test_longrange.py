@@ -1,0 +1,103 @@
+"""Figure 5 analyses: brace matching and distance buckets, full distributions and symmetric KL."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rnnviz_lib import evaluate, models
+from rnnviz_lib.analysis import longrange
+from rnnviz_lib.data import SplitPart
+from rnnviz_lib.errors import RnnvizError
+
+OPEN, CLOSE, A = 0, 1, 2  # symbol ids of "{", "}" and a filler
+
+
+def _part(streams: list[str], S: int) -> SplitPart:
+    """A SplitPart whose stream b reads ``streams[b]`` ('{', '}', anything else = filler):
+    x = text[:-1], y = text[1:], cut to a multiple of S."""
+    ids = [np.array([{"{": OPEN, "}": CLOSE}.get(c, A) for c in s], dtype=np.uint8) for s in streams]
+    T = (min(len(s) for s in ids) - 1) // S * S
+    x = np.stack([s[:T] for s in ids])
+    y = np.stack([s[1:T + 1] for s in ids])
+    return SplitPart("test", x, y, np.arange(len(streams), dtype=np.int64) * 1000, S)
+
+
+def test_brace_distances_by_hand():
+    #            0123456789012345
+    s0 = "{a{aa}a}a}aaaaaa"   # "}" at 5 -> "{" at 2 (3); at 7 -> 0 (7); at 9 unmatched
+    s1 = "}aa{a}aaaaaaaaaa"   # "}" at 0 is x[0] (not a target); at 5 -> 3 (2)
+    part = _part([s0, s1], S=5)
+    d = longrange.brace_distances(part, OPEN, CLOSE)
+    assert d.shape == part.y.shape == (2, 15)
+    expect0 = {4: 3, 6: 7}  # target t is text position t + 1
+    expect1 = {4: 2}
+    for b, exp in ((0, expect0), (1, expect1)):
+        got = {int(t): int(d[b, t]) for t in np.flatnonzero(d[b] > 0)}
+        assert got == exp
+    assert (d[(part.y != CLOSE)] == -1).all()
+    assert longrange.unmatched_closing(part, OPEN, CLOSE) == 1  # the "}" at s0[9]
+
+
+def test_brace_matching_never_crosses_streams():
+    part = _part(["aaa{aaaaaa", "aa}aaaaaaa"], S=3)
+    d = longrange.brace_distances(part, OPEN, CLOSE)
+    assert (d < 0).all()
+    with pytest.raises(RnnvizError, match="differ"):
+        longrange.brace_distances(part, OPEN, OPEN)
+
+
+def test_distance_buckets_count_and_average():
+    dist = np.array([[-1, 3, 12, -1], [25, 9, -1, 400]])
+    pa = np.array([[0.0, 0.2, 0.4, 0.0], [0.6, 0.8, 0.0, 1.0]], dtype=np.float32)
+    pb = np.full_like(pa, 0.5)
+    t = longrange.distance_buckets(dist, {"LSTM": pa, "20-gram": pb}, edges=(1, 10, 20, 100))
+    assert list(t.index) == ["1-9", "10-19", "20-99", "100+"]
+    assert t["count"].tolist() == [2, 1, 1, 1]
+    assert t["LSTM"].tolist() == pytest.approx([0.5, 0.4, 0.6, 1.0])
+    assert t["LSTM − 20-gram"].tolist() == pytest.approx([0.0, -0.1, 0.1, 0.5], abs=1e-6)
+    empty = longrange.distance_buckets(dist, {"LSTM": pa}, edges=(1, 500, 1000))
+    assert empty["count"].tolist() == [5, 0, 0] and np.isnan(empty.loc["1000+", "LSTM"])
+    with pytest.raises(RnnvizError, match="increasing"):
+        longrange.distance_buckets(dist, {"LSTM": pa}, edges=(10, 5))
+
+
+def test_symmetric_kl_by_hand():
+    P = np.array([[0.5, 0.5], [0.9, 0.1]])
+    Q = np.array([[0.5, 0.5], [0.6, 0.4]])
+    hand = ((0.9 - 0.6) * np.log(0.9 / 0.6) + (0.1 - 0.4) * np.log(0.1 / 0.4)) / 2
+    assert longrange.symmetric_kl(P, Q) == pytest.approx(hand, rel=1e-6)
+    assert longrange.symmetric_kl(Q, P) == pytest.approx(hand, rel=1e-6)
+    assert longrange.symmetric_kl(P, P) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(RnnvizError, match="shapes"):
+        longrange.symmetric_kl(P, Q[:1])
+
+
+def test_model_distributions_agree_with_evaluate_stream_probs():
+    """Full distributions of a real CharRNN, state carried over batches, give exactly the
+    per-symbol probabilities evaluate.stream_probs computes."""
+    torch.manual_seed(0)
+    K, B, S = 7, 3, 5
+    model = models.CharRNN("lstm", K, 6, 2)
+    rng = np.random.default_rng(0)
+    text = rng.integers(0, K, size=(B, 4 * S + 1)).astype(np.uint8)
+    part = SplitPart("test", text[:, :-1].copy(), text[:, 1:].copy(), np.zeros(B, np.int64), S)
+    P = longrange.model_distributions(model, part, max_batches=3)
+    assert P.shape == (B, 3 * S, K)
+    assert np.allclose(P.sum(-1), 1.0, atol=1e-5)
+    ref = evaluate.stream_probs(model, part, max_batches=3)
+    assert np.allclose(longrange.correct_probs(P, part.y), ref, atol=1e-6)
+
+
+def test_kl_over_training_signs():
+    rng = np.random.default_rng(1)
+    B, T, K = 2, 6, 4
+    y = rng.integers(0, K, size=(B, T))
+    onehot = np.eye(K)[y] * 0.9 + 0.1 / K  # a good model: most mass on the correct symbol
+    uniform = np.full((B, T, K), 1 / K)
+    table = longrange.kl_over_training([{"epoch": 0.0, "step": 0, "P": uniform}, {"epoch": 1.0, "step": 10, "P": onehot}],
+                                       {"1-NN": uniform}, y)
+    assert table["sym_kl"].tolist()[0] == pytest.approx(0.0, abs=1e-9) and table["sym_kl"].tolist()[1] > 0
+    assert table["delta_loss"].tolist()[0] == pytest.approx(0.0, abs=1e-9)
+    assert table["delta_loss"].tolist()[1] > 0  # the LSTM is better: positive, the paper's sign
