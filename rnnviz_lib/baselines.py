@@ -1,0 +1,333 @@
+"""Table 2 baselines per dataset: fit, score and cache the n-gram and n-NN models; build Table 2.
+
+Every baseline is trained on the train part of the paper's char-rnn split
+(``data.corpus_splits(corpus)``, B = S = 100) and scored on exactly the RNNs' test symbols,
+``splits.test.y``. Each of the B streams is one sequence: its train part (``x[:, 0]`` followed by
+``y``) is one training sequence, so no n-gram or n-NN history crosses from one stream into
+another, and its test part is scored as a sequence of its own: the first test target of a
+stream, ``y[b, 0]``, has only ``x[b, 0]`` as history, ``y[b, t]`` has ``min(t + 1, n)`` symbols
+(the RNN's state is likewise reset at the start of the test pass).
+
+Artifacts, one folder per model, ``Store().artifact_dir("baselines", slug, identity)``::
+
+    test_probs.npy   (B, T) float32 probability of the correct symbol, aligned with splits.test.y
+    metrics.json     written last (marks the model finished): test loss, bootstrap stds, timing, size
+    history.json     n-NN only: step, epoch, train_loss, val_loss at each evaluation
+    model.pt         n-NN only: hparams and state_dict of the best-validation weights
+
+``load_test_probs(dataset, kind, n)`` reads them back; ``n`` is Table 2's context length for both
+kinds (the n-gram column n is the (n+1)-gram).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rnnviz_lib import data, evaluate, paper, report
+from rnnviz_lib.config import PROFILES, load_profile
+from rnnviz_lib.errors import RnnvizError
+from rnnviz_lib.ngram import KneserNeyLM
+from rnnviz_lib.store import Store, atomic_path, atomic_save_npy, atomic_write_json, read_json
+
+log = logging.getLogger(__name__)
+
+KINDS = ("ngram", "nnn")
+NGRAM_SMOOTHING = "interpolated-modified-kneser-ney"
+NGRAM_VERSION = 1
+NNN_VERSION = 1
+SPLIT = {"batch_size": 100, "seq_length": 100, "split_mode": "charrnn"}
+# n-NN training recipe; a profile's `baselines:` section overrides these (keys nnn_<name>).
+NNN_DEFAULTS = {
+    "hidden": 512, "lr": 2e-3, "alpha": 0.95, "batch_size": 200, "max_epochs": 20.0, "max_steps": None,
+    "eval_every": 2000, "patience": 3, "decay_after": 10, "lr_decay": 0.95, "val_max": None, "seed": 0,
+}
+TABLE_ROWS = {"ngram": "n-gram", "nnn": "n-NN"}
+
+
+def stream_sequences(part: data.SplitPart) -> np.ndarray:
+    """(B, T+1) ids: ``x[:, 0]`` then ``y``, each row one stream's part as one sequence."""
+    return np.concatenate([part.x[:, :1], part.y], axis=1)
+
+
+def _corpus(dataset, data_dir=None) -> data.Corpus:
+    return dataset if isinstance(dataset, data.Corpus) else data.load_corpus(str(dataset), data_dir, download_ok=False)
+
+
+def _split_identity(corpus: data.Corpus) -> dict:
+    return {"dataset": corpus.name, "sha256": corpus.sha256, **SPLIT}
+
+
+def ngram_identity(corpus: data.Corpus, order: int) -> dict:
+    return {**_split_identity(corpus), "kind": "ngram", "order": int(order), "smoothing": NGRAM_SMOOTHING,
+            "version": NGRAM_VERSION}
+
+
+def nnn_identity(corpus: data.Corpus, n: int, params: dict) -> dict:
+    return {**_split_identity(corpus), "kind": "nnn", "n": int(n), **nnn_params(params), "version": NNN_VERSION}
+
+
+def ngram_dir(corpus: data.Corpus, order: int, store: Store | None = None, create: bool = True) -> Path:
+    return (store or Store()).artifact_dir("baselines", f"{corpus.name}-ngram{order}", ngram_identity(corpus, order),
+                                           create=create)
+
+
+def nnn_dir(corpus: data.Corpus, n: int, params: dict, store: Store | None = None, create: bool = True) -> Path:
+    h = nnn_params(params)["hidden"]
+    return (store or Store()).artifact_dir("baselines", f"{corpus.name}-nnn{n}-h{h}", nnn_identity(corpus, n, params),
+                                           create=create)
+
+
+def is_finished(path: Path) -> bool:
+    return (Path(path) / "metrics.json").is_file()
+
+
+def _metrics(probs: np.ndarray, **extra) -> dict:
+    return {**evaluate.summarize(probs), **extra}
+
+
+# ----------------------------------------------------------------------------------------
+# n-grams
+# ----------------------------------------------------------------------------------------
+def _parse_orders(orders) -> list[int]:
+    if isinstance(orders, str):
+        try:
+            orders = [int(o) for o in orders.replace(" ", "").split(",") if o]
+        except ValueError:
+            raise RnnvizError(f"--orders must be comma-separated integers such as 2,3,21 (got {orders!r})") from None
+    out = sorted(set(int(o) for o in orders))
+    if not out or out[0] < 1:
+        raise RnnvizError(f"n-gram orders must be integers >= 1 (got {orders}); e.g. 2,3,4,21")
+    return out
+
+
+def run_ngrams(dataset, orders, store: Store | None = None, data_dir=None, force: bool = False) -> dict:
+    """Fit (once, to the largest missing order), score and save the n-gram baselines.
+
+    Returns the object ``rnnviz ngram --json`` prints::
+
+        {"dataset": "wp", "test_symbols": 330000, "orders": {"2": 2.398, ...},   # nats per symbol
+         "seconds": {"fit": .., "score": .., "load": .., "total": ..},           # this call
+         "cached": [orders read from earlier runs], "model_bytes": {"21": ..}, "paths": {"2": ..}}
+    """
+    t0 = time.perf_counter()
+    store = store or Store()
+    orders = _parse_orders(orders)
+    corpus = _corpus(dataset, data_dir)
+    dirs = {o: ngram_dir(corpus, o, store) for o in orders}
+    todo = [o for o in orders if force or not is_finished(dirs[o])]
+    splits = data.corpus_splits(corpus, SPLIT["batch_size"], SPLIT["seq_length"], SPLIT["split_mode"])
+    seconds = {"fit": 0.0, "score": 0.0}
+    if todo:
+        t = time.perf_counter()
+        model = KneserNeyLM(order=max(todo), vocab_size=corpus.K).fit(stream_sequences(splits.train))
+        seconds["fit"] = time.perf_counter() - t
+        log.info("%s: fitted n-gram counts to order %d in %.1f s", corpus.name, max(todo), seconds["fit"])
+        t = time.perf_counter()
+        probs = model.prob_orders(stream_sequences(splits.test), todo)
+        seconds["score"] = time.perf_counter() - t
+        for o in todo:
+            p = probs[o][:, 1:]  # (B, T): position t+1 of a test sequence is target y[:, t]
+            atomic_save_npy(dirs[o] / "test_probs.npy", p.astype(np.float32))
+            m = _metrics(p, kind="ngram", dataset=corpus.name, order=o, n=o - 1, smoothing=NGRAM_SMOOTHING,
+                         n_ngrams=model.n_ngrams(o), model_bytes=model.nbytes(o),
+                         discounts_top=model.discounts_raw_[o - 1].tolist(),
+                         discounts_lower=model.discounts_cont_[: o - 1].tolist(),
+                         fit_seconds_to_order=seconds["fit"], fitted_order=model.order,
+                         score_seconds_all_orders=seconds["score"], train_symbols=model.n_train_)
+            atomic_write_json(dirs[o] / "metrics.json", m)
+    t = time.perf_counter()
+    ms = {o: read_json(dirs[o] / "metrics.json") for o in orders}
+    seconds["load"] = time.perf_counter() - t
+    seconds["total"] = time.perf_counter() - t0
+    return {
+        "dataset": corpus.name,
+        "test_symbols": int(splits.test.y.size),
+        "orders": {str(o): ms[o]["test_loss"] for o in orders},
+        "seconds": seconds,
+        "cached": [o for o in orders if o not in todo],
+        "model_bytes": {str(o): ms[o]["model_bytes"] for o in orders},
+        "paths": {str(o): str(dirs[o]) for o in orders},
+    }
+
+
+# ----------------------------------------------------------------------------------------
+# n-NN
+# ----------------------------------------------------------------------------------------
+def nnn_params(params: dict | None = None) -> dict:
+    """The full n-NN recipe: NNN_DEFAULTS updated by ``params`` (keys with or without ``nnn_``)."""
+    out = dict(NNN_DEFAULTS)
+    for k, v in (params or {}).items():
+        key = k[4:] if k.startswith("nnn_") else k
+        if key in out:
+            out[key] = v
+    out["hidden"] = int(out["hidden"])
+    return out
+
+
+def profile_params(profile: str) -> dict:
+    """The ``baselines:`` section of a profile (ngram_orders, nnn_ns, nnn_* recipe keys)."""
+    return dict(load_profile(profile).get("baselines") or {})
+
+
+def run_nnn(dataset, ns, params: dict | None = None, store: Store | None = None, data_dir=None,
+            force: bool = False, threads: int | None = 1, device: str = "cpu") -> dict:
+    """Train (or read back) the n-NN baselines for each context length in ``ns``.
+
+    ``params["hidden"]`` may be a list: then every size is trained and the one with the best
+    validation loss is kept for each n (``selected_hidden``). Returns
+    ``{"dataset", "test_symbols", "losses": {n: test loss}, "val": {n: {H: best val}},
+    "selected_hidden": {n: H}, "train_seconds": {n: {H: s}}, "paths": {n: dir}}``.
+    """
+    from rnnviz_lib.nnn import NNNLM  # torch is imported only when an n-NN is needed
+    import torch
+
+    store = store or Store()
+    corpus = _corpus(dataset, data_dir)
+    params = dict(params or {})
+    hidden = params.get("nnn_hidden", params.get("hidden", NNN_DEFAULTS["hidden"]))
+    sizes = [int(h) for h in (hidden if isinstance(hidden, (list, tuple)) else [hidden])]
+    splits = data.corpus_splits(corpus, SPLIT["batch_size"], SPLIT["seq_length"], SPLIT["split_mode"])
+    res = {"dataset": corpus.name, "test_symbols": int(splits.test.y.size), "losses": {}, "val": {},
+           "selected_hidden": {}, "train_seconds": {}, "paths": {}}
+    for n in sorted(set(int(v) for v in ns)):
+        for H in sizes:
+            p = nnn_params({**params, "hidden": H})
+            d = nnn_dir(corpus, n, p, store)
+            if force or not is_finished(d):
+                log.info("%s: training n-NN n=%d H=%d", corpus.name, n, H)
+                m = NNNLM(n=n, device=device, threads=threads, **p).fit(
+                    stream_sequences(splits.train), stream_sequences(splits.val), vocab_size=corpus.K)
+                probs = np.exp(m.log_prob(stream_sequences(splits.test))[:, 1:])
+                atomic_save_npy(d / "test_probs.npy", probs.astype(np.float32))
+                atomic_write_json(d / "history.json", m.history_)
+                with atomic_path(d / "model.pt") as tmp:
+                    torch.save({"hparams": {"n": n, "K": corpus.K, **p},
+                                "state_dict": {k: v.cpu() for k, v in m.module_.state_dict().items()}}, tmp)
+                atomic_write_json(d / "metrics.json", _metrics(
+                    probs, kind="nnn", dataset=corpus.name, n=n, hidden=H, params=p,
+                    best_val_loss=m.best_val_loss_, best_step=m.best_step_, steps=m.n_steps_,
+                    train_seconds=m.train_seconds_, device=device, threads=threads,
+                    n_params=sum(t.numel() for t in m.module_.parameters())))
+            mt = read_json(d / "metrics.json")
+            res["val"].setdefault(n, {})[H] = mt["best_val_loss"]
+            res["train_seconds"].setdefault(n, {})[H] = mt["train_seconds"]
+            if n not in res["selected_hidden"] or mt["best_val_loss"] < res["val"][n][res["selected_hidden"][n]]:
+                res["selected_hidden"][n], res["losses"][n], res["paths"][n] = H, mt["test_loss"], str(d)
+    return res
+
+
+# ----------------------------------------------------------------------------------------
+# Reading back
+# ----------------------------------------------------------------------------------------
+def _find_nnn(corpus: data.Corpus, n: int, store: Store, profile: str | None) -> Path:
+    """The finished n-NN folder for ``n`` under a profile's recipe (its best-validation hidden size);
+    without a profile, the first of paper, quick, smoke that has one."""
+    tried = [profile] if profile else list(reversed(PROFILES))
+    for prof in tried:
+        try:
+            params = profile_params(prof)
+        except RnnvizError:
+            continue
+        hidden = params.get("nnn_hidden", NNN_DEFAULTS["hidden"])
+        best = None
+        for H in (hidden if isinstance(hidden, (list, tuple)) else [hidden]):
+            d = nnn_dir(corpus, n, {**params, "hidden": H}, store, create=False)
+            if is_finished(d):
+                v = read_json(d / "metrics.json")["best_val_loss"]
+                if best is None or v < best[0]:
+                    best = (v, d)
+        if best:
+            return best[1]
+    raise RnnvizError(
+        f"no finished n-NN with n={n} for {corpus.name} under profile(s) {', '.join(tried)}; run the "
+        "03_baselines notebook (rnnviz report --profile ...) or baselines.run_nnn first"
+    )
+
+
+def baseline_dir(dataset, kind: str, n: int, store: Store | None = None, profile: str | None = None,
+                 data_dir=None) -> Path:
+    """The finished artifact folder of a baseline; ``n`` is the context length (n-gram order n+1)."""
+    if kind not in KINDS:
+        raise RnnvizError(f"unknown baseline kind {kind!r}: use one of {', '.join(KINDS)}")
+    store = store or Store()
+    corpus = _corpus(dataset, data_dir)
+    if kind == "ngram":
+        d = ngram_dir(corpus, int(n) + 1, store, create=False)
+        if not is_finished(d):
+            raise RnnvizError(f"the {int(n) + 1}-gram of {corpus.name} has not been scored yet; run "
+                              f"`rnnviz ngram --dataset {corpus.name} --orders {int(n) + 1}` first")
+        return d
+    return _find_nnn(corpus, int(n), store, profile)
+
+
+def load_test_probs(dataset, kind: str, n: int, store: Store | None = None, profile: str | None = None,
+                    data_dir=None) -> np.ndarray:
+    """(B, T) float32 probabilities a baseline gives the correct test symbols (aligned with splits.test.y).
+
+    Parameters
+    ----------
+    dataset : "wp", "lk", a file path, or a data.Corpus
+    kind : "ngram" or "nnn"
+    n : int
+        Context length, Table 2's n: ``kind="ngram", n=20`` is the 21-gram.
+    profile : str or None
+        n-NN only: whose ``baselines:`` recipe to read (default: paper, then quick, then smoke).
+    """
+    return np.load(baseline_dir(dataset, kind, n, store, profile, data_dir) / "test_probs.npy", allow_pickle=False)
+
+
+def load_metrics(dataset, kind: str, n: int, store: Store | None = None, profile: str | None = None,
+                 data_dir=None) -> dict:
+    return read_json(baseline_dir(dataset, kind, n, store, profile, data_dir) / "metrics.json")
+
+
+def best_rnn(dataset: str, store: Store | None = None) -> dict | None:
+    """The finished RNN run (artifacts/runs) with the lowest full test loss on ``dataset``, or None."""
+    store = store or Store()
+    best = None
+    for f in sorted((store.artifacts_dir / "runs").glob("*/metrics.json")):
+        try:
+            cfg, m = read_json(f.parent / "config.json"), read_json(f)
+        except (OSError, ValueError):
+            continue
+        if cfg.get("dataset") != dataset or cfg.get("max_test_batches", 0) or "test_loss" not in m:
+            continue
+        if best is None or m["test_loss"] < best["test_loss"]:
+            best = {"slug": m.get("slug", f.parent.name), "test_loss": float(m["test_loss"]), "path": str(f.parent)}
+    return best
+
+
+# ----------------------------------------------------------------------------------------
+# Table 2
+# ----------------------------------------------------------------------------------------
+def table2_frames(dataset: str, ngram_losses: dict, nnn_losses: dict, columns=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Ours and the paper's Table 2 rows for one dataset (index n-gram, n-NN; columns n).
+
+    ``ngram_losses`` maps the n-gram *order* (int or str) to its test loss, ``nnn_losses`` the
+    n-NN's n. Columns default to the paper's n (1..9, 20) plus any other n measured.
+    """
+    ng = {int(o) - 1: float(v) for o, v in ngram_losses.items()}
+    nn = {int(k): float(v) for k, v in nnn_losses.items()}
+    cols = list(columns) if columns is not None else sorted(set(paper.TABLE2_N) | set(ng) | set(nn))
+    cols = [c for c in cols if c >= 1]
+    ours = pd.DataFrame([[ng.get(c, math.nan) for c in cols], [nn.get(c, math.nan) for c in cols]],
+                        index=["n-gram", "n-NN"], columns=cols, dtype=float)
+    ref = paper.TABLE2.get(dataset, {})
+    theirs = pd.DataFrame([[ref.get(r, {}).get(c) for c in cols] for r in ours.index], index=ours.index,
+                          columns=cols, dtype=float)
+    ours.columns.name = theirs.columns.name = "n"
+    return ours, theirs
+
+
+def table2(dataset: str, ngram_losses: dict, nnn_losses: dict, columns=None) -> pd.DataFrame:
+    """Table 2 for one dataset, each cell "ours (paper, Δ)"."""
+    ours, theirs = table2_frames(dataset, ngram_losses, nnn_losses, columns)
+    out = report.compare_frame(ours, theirs)
+    out.columns.name = "n"
+    return out
