@@ -226,3 +226,103 @@ def plot_onion_comparison(summary, models: list[str], title: str = "", ax=None):
     ax.legend(fontsize=7, frameon=False, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.3))
     ax.set_title(title)
     return ax
+
+
+# ----------------------------------------------------------------------------------------
+# Figure 2 (interpretable cells) and Figure 3 (gate saturation)
+# ----------------------------------------------------------------------------------------
+LAYER_COLORS = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b")  # layer 1, 2, 3, ...
+
+
+def _text_grid(glyphs: list[str], width: int) -> list[tuple[int, int, str, int]]:
+    """Lay out glyphs on a monospace grid: (row, col, glyph, symbol index) per drawn cell."""
+    cells, row, col = [], 0, 0
+    for t, g in enumerate(glyphs):
+        if g == "":
+            continue
+        if g == "\n":
+            cells.append((row, col, "\u21b5", t))
+            row, col = row + 1, 0
+            continue
+        n = 4 - col % 4 if g == "\t" else 1
+        if col + n > width:
+            row, col = row + 1, 0
+        for _ in range(n):
+            cells.append((row, col, " " if g == "\t" else g, t))
+            col += 1
+    return cells
+
+
+def plot_cell_text(glyphs: list[str], values: np.ndarray, title: str = "", width: int = 90,
+                   vmin: float = -1.0, vmax: float = 1.0, ax=None):
+    """Text coloured by one cell's activation, as in the paper's Figure 2.
+
+    Parameters
+    ----------
+    glyphs : list of T display strings, one per symbol ("" for symbols not drawn, "\\n" ends a
+        line and is drawn as ↵, "\\t" advances to the next multiple of 4 columns)
+    values : (T,) the cell's value after reading each symbol (tanh(c) or h), coloured on
+        ``PAPER_CMAP`` from ``vmin`` (blue) to ``vmax`` (red)
+    width : characters per line before wrapping
+    """
+    cells = _text_grid(glyphs, width)
+    rows = 1 + max((r for r, _, _, _ in cells), default=0)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(width * 0.085 + 0.2, rows * 0.17 + 0.4))
+    grid = np.full((rows, width), np.nan)
+    values = np.asarray(values, dtype=np.float64)
+    for r, c, _, t in cells:
+        grid[r, c] = values[t]
+    cmap = plt.get_cmap(PAPER_CMAP).copy()
+    cmap.set_bad("white")
+    ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto",
+              interpolation="nearest", extent=(0, width, rows, 0))
+    for r, c, g, _ in cells:
+        if g.strip():
+            ax.text(c + 0.5, r + 0.55, g, ha="center", va="center", family="monospace", fontsize=6.5,
+                    color="#666666" if g == "\u21b5" else "black")
+    ax.set_xlim(0, width)
+    ax.set_ylim(rows, 0)
+    ax.set_axis_off()
+    ax.set_title(title, fontsize=8, loc="left")
+    return ax
+
+
+def plot_gate_saturation(frac_left: np.ndarray, frac_right: np.ndarray, layer: np.ndarray, title: str = "",
+                         ax=None):
+    """One gate's units as points: x the fraction of steps left-saturated (< 0.1), y right-saturated
+    (> 0.9), one colour per layer (Figure 3). The dashed line x + y = 1 is "always saturated"."""
+    ax = _ax(ax, (3.2, 3.2))
+    layer = np.asarray(layer)
+    for i, l in enumerate(sorted(set(layer.tolist()))):
+        m = layer == l
+        ax.scatter(np.asarray(frac_left)[m], np.asarray(frac_right)[m], s=12, alpha=0.75,
+                   color=LAYER_COLORS[i % len(LAYER_COLORS)], label=f"layer {l}", edgecolors="none")
+    ax.plot([0, 1], [1, 0], ls="--", lw=0.7, color="grey")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_aspect("equal")
+    ax.set_xlabel("fraction left-saturated (< 0.1)", fontsize=8)
+    ax.set_ylabel("fraction right-saturated (> 0.9)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7, frameon=False, loc="upper right")
+    ax.set_title(title, fontsize=9)
+    return ax
+
+
+def plot_cell_strength(strength: np.ndarray, layer: np.ndarray, threshold: float | None = None, title: str = "",
+                       ax=None):
+    """Histogram of each cell's strongest feature strength (0: tracks nothing, 1: exactly), per layer."""
+    ax = _ax(ax, (4.5, 3))
+    layer = np.asarray(layer)
+    bins = np.linspace(0, 1, 21)
+    for i, l in enumerate(sorted(set(layer.tolist()))):
+        ax.hist(np.asarray(strength)[layer == l], bins=bins, histtype="step", lw=1.3,
+                color=LAYER_COLORS[i % len(LAYER_COLORS)], label=f"layer {l}")
+    if threshold is not None:
+        ax.axvline(threshold, ls="--", color="grey", lw=0.8)
+    ax.set_xlabel("strength of the best-tracked feature", fontsize=8)
+    ax.set_ylabel("cells", fontsize=8)
+    ax.legend(fontsize=7, frameon=False)
+    ax.set_title(title, fontsize=9)
+    return ax

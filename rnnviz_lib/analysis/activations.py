@@ -1,0 +1,376 @@
+"""Every cell, hidden unit and gate of a CharRNN over a stretch of text, cached per (run, text).
+
+API::
+
+    sample = sample_split(corpus, splits.val, n_streams=20, n_steps=1000)   # or sample_bytes(...)
+    acts = activations(model, sample, model_key=run_dir.name)              # cached under artifacts/activations/
+    acts.cell_values(l)          # (B, T, H) tanh(c) (LSTM) or h (GRU/RNN) of layer l
+    acts.layers[l]["f"]          # (B, T, H) float16 forget gate
+    logits, state = clamped_forward(model, x, clamp={(l, j): 0.0})          # intervention
+
+A ``TextSample`` is B streams that are read in parallel: ``burn`` symbols that only warm up
+the hidden state (so the analysed text does not start from a zero state in the middle of a
+sentence or comment), then T analysed symbols, then one more symbol as the last target. It
+also keeps the bytes *before* each stream (``context``) so that text features such as
+"inside a comment" are computed from the true lexical state, not from the stream's start.
+
+Activations are stored as float16 (``.npz``), step ``t`` being the state after reading
+``x[:, t]``: LSTM ``i f o c h``, GRU ``r z h``, RNN ``h``, plus the top-5 predictions and
+the log-probability of the true next symbol ``y[:, t]`` at each step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnnviz_lib.errors import RnnvizError
+from rnnviz_lib.store import Store, atomic_path, atomic_write_json, read_json
+
+log = logging.getLogger(__name__)
+
+KEEP = {"lstm": ("i", "f", "o", "c", "h"), "gru": ("r", "z", "h"), "rnn": ("h",)}
+TOPK = 5
+CHUNK = 100  # steps per traced call (the state is carried across chunks)
+
+
+# ----------------------------------------------------------------------------------------
+# Text samples
+# ----------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class TextSample:
+    """B streams of symbol ids to read, and the bytes their text features come from.
+
+    Attributes
+    ----------
+    ids : ndarray (B, burn + T + 1) uint8
+        Burn-in symbols, the T analysed inputs, and the last target.
+    burn : int
+        Leading symbols read only to warm up the state.
+    vocab : ndarray (K,) uint8
+        Symbol id k is byte ``vocab[k]``.
+    feature_text : tuple of B bytes
+        Each stream's preceding context followed by its T analysed bytes.
+    context : tuple of B ints
+        Where the analysed bytes start in ``feature_text[b]``.
+    lang : {"prose", "c"}
+    source : str
+        Where the text came from (for captions and the explorer page).
+    """
+
+    ids: np.ndarray
+    burn: int
+    vocab: np.ndarray
+    feature_text: tuple
+    context: tuple
+    lang: str
+    source: str
+
+    @property
+    def B(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def T(self) -> int:
+        return int(self.ids.shape[1]) - self.burn - 1
+
+    @property
+    def x(self) -> np.ndarray:
+        """(B, T) analysed input ids."""
+        return self.ids[:, self.burn : self.burn + self.T]
+
+    @property
+    def y(self) -> np.ndarray:
+        """(B, T) next-symbol targets."""
+        return self.ids[:, self.burn + 1 :]
+
+    def text(self, b: int) -> bytes:
+        """The T analysed bytes of stream b."""
+        return self.vocab[self.x[b]].tobytes()
+
+    def identity(self) -> dict:
+        """What the cached activations of this sample depend on (besides the model)."""
+        h = hashlib.sha256(self.ids.tobytes())
+        h.update(self.vocab.tobytes())
+        return {"ids_sha256": h.hexdigest(), "shape": list(self.ids.shape), "burn": self.burn}
+
+
+def sample_split(corpus, part, n_streams: int = 20, n_steps: int = 1000, burn: int = 500,
+                 context: int = 20000, lang: str = "prose") -> TextSample:
+    """``n_streams`` evenly spaced streams of a split part (``data.SplitPart``), ``n_steps`` each.
+
+    The burn-in and the feature context are the corpus bytes just before each stream's start
+    (the training text of that stream, only read, never analysed).
+    """
+    B_all, T_all = part.x.shape
+    if n_streams < 1 or n_steps < 1:
+        raise RnnvizError(f"need at least one stream and one step (got {n_streams} streams of {n_steps})")
+    if n_steps > T_all:
+        raise RnnvizError(f"the {part.name} part has {T_all} symbols per stream, fewer than the {n_steps} "
+                          "asked for; ask for fewer steps and more streams")
+    streams = np.unique(np.linspace(0, B_all - 1, min(n_streams, B_all)).round().astype(int))
+    starts = part.start[streams]
+    burn = int(min(burn, starts.min()))
+    ids = corpus.ids
+    rows, texts, ctxs = [], [], []
+    for s in starts:
+        rows.append(ids[s - burn : s + n_steps + 1])
+        c = int(min(context, s))
+        texts.append(corpus.data[s - c : s + n_steps].tobytes())
+        ctxs.append(c)
+    return TextSample(np.stack(rows).astype(np.uint8), burn, np.asarray(corpus.vocab, dtype=np.uint8),
+                      tuple(texts), tuple(ctxs), lang, f"{corpus.name} {part.name}, {len(starts)} streams x {n_steps}")
+
+
+def sample_bytes(text: bytes, vocab, max_symbols: int = 0, lang: str = "prose", source: str = "text") -> TextSample:
+    """One stream over ``text`` from its first byte (zero initial state, no burn-in).
+
+    Bytes the model has no symbol for are dropped (logged), so any file can be read.
+    ``max_symbols`` > 0 keeps only the first ``max_symbols`` analysed symbols.
+    """
+    vocab = np.asarray(vocab, dtype=np.uint8)
+    raw = np.frombuffer(bytes(text), dtype=np.uint8)
+    known = np.zeros(256, dtype=bool)
+    known[vocab] = True
+    if raw.size and not known[raw].all():
+        bad = sorted(set(raw[~known[raw]].tolist()))
+        log.warning("dropping %d bytes the model has no symbol for (values %s)", int((~known[raw]).sum()), bad[:10])
+        raw = raw[known[raw]]
+    if max_symbols and raw.size > max_symbols + 1:
+        raw = raw[: max_symbols + 1]
+    if raw.size < 2:
+        raise RnnvizError(f"{source} has fewer than 2 symbols the model knows; pass a longer text")
+    lut = np.zeros(256, dtype=np.uint8)
+    lut[vocab] = np.arange(vocab.size, dtype=np.uint8)
+    return TextSample(lut[raw][None, :], 0, vocab, (raw[:-1].tobytes(),), (0,), lang, source)
+
+
+# ----------------------------------------------------------------------------------------
+# Activations
+# ----------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Activations:
+    """What every unit did at every analysed step.
+
+    Attributes
+    ----------
+    cell : str
+    layers : list of L dicts key -> ndarray (B, T, H) float16 (keys in ``KEEP[cell]``)
+    top_ids : ndarray (B, T, 5) uint8, the model's 5 most probable next symbols, best first
+    top_p : ndarray (B, T, 5) float16, their probabilities
+    logp : ndarray (B, T) float32, log-probability of the true next symbol ``y``
+    x, y : ndarray (B, T) uint8
+    """
+
+    cell: str
+    layers: list
+    top_ids: np.ndarray
+    top_p: np.ndarray
+    logp: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+
+    @property
+    def L(self) -> int:
+        return len(self.layers)
+
+    @property
+    def H(self) -> int:
+        return int(self.layers[0]["h"].shape[-1])
+
+    def cell_values(self, l: int) -> np.ndarray:
+        """(B, T, H) float32 the paper colours text by: tanh(c) for the LSTM, h for GRU/RNN."""
+        if self.cell == "lstm":
+            return np.tanh(self.layers[l]["c"].astype(np.float32))
+        return self.layers[l]["h"].astype(np.float32)
+
+    def all_cell_values(self) -> np.ndarray:
+        """(B, T, L·H) float32, layers side by side (cell ``l·H + j`` is unit j of layer l)."""
+        return np.concatenate([self.cell_values(l) for l in range(self.L)], axis=-1)
+
+    def to_arrays(self) -> dict:
+        out = {"top_ids": self.top_ids, "top_p": self.top_p, "logp": self.logp, "x": self.x, "y": self.y}
+        for l, rec in enumerate(self.layers):
+            out.update({f"l{l}_{k}": v for k, v in rec.items()})
+        return out
+
+    @classmethod
+    def from_arrays(cls, cell: str, arrays) -> "Activations":
+        L = 1 + max(int(k[1:].split("_")[0]) for k in arrays if k.startswith("l") and "_" in k)
+        layers = [{k: np.asarray(arrays[f"l{l}_{k}"]) for k in KEEP[cell]} for l in range(L)]
+        return cls(cell, layers, *(np.asarray(arrays[k]) for k in ("top_ids", "top_p", "logp", "x", "y")))
+
+
+@torch.no_grad()
+def compute_activations(model, sample: TextSample, chunk: int = CHUNK) -> Activations:
+    """Run ``model.forward_traced`` over the sample (after the burn-in) and keep every unit."""
+    if sample.vocab.size != model.K:
+        raise RnnvizError(f"the text's vocabulary has {sample.vocab.size} symbols but the model has {model.K}; "
+                          "use text read with the model's own corpus vocabulary")
+    was_training = model.training
+    model.eval()
+    dev = model.decoder.weight.device
+    ids = torch.from_numpy(sample.ids.astype(np.int64)).to(dev)
+    B, W, T = sample.B, sample.burn, sample.T
+    state = model.init_state(B)
+    if W:
+        _, state = model(ids[:, :W], state)  # warm-up with the fused path
+    keep = KEEP[model.cell]
+    layers = [{k: np.empty((B, T, model.H), dtype=np.float16) for k in keep} for _ in range(model.L)]
+    top_ids = np.empty((B, T, TOPK), dtype=np.uint8)
+    top_p = np.empty((B, T, TOPK), dtype=np.float16)
+    logp = np.empty((B, T), dtype=np.float32)
+    for a in range(0, T, chunk):
+        b = min(T, a + chunk)
+        x = ids[:, W + a : W + b]
+        y = ids[:, W + a + 1 : W + b + 1]
+        logits, trace, state = model.forward_traced(x, state)
+        lp = torch.log_softmax(logits.float(), dim=-1)  # (B, t, K)
+        logp[:, a:b] = lp.gather(-1, y.unsqueeze(-1)).squeeze(-1).cpu().numpy()
+        tp, ti = lp.exp().topk(min(TOPK, model.K), dim=-1)
+        top_ids[:, a:b, : ti.shape[-1]] = ti.cpu().numpy()
+        top_p[:, a:b, : tp.shape[-1]] = tp.cpu().numpy()
+        for l, rec in enumerate(trace):
+            for k in keep:
+                layers[l][k][:, a:b] = rec[k].float().cpu().numpy()
+    model.train(was_training)
+    return Activations(model.cell, layers, top_ids, top_p, logp, sample.x.copy(), sample.y.copy())
+
+
+def model_key(model) -> str:
+    """A content hash of a model's hyperparameters and weights (for models outside a run dir)."""
+    h = hashlib.sha256(repr(sorted(model.hparams().items())).encode())
+    for name, p in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(p.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def activations_dir(key: str, sample: TextSample, store: Store | None = None, slug: str = "acts") -> Path:
+    return (store or Store()).artifact_dir("activations", slug, {"model": key, "sample": sample.identity()})
+
+
+def activations(model, sample: TextSample, key: str | None = None, store: Store | None = None,
+                slug: str = "acts") -> Activations:
+    """Cached ``compute_activations``: ``artifacts/activations/<slug>-<hash(model key, text)>/acts.npz``.
+
+    ``key`` names the model (e.g. the run directory's name, which is already a config hash);
+    by default it is a hash of the weights.
+    """
+    key = key or model_key(model)
+    d = activations_dir(key, sample, store, slug)
+    f = d / "acts.npz"
+    if f.is_file() and (d / "meta.json").is_file():
+        meta = read_json(d / "meta.json")
+        with np.load(f, allow_pickle=False) as z:
+            log.info("activations from cache %s", d)
+            return Activations.from_arrays(meta["cell"], {k: z[k] for k in z.files})
+    acts = compute_activations(model, sample)
+    with atomic_path(f) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **acts.to_arrays())
+    atomic_write_json(d / "meta.json", {"cell": model.cell, "hparams": model.hparams(), "model": key,
+                                        "source": sample.source, "lang": sample.lang, **sample.identity()})
+    log.info("activations of %s over %s written to %s", key, sample.source, d)
+    return acts
+
+
+# ----------------------------------------------------------------------------------------
+# Interventions: the traced equations again, with units clamped
+# ----------------------------------------------------------------------------------------
+def _weights(model, l: int):
+    m = model.rnn
+    return (getattr(m, f"weight_ih_l{l}"), getattr(m, f"weight_hh_l{l}"),
+            getattr(m, f"bias_ih_l{l}"), getattr(m, f"bias_hh_l{l}"))
+
+
+@torch.no_grad()
+def clamped_forward(model, x: torch.Tensor, state=None, clamp: dict | None = None):
+    """Forward pass with chosen state units held at fixed values at every step.
+
+    The per-step equations are those of ``CharRNN.forward_traced`` (eval mode, no dropout),
+    with the model's own weights. After each step of layer l, unit j of the memory (the cell
+    state c for the LSTM, h for GRU/RNN) is set to ``clamp[(l, j)]``; for the LSTM the step's
+    output is then recomputed as ``h = o ⊙ tanh(c)``, so the clamped value is what the layer
+    above, the classifier and the next step all see.
+
+    Parameters
+    ----------
+    x : LongTensor (B, T)
+    state : as ``model.init_state``; None means zeros
+    clamp : {(layer, unit): value}
+
+    Returns
+    -------
+    logits : (B, T, K); state : as ``model.forward``
+    """
+    clamp = clamp or {}
+    B, T = x.shape
+    H = model.H
+    inp = torch.nn.functional.one_hot(x.long(), model.K).to(model.decoder.weight.dtype)
+    if state is None:
+        state = model.init_state(B)
+    h0, c0 = state if model.cell == "lstm" else (state, None)
+    hs, cs = [], []
+    for l in range(model.L):
+        units = [j for (ll, j) in clamp if ll == l]
+        idx = torch.tensor(units, dtype=torch.long, device=inp.device)
+        vals = torch.tensor([clamp[(l, j)] for j in units], dtype=inp.dtype, device=inp.device)
+        W_ih, W_hh, b_ih, b_hh = _weights(model, l)
+        gi = inp @ W_ih.T + b_ih  # (B, T, G·H)
+        h, c = h0[l], None if c0 is None else c0[l]
+        outs = []
+        for t in range(T):
+            g = gi[:, t]
+            if model.cell == "lstm":
+                i, f, gg, o = (g + h @ W_hh.T + b_hh).split(H, dim=1)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
+                if units:
+                    c = c.clone()
+                    c[:, idx] = vals
+                h = torch.sigmoid(o) * torch.tanh(c)
+            elif model.cell == "gru":
+                xr, xz, xn = g.split(H, dim=1)
+                hr, hz = (h @ W_hh[: 2 * H].T + b_hh[: 2 * H]).split(H, dim=1)
+                r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+                if model.gru_variant == "paper":
+                    n = torch.tanh(xn + (r * h) @ W_hh[2 * H:].T + b_hh[2 * H:])
+                else:
+                    n = torch.tanh(xn + r * (h @ W_hh[2 * H:].T + b_hh[2 * H:]))
+                h = (1 - z) * n + z * h
+            else:
+                h = torch.tanh(g + h @ W_hh.T + b_hh)
+            if units and model.cell != "lstm":
+                h = h.clone()
+                h[:, idx] = vals
+            outs.append(h)
+        hs.append(h)
+        cs.append(c)
+        inp = torch.stack(outs, dim=1)  # (B, T, H)
+    logits = model.decoder(inp)
+    hN = torch.stack(hs)
+    return logits, ((hN, torch.stack(cs)) if model.cell == "lstm" else hN)
+
+
+@torch.no_grad()
+def sample_logp(model, sample: TextSample, clamp: dict | None = None, chunk: int = 500) -> np.ndarray:
+    """(B, T) log-probability of each true next symbol with ``clamp`` applied throughout
+    (burn-in included, so the clamped unit never holds its natural value)."""
+    was_training = model.training
+    model.eval()
+    ids = torch.from_numpy(sample.ids.astype(np.int64))
+    W = sample.burn
+    state = None
+    out = []
+    for a in range(0, ids.shape[1] - 1, chunk):
+        b = min(ids.shape[1] - 1, a + chunk)
+        logits, state = clamped_forward(model, ids[:, a:b], state, clamp)
+        lp = torch.log_softmax(logits.float(), -1).gather(-1, ids[:, a + 1 : b + 1].unsqueeze(-1)).squeeze(-1)
+        out.append(lp.numpy())
+    model.train(was_training)
+    return np.concatenate(out, axis=1)[:, W:]
