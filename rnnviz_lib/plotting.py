@@ -326,3 +326,35 @@ def plot_cell_strength(strength: np.ndarray, layer: np.ndarray, threshold: float
     ax.legend(fontsize=7, frameon=False)
     ax.set_title(title, fontsize=9)
     return ax
+
+
+def plot_cell_panels(panels: list[dict], width: int = 90, suptitle: str = ""):
+    """Figure 2 for one model: ``plot_cell_text`` panels stacked (each dict has glyphs, values,
+    title), heights by their number of lines. Returns the axes (one per panel)."""
+    rows = [1 + max((r for r, _, _, _ in _text_grid(p["glyphs"], width)), default=0) for p in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(width * 0.085 + 0.2, sum(rows) * 0.17 + 0.45 * len(panels) + 0.3),
+                             gridspec_kw={"height_ratios": [r + 2.2 for r in rows]}, squeeze=False)
+    for ax, p in zip(axes[:, 0], panels):
+        plot_cell_text(p["glyphs"], p["values"], p["title"], width, ax=ax)
+    top = 1.0
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10, x=0.01, ha="left")
+        top = 1.0 - 0.4 / fig.get_figheight()
+    fig.tight_layout(rect=(0, 0, 1, top))
+    return axes[:, 0]
+
+
+def plot_saturation_grid(sats: dict, suptitle: str = ""):
+    """Figure 3: one ``plot_gate_saturation`` panel per (model, gate), in one row.
+
+    sats : {model label: DataFrame with columns layer, gate, frac_left, frac_right} (``gates.saturation``)
+    """
+    panels = [(name, g, df[df["gate"] == g]) for name, df in sats.items() for g in df["gate"].unique()]
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(2.9 * max(1, len(panels)), 3.3), squeeze=False)
+    for ax, (name, g, d) in zip(axes[0], panels):
+        plot_gate_saturation(d["frac_left"].to_numpy(), d["frac_right"].to_numpy(), d["layer"].to_numpy(),
+                             f"{name}: gate {g}", ax=ax)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
+    return axes[0]

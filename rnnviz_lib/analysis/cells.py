@@ -286,3 +286,84 @@ def causal_effects(model, sample: TextSample, acts: Activations, feats: dict[str
                 "control_d_all": res["control"][1],
             })
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------
+# One model, end to end
+# ----------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class CellStudy:
+    """A trained model read over a text: its activations, the text's features and the ranking."""
+
+    name: str
+    model: object
+    config: object
+    sample: TextSample
+    acts: Activations
+    feats: dict
+    ranking: pd.DataFrame
+
+    @property
+    def best(self) -> pd.DataFrame:
+        return best_cells(self.ranking)
+
+
+def study_run(run_dir, text: bytes | None = None, text_name: str = "text", n_streams: int = 20,
+              n_steps: int = 1000, burn: int = 500, max_symbols: int = 20000, lang: str | None = None,
+              store=None) -> CellStudy:
+    """Load a run's best model and read it over the validation split (``n_streams`` streams of
+    ``n_steps`` symbols after a ``burn``-symbol warm-up) or over ``text`` (the first
+    ``max_symbols`` symbols, from a zero state); activations are cached per (run, text)."""
+    from pathlib import Path
+
+    from rnnviz_lib import train
+    from rnnviz_lib.analysis import activations as A
+
+    run_dir = Path(run_dir)
+    model, cfg = train.load_model(run_dir)
+    corpus, splits = train.load_splits(cfg, store)
+    if text is None:
+        lang = lang or F.lang_for_dataset(cfg.dataset)
+        sample = A.sample_split(corpus, splits.val, n_streams, n_steps, burn, lang=lang)
+    else:
+        lang = lang or F.guess_lang(text)
+        sample = A.sample_bytes(text, corpus.vocab, max_symbols, lang, source=text_name)
+    acts = A.activations(model, sample, key=run_dir.name, store=store, slug=cfg.slug)
+    feats = sample_features(sample)
+    return CellStudy(cfg.slug, model, cfg, sample, acts, feats, rank_cells(acts, feats))
+
+
+def figure2_panels(study: CellStudy, width: int = 450, seed: int = 0,
+                   features: tuple | None = None) -> list[dict]:
+    """What Figure 2 shows for one model: for each feature, its best cell over the window of
+    text where the feature is most visible; then one weak cell (seeded) for contrast.
+
+    Returns a list of ``{"glyphs", "values", "title", "cell", "feature"}`` (values (n,) in [-1, 1]).
+    """
+    s, acts = study.sample, study.acts
+    texts = [s.text(b) for b in range(s.B)]
+    panels = []
+    best = study.best
+    if features is not None:
+        best = best[best["feature"].isin(features)]
+    for r in best.itertuples():
+        feat = study.feats[r.feature]
+        b, a = pick_window(feat.values, feat.kind, width, texts)
+        vals = acts.cell_values(r.layer - 1)[b, a : a + width, r.unit]
+        panels.append({
+            "glyphs": glyphs(texts[b][a : a + width]), "values": vals, "cell": r.cell, "feature": r.feature,
+            "title": f"{r.feature} ({feat.description}): cell {r.cell}, {r.metric} = {r.score:.2f}"
+                     f"{'' if r.sign > 0 else ', low when on / rising'}",
+        })
+    weak = uninterpretable_cell(study.ranking, seed)
+    b, a = (0, 0)
+    if panels:
+        first = study.feats[best.iloc[0]["feature"]]
+        b, a = pick_window(first.values, first.kind, width, texts)
+    vals = acts.cell_values(int(weak["layer"]) - 1)[b, a : a + width, int(weak["unit"])]
+    panels.append({
+        "glyphs": glyphs(texts[b][a : a + width]), "values": vals, "cell": weak["cell"], "feature": "",
+        "title": f"not easily interpretable: cell {weak['cell']} (strongest: {weak['best_feature']}, "
+                 f"{weak['metric']} = {weak['score']:.2f})",
+    })
+    return panels
