@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from typing import Sequence
 
 import numpy as np
@@ -169,6 +170,8 @@ class KneserNeyLM:
         n1..n4 of each level.
     n_train_ : int
         Symbols seen by ``fit``.
+    fit_seconds_ : list of float
+        Time spent counting each level (level k's continuation counts are made at level k+1).
     """
 
     def __init__(self, order: int = 3, vocab_size: int | None = None, discounts: Sequence[float] | None = None):
@@ -201,7 +204,9 @@ class KneserNeyLM:
         prev_ids = np.zeros(s.size, dtype=np.int64)  # id of the (k-1)-gram starting at each position
         n_prev = 1  # number of distinct (k-1)-grams; level 0 holds only the empty gram
         prev_prefix = None
+        self.fit_seconds_ = []
         for k in range(1, N + 1):
+            t0 = time.perf_counter()
             pos = np.flatnonzero(rem >= k)  # start positions whose k-gram stays inside its sequence
             if pos.size == 0:
                 raise RnnvizError(
@@ -221,6 +226,7 @@ class KneserNeyLM:
             ids = np.full(s.size, -1, dtype=np.int64)
             ids[pos] = inv
             prev_ids, n_prev, prev_prefix = ids, keys.size, prefix
+            self.fit_seconds_.append(time.perf_counter() - t0)
             log.debug("order %d: %d distinct n-grams", k, keys.size)
         self.discounts_raw_ = np.stack([st.discounts for st in self.raw_])
         self.discounts_cont_ = np.stack([st.discounts for st in self.cont_] + [np.full(3, np.nan)])
