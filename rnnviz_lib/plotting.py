@@ -358,3 +358,31 @@ def plot_saturation_grid(sats: dict, suptitle: str = ""):
         fig.suptitle(suptitle, fontsize=10)
     fig.tight_layout()
     return axes[0]
+
+
+def plot_loss_vs_context(ours, paper=None, best_rnn: tuple[str, float] | None = None, note: str = "",
+                         title: str = "", ax=None):
+    """Table 2 as a plot: test loss against context length n, one line per baseline row.
+
+    ours, paper : DataFrames (rows n-gram / n-NN, columns n) of test losses (nats); NaN = blank.
+    best_rnn : (label, loss) drawn as a horizontal line; None writes ``note`` instead.
+    """
+    ax = _ax(ax, (6.4, 4))
+    colors = {"n-gram": "#4c72b0", "n-NN": "#dd8452"}
+    for row in ours.index:
+        c = colors.get(row, None)
+        s = ours.loc[row].dropna()
+        ax.plot(s.index, s.values, "o-", color=c, label=f"{row} (ours)")
+        if paper is not None and row in paper.index:
+            p = paper.loc[row].dropna()
+            ax.plot(p.index, p.values, "s--", color=c, mfc="none", alpha=0.7, label=f"{row} (paper)")
+    if best_rnn is not None:
+        ax.axhline(best_rnn[1], color="#55a868", lw=1.5, label=f"best RNN: {best_rnn[0]} ({best_rnn[1]:.3f})")
+    elif note:
+        ax.text(0.98, 0.95, note, transform=ax.transAxes, ha="right", va="top", fontsize=8, color="#555555")
+    ax.set_xticks(list(ours.columns))
+    ax.set_xlabel("context length n (the n-gram is an (n+1)-gram)")
+    ax.set_ylabel("test cross-entropy (nats per symbol)")
+    ax.legend(fontsize=7, frameon=False)
+    ax.set_title(title)
+    return ax
