@@ -1,0 +1,97 @@
+"""The baselines runner: streams as sequences, cached per-symbol probabilities keyed by config,
+the loader later figures use, hidden-size selection on validation, Table 2 and the best RNN."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnnviz_lib import baselines, data, paper, train
+from rnnviz_lib.errors import RnnvizError
+from rnnviz_lib.ngram import KneserNeyLM, cross_entropy
+from rnnviz_lib.store import Store
+
+
+@pytest.fixture
+def small(home, wp_path):
+    """A 150 KB slice of War and Peace as a user corpus: 15 batches of 100x100 -> 12/1/2."""
+    p = home / "small.txt"
+    p.write_bytes(wp_path.read_bytes()[200_000:350_000])
+    return p
+
+
+def test_stream_sequences_align_with_the_split(small):
+    sp = data.corpus_splits(data.load_corpus(str(small)))
+    for part in sp:
+        s = baselines.stream_sequences(part)
+        assert s.shape == (part.y.shape[0], part.y.shape[1] + 1)
+        np.testing.assert_array_equal(s[:, 1:], part.y)
+        np.testing.assert_array_equal(s[:, :-1], part.x)
+
+
+def test_ngram_probs_are_the_models_and_cached(small):
+    store = Store()
+    corpus = data.load_corpus(str(small))
+    sp = data.corpus_splits(corpus)
+    first = baselines.run_ngrams(corpus, [3, 2], store)
+    assert first["cached"] == [] and list(first["orders"]) == ["2", "3"]
+    probs = baselines.load_test_probs(str(small), "ngram", 2, store)  # n = 2: the trigram
+    assert probs.dtype == np.float32 and probs.shape == sp.test.y.shape
+    # the same numbers as the model scored directly, streams as sequences
+    m = KneserNeyLM(order=3, vocab_size=corpus.K).fit(baselines.stream_sequences(sp.train))
+    direct = np.exp(m.log_prob(baselines.stream_sequences(sp.test)))[:, 1:]
+    np.testing.assert_allclose(probs, direct, rtol=1e-6)
+    assert first["orders"]["3"] == pytest.approx(cross_entropy(direct))
+    again = baselines.run_ngrams(corpus, [2, 3, 4], store)
+    assert again["cached"] == [2, 3] and again["orders"]["3"] == first["orders"]["3"]
+    assert baselines.load_metrics(corpus, "ngram", 3, store)["order"] == 4
+    with pytest.raises(RnnvizError, match="rnnviz ngram"):
+        baselines.load_test_probs(corpus, "ngram", 7, store)
+    with pytest.raises(RnnvizError, match="kind"):
+        baselines.load_test_probs(corpus, "hmm", 2, store)
+
+
+def test_nnn_selects_hidden_size_on_validation_and_is_found_by_profile(small):
+    store = Store()
+    corpus = data.load_corpus(str(small))
+    recipe = {"nnn_hidden": [6, 20], "nnn_max_steps": 40, "nnn_eval_every": 20, "nnn_batch_size": 500}
+    res = baselines.run_nnn(corpus, [2], recipe, store)
+    vals = res["val"][2]
+    assert set(vals) == {6, 20}
+    assert res["selected_hidden"][2] == min(vals, key=vals.get)
+    probs = np.load(f"{res['paths'][2]}/test_probs.npy")
+    assert probs.shape == data.corpus_splits(corpus).test.y.shape and probs.dtype == np.float32
+    assert res["losses"][2] == pytest.approx(cross_entropy(probs), abs=1e-5)
+    # the loader finds the selected model under a profile whose baselines: section is this recipe
+    prof = store.root / "recipe.yaml"
+    prof.write_text("baselines:\n  nnn_hidden: [6, 20]\n  nnn_max_steps: 40\n  nnn_eval_every: 20\n  nnn_batch_size: 500\n")
+    np.testing.assert_array_equal(baselines.load_test_probs(corpus, "nnn", 2, store, profile=str(prof)), probs)
+    with pytest.raises(RnnvizError, match="n-NN with n=3"):
+        baselines.load_test_probs(corpus, "nnn", 3, store, profile=str(prof))
+    # a second call trains nothing: same folders, same numbers
+    assert baselines.run_nnn(corpus, [2], recipe, store) == res
+
+
+def test_table2_puts_ours_beside_the_paper():
+    ours, theirs = baselines.table2_frames("wp", {"2": 2.41, "21": 1.2}, {1: 2.5, 7: 1.4})
+    assert list(ours.index) == ["n-gram", "n-NN"]
+    assert list(ours.columns) == list(paper.TABLE2_N)
+    assert ours.at["n-gram", 1] == 2.41 and ours.at["n-gram", 20] == 1.2 and np.isnan(ours.at["n-gram", 2])
+    assert theirs.at["n-NN", 6] == paper.TABLE2["wp"]["n-NN"][6] and np.isnan(theirs.at["n-NN", 7])
+    t = baselines.table2("wp", {"2": 2.41}, {1: 2.5})
+    assert t.at["n-gram", 1] == "2.410 (paper 2.399, Δ +0.011)"
+    assert t.at["n-NN", 7] == "- (paper -)"
+    user = baselines.table2_frames("file-x", {"3": 1.9}, {})[1]
+    assert user.isna().all().all()  # no paper values for a user corpus
+
+
+def test_best_rnn_reads_finished_runs(small):
+    store = Store()
+    assert baselines.best_rnn(str(small), store) is None
+    cfg = train.TrainConfig(dataset=str(small), cell="lstm", layers=1, size=64, hidden=12, epochs=1,
+                            max_train_batches=2, device="cpu")
+    run = train.train_run(cfg, store)
+    best = baselines.best_rnn(str(small), store)
+    assert best["path"] == str(run)
+    assert best["test_loss"] == pytest.approx(train.load_metrics(run)["test_loss"])
+    assert baselines.best_rnn("wp", store) is None
