@@ -1,0 +1,657 @@
+"""A fast grid executor: models of one shape trained together as one stacked computation.
+
+API::
+
+    results = run_fast(configs, store)            # executor contract of grid.run (grid.EXECUTORS)
+    results = run_fast(configs, store, streams=4, graphs=True, tf32=False)   # on a GPU
+    dirs = train_stack(configs, store)             # one group of same-shape configs, stacked
+
+Why. The plain loop (``grid.run(configs, executor="local")`` -> ``train.train_run``, one model at a
+time on fused cuDNN modules, fp32) is the reference. On a GPU it leaves the chip idle: a batch of
+100 sequences of a 64-unit RNN keeps a handful of SMs busy. This executor
+
+* groups configs whose models have the same shape and schedule (``group_key``: dataset, cell, L,
+  resolved H, gru variant, B, S, lr schedule, clip, limits ...; the seed and the dropout differ,
+  so the grid's dropout values of one model stack) and trains each group as M models at once:
+  every weight is a (M, ...) tensor, every matmul a ``bmm`` over the leading model dimension;
+* reads the one-hot input as a lookup of W_ih columns (no (B, T, K) one-hot matmul);
+* keeps each model's own RMSProp state, element-wise clip, lr schedule, early stopping,
+  best-validation weights, history and checkpoints: model m computes exactly what the
+  reference computes for its config (same init, same data order, same state carry) up to float
+  summation order, and without dropout agrees with it to float tolerance step by step;
+* keeps the whole epoch's data resident on the device, reads the training loss back only at
+  evaluations (no per-step ``.item()`` sync);
+* on CUDA, optionally captures the training step (forward, backward, clip, RMSProp) as one CUDA
+  graph (``graphs=True``), and runs several groups concurrently, one thread and CUDA stream each
+  (``streams`` > 1), so small models share the chip.
+
+Dropout masks come from a generator per group (seeded from the group's first seed), not from
+torch's global stream as in the reference (whose cuDNN dropout cannot be replayed outside
+cuDNN), so runs with dropout agree with the reference in distribution, not bit for bit.
+
+The run directories and files are the reference's (``train``'s module docstring): config.json,
+history.json, best.pt, checkpoint.pt (model and optimizer in ``torch.optim.RMSprop`` format, so
+the reference can resume them), snapshots, test_probs.npy and metrics.json, the last two written
+by ``train``'s own finishing code from best.pt. Table 1 and every analysis read them unchanged.
+A group whose members stopped at different points resumes them one by one with the reference.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import logging
+import math
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rnnviz_lib import models, train
+from rnnviz_lib.config import config_hash
+from rnnviz_lib.errors import RnnvizError
+from rnnviz_lib.store import Store, atomic_write_json
+
+log = logging.getLogger(__name__)
+
+# Config fields that may differ inside one stacked group (everything else must match).
+PER_MODEL_FIELDS = ("seed", "dropout", "size", "hidden", "matching", "patience")
+
+
+# ----------------------------------------------------------------------------------------
+# Grouping
+# ----------------------------------------------------------------------------------------
+def resolved_hidden(config: train.TrainConfig, K: int) -> int:
+    return config.hidden or models.width_for(config.cell, config.layers, config.size, K, config.matching)
+
+
+def group_key(config: train.TrainConfig, K: int) -> tuple:
+    """Configs with equal keys stack: same shape (cell, L, H, K) and the same schedule."""
+    d = config.identity()
+    for f in PER_MODEL_FIELDS:
+        d.pop(f, None)
+    d["H"] = resolved_hidden(config, K)
+    d["K"] = int(K)
+    d["device"] = config.device
+    return tuple(sorted((k, repr(v)) for k, v in d.items()))
+
+
+def make_groups(configs, store: Store | None = None, max_stack: int = 0) -> list[list[train.TrainConfig]]:
+    """Partition configs into stackable groups (input order kept inside a group); groups larger
+    than ``max_stack`` (> 0) are cut into pieces."""
+    store = store or Store()
+    K_of: dict = {}
+    groups: dict = {}
+    for cfg in configs:
+        kk = (cfg.dataset, cfg.data_dir)
+        if kk not in K_of:
+            K_of[kk] = train.load_splits(cfg, store)[0].K
+        groups.setdefault(group_key(cfg, K_of[kk]), []).append(cfg)
+    out = []
+    for g in groups.values():
+        n = max_stack if max_stack > 0 else len(g)
+        out.extend(g[i : i + n] for i in range(0, len(g), n))
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# The stacked model: M CharRNNs of one shape as (M, ...) tensors
+# ----------------------------------------------------------------------------------------
+def _param_names(L: int) -> list[str]:
+    names = []
+    for l in range(L):
+        names += [f"rnn.weight_ih_l{l}", f"rnn.weight_hh_l{l}", f"rnn.bias_ih_l{l}", f"rnn.bias_hh_l{l}"]
+    return names + ["decoder.weight", "decoder.bias"]
+
+
+class Stack:
+    """M CharRNNs with one (cell, K, H, L, gru_variant): parameters stacked on a leading dim.
+
+    ``params[i]`` is the (M, ...) stack of the i-th parameter of ``CharRNN.parameters()``
+    (names in ``names``); ``dropout`` is a (M,) tensor of per-model probabilities.
+    """
+
+    def __init__(self, nets: list[models.CharRNN], device):
+        ref = nets[0]
+        for n in nets:
+            if (n.cell, n.K, n.H, n.L, n.gru_variant) != (ref.cell, ref.K, ref.H, ref.L, ref.gru_variant):
+                raise RnnvizError("models of one stack must share cell, K, H, L and GRU variant; group them by fast.group_key")
+        self.cell, self.K, self.H, self.L, self.gru_variant = ref.cell, ref.K, ref.H, ref.L, ref.gru_variant
+        self.M = len(nets)
+        self.device = torch.device(device)
+        self.names = _param_names(self.L)
+        sds = [n.state_dict() for n in nets]
+        self.params = [torch.stack([sd[k] for sd in sds]).to(self.device).requires_grad_(True) for k in self.names]
+        self.p_drop = [float(n.dropout) for n in nets]
+        self.dropout = torch.tensor(self.p_drop, device=self.device, dtype=torch.float32)
+        self.hparams = [n.hparams() for n in nets]
+
+    # -- conversions ---------------------------------------------------------------------
+    def state_dict(self, m: int) -> dict:
+        """Model m's weights in ``CharRNN.state_dict()`` layout, on the CPU."""
+        return {k: p[m].detach().to("cpu", copy=True) for k, p in zip(self.names, self.params)}
+
+    def load_model_state(self, m: int, sd: dict) -> None:
+        with torch.no_grad():
+            for k, p in zip(self.names, self.params):
+                p[m].copy_(sd[k].to(self.device))
+
+    def init_state(self, B: int):
+        z = torch.zeros(self.L, self.M, B, self.H, device=self.device)
+        return (z, z.clone()) if self.cell == "lstm" else z
+
+    def state_of(self, state, m: int):
+        """Model m's carried state in the reference layout ((L, B, H), or (h, c))."""
+        if state is None:
+            return None
+        if isinstance(state, tuple):
+            return tuple(s[:, m].detach().to("cpu", copy=True) for s in state)
+        return state[:, m].detach().to("cpu", copy=True)
+
+    def set_state_of(self, state, m: int, value) -> None:
+        if value is None:
+            return
+        with torch.no_grad():
+            if isinstance(state, tuple):
+                for s, v in zip(state, value):
+                    s[:, m].copy_(v.to(self.device))
+            else:
+                state[:, m].copy_(value.to(self.device))
+
+    # -- forward -----------------------------------------------------------------------
+    def forward(self, x: torch.Tensor, state, training: bool = False, generator=None):
+        """Logits of every model for a shared batch.
+
+        Parameters
+        ----------
+        x : LongTensor (B, T), the same symbols for every model
+        state : (L, M, B, H) tensor, or a pair of them for the LSTM
+        training : apply dropout (between layers, before the classifier)
+
+        Returns
+        -------
+        logits : (M, B, T, K)
+        state : like ``state``
+        """
+        B, T = x.shape
+        M, H = self.M, self.H
+        drop = training and any(p > 0 for p in self.p_drop)
+        keep = (1.0 - self.dropout).view(M, 1, 1, 1)
+        h0, c0 = state if self.cell == "lstm" else (state, None)
+        hs, cs = [], []
+        inp = None
+        for l in range(self.L):
+            W_ih, W_hh, b_ih, b_hh = self.params[4 * l : 4 * l + 4]
+            if l == 0:
+                # one-hot input @ W_ih^T = the columns of W_ih picked by x
+                gi = W_ih.transpose(1, 2).index_select(1, x.reshape(-1)).view(M, B, T, -1)
+            else:
+                if drop:
+                    inp = self._dropout(inp, keep, generator)
+                gi = torch.bmm(inp.reshape(M, B * T, H), W_ih.transpose(1, 2)).view(M, B, T, -1)
+            out, h, c = self._layer(gi, W_hh, b_ih, b_hh, h0[l], None if c0 is None else c0[l])
+            hs.append(h)
+            cs.append(c)
+            inp = out
+        if drop:
+            inp = self._dropout(inp, keep, generator)
+        W, b = self.params[-2], self.params[-1]
+        logits = torch.baddbmm(b.unsqueeze(1), inp.reshape(M, B * T, H), W.transpose(1, 2)).view(M, B, T, -1)
+        h = torch.stack(hs)
+        return logits, ((h, torch.stack(cs)) if self.cell == "lstm" else h)
+
+    def _dropout(self, a, keep, generator):
+        mask = torch.rand(a.shape, device=a.device, dtype=a.dtype, generator=generator) < keep
+        return a * mask / keep
+
+    def _layer(self, gi, W_hh, b_ih, b_hh, h, c):
+        """One layer over T steps. gi: (M, B, T, G·H) input projections (no bias); h, c: (M, B, H)."""
+        H, T = self.H, gi.shape[2]
+        W_hhT = W_hh.transpose(1, 2)  # (M, H, G·H)
+        outs = []
+        if self.cell == "gru":
+            gi = (gi + b_ih.unsqueeze(1).unsqueeze(1)).permute(2, 0, 1, 3).contiguous()  # (T, M, B, G·H)
+            bh = b_hh.unsqueeze(1)
+            for t in range(T):
+                xr, xz, xn = gi[t].split(H, dim=2)
+                if self.gru_variant == "paper":
+                    hr, hz = torch.baddbmm(bh[..., : 2 * H], h, W_hhT[..., : 2 * H]).split(H, dim=2)
+                    r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+                    n = torch.tanh(xn + torch.baddbmm(bh[..., 2 * H :], r * h, W_hhT[..., 2 * H :]))
+                else:
+                    hr, hz, hn = torch.baddbmm(bh, h, W_hhT).split(H, dim=2)
+                    r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+                    n = torch.tanh(xn + r * hn)
+                h = (1 - z) * n + z * h
+                outs.append(h)
+        else:
+            gi = (gi + (b_ih + b_hh).unsqueeze(1).unsqueeze(1)).permute(2, 0, 1, 3).contiguous()  # (T, M, B, G·H)
+            for t in range(T):
+                g = torch.baddbmm(gi[t], h, W_hhT)
+                if self.cell == "lstm":
+                    i, f, gg, o = g.split(H, dim=2)  # PyTorch's gate order i, f, g, o
+                    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
+                    h = torch.sigmoid(o) * torch.tanh(c)
+                else:
+                    h = torch.tanh(g)
+                outs.append(h)
+        return torch.stack(outs, dim=2), h, c
+
+
+def _losses(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(M,) mean cross-entropy of each model; logits (M, B, T, K), y (B, T) shared."""
+    M, K = logits.shape[0], logits.shape[-1]
+    ce = F.cross_entropy(logits.reshape(-1, K), y.reshape(1, -1).expand(M, -1).reshape(-1), reduction="none")
+    return ce.view(M, -1).mean(dim=1)
+
+
+@torch.no_grad()
+def stream_losses(stack: Stack, part, max_batches: int = 0) -> list[float]:
+    """Every model's mean cross-entropy over ``part`` (as ``evaluate.stream_loss``: state carried,
+    zeros at the start, no dropout)."""
+    S = part.seq_length
+    n = part.n_batches if not max_batches else min(int(max_batches), part.n_batches)
+    B = part.x.shape[0]
+    state = stack.init_state(B)
+    total = torch.zeros(stack.M, dtype=torch.float64, device=stack.device)
+    x_all = torch.from_numpy(part.x[:, : n * S]).to(stack.device)
+    y_all = torch.from_numpy(part.y[:, : n * S]).to(stack.device)
+    for i in range(n):
+        x = x_all[:, i * S : (i + 1) * S].long()
+        y = y_all[:, i * S : (i + 1) * S].long()
+        logits, state = stack.forward(x, state, training=False)
+        total += _losses(logits.float(), y).double() * (B * S)
+    return [float(v) / (B * n * S) for v in total.cpu()]
+
+
+# ----------------------------------------------------------------------------------------
+# The training step: forward, backward, clip, RMSProp (torch.optim.RMSprop's formula)
+# ----------------------------------------------------------------------------------------
+class Stepper:
+    """One optimizer step of every model in a stack; eager, or replayed from a CUDA graph."""
+
+    def __init__(self, stack: Stack, cfg: train.TrainConfig, B: int, S: int, graphs: bool, generator=None):
+        self.stack, self.cfg = stack, cfg
+        dev = stack.device
+        self.square = [torch.zeros_like(p, requires_grad=False) for p in stack.params]
+        self.lr = torch.full((stack.M,), cfg.lr, device=dev)  # per model; 0 freezes a stopped model
+        self.loss_sum = torch.zeros(stack.M, device=dev, dtype=torch.float64)
+        self.x = torch.zeros(B, S, dtype=torch.long, device=dev)
+        self.y = torch.zeros(B, S, dtype=torch.long, device=dev)
+        self.state = stack.init_state(B)
+        self.generator = generator
+        self.graph = None
+        self.use_graph = bool(graphs) and dev.type == "cuda"
+
+    def _body(self):
+        st = self.stack
+        logits, new_state = st.forward(self.x, self.state, training=True, generator=None if self.use_graph else self.generator)
+        losses = _losses(logits, self.y)
+        grads = torch.autograd.grad(losses.sum(), st.params)
+        clip, a, eps = self.cfg.grad_clip, self.cfg.rmsprop_alpha, self.cfg.rmsprop_eps
+        with torch.no_grad():
+            for p, g, v in zip(st.params, grads, self.square):
+                g = g.clamp(-clip, clip)
+                v.mul_(a).addcmul_(g, g, value=1 - a)
+                lr = self.lr.view(-1, *([1] * (p.dim() - 1)))
+                p.sub_(lr * g / v.sqrt().add_(eps))
+            self.loss_sum += losses.detach().double()
+            if isinstance(self.state, tuple):
+                for s, n in zip(self.state, new_state):
+                    s.copy_(n)
+            else:
+                self.state.copy_(new_state)
+
+    def _capture(self):
+        st = self.stack
+        keep = [t.detach().clone() for t in st.params + self.square] + [self.loss_sum.clone()]
+        keep_state = [s.clone() for s in (self.state if isinstance(self.state, tuple) else (self.state,))]
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):  # warm up allocator and autograd on a side stream (then undone)
+                self._body()
+        torch.cuda.current_stream().wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
+            self._body()
+        with torch.no_grad():  # capture does not run; the warm-up did: restore what it changed
+            for t, k in zip(st.params + self.square + [self.loss_sum], keep):
+                t.copy_(k)
+            for s, k in zip(self.state if isinstance(self.state, tuple) else (self.state,), keep_state):
+                s.copy_(k)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.x.copy_(x)
+        self.y.copy_(y)
+        if not self.use_graph:
+            self._body()
+            return
+        if self.graph is None:
+            self._capture()
+        self.graph.replay()
+
+    def reset_state(self) -> None:
+        if isinstance(self.state, tuple):
+            for s in self.state:
+                s.zero_()
+        else:
+            self.state.zero_()
+
+    def take_losses(self) -> np.ndarray:
+        out = self.loss_sum.cpu().numpy().copy()
+        self.loss_sum.zero_()
+        return out
+
+
+# ----------------------------------------------------------------------------------------
+# Training a group
+# ----------------------------------------------------------------------------------------
+def _rmsprop_state_dict(template: dict, square: list[torch.Tensor], m: int, step: int, lr: float) -> dict:
+    groups = [dict(g, lr=lr) for g in template["param_groups"]]
+    state = {} if step == 0 else {
+        i: {"step": torch.tensor(float(step)), "square_avg": v[m].detach().to("cpu", copy=True)}
+        for i, v in enumerate(square)}
+    return {"state": state, "param_groups": groups}
+
+
+def _fresh_progress() -> dict:
+    return {"step": 0, "epoch": 0, "batch": 0, "history": [], "best_val": math.inf, "best_step": -1,
+            "best_epoch": -1, "evals_since_best": 0, "train_time": 0.0, "loss_sum": 0.0, "loss_n": 0,
+            "symbols_since_eval": 0, "time_since_eval": 0.0, "snapshots": [], "stopped": ""}
+
+
+def train_stack(configs, store: Store | None = None, graphs: bool = False, tf32: bool = False) -> list[dict]:
+    """Train a group of same-shape configs (``make_groups``) together; one result per config.
+
+    Finished runs are skipped. A run with a checkpoint resumes stacked when every unfinished
+    member stopped at the same step; otherwise it is handed to ``train.train_run`` (reference).
+    """
+    store = store or Store()
+    configs = list(configs)
+    results: dict[int, dict] = {}
+    t_start = time.time()
+
+    def result(i, status, error=""):
+        results[i] = {"config": configs[i], "run_dir": str(train.run_dir(configs[i], store)), "status": status,
+                      "error": error, "seconds": time.time() - t_start}
+
+    todo = []
+    for i, cfg in enumerate(configs):
+        if train.is_finished(train.run_dir(cfg, store)):
+            result(i, "skipped")
+        else:
+            todo.append(i)
+    if not todo:
+        return [results[i] for i in range(len(configs))]
+    cks = {}
+    for i in todo:
+        p = train.run_dir(configs[i], store) / "checkpoint.pt"
+        cks[i] = train._load(p) if p.is_file() else None
+    steps = {(ck or {}).get("progress", {}).get("step", 0) for ck in cks.values()}
+    if len(steps) > 1:  # members at different points: the reference resumes each one
+        for i in todo:
+            results[i] = _run_reference(configs[i], store)
+        return [results[i] for i in range(len(configs))]
+
+    cfg0 = configs[todo[0]]
+    device = train.resolve_device(cfg0.device)
+    corpus, splits = train.load_splits(cfg0, store)
+    nets = [train.build_model(configs[i], corpus.K) for i in todo]
+    cfgs = [configs[i] for i in todo]
+    outs = [train.run_dir(c, store, create=True) for c in cfgs]
+    idents = [config_hash(c.identity()) for c in cfgs]
+    for c, o, n, ident in zip(cfgs, outs, nets, idents):
+        for stale in o.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+        atomic_write_json(o / "config.json", {**dataclasses.asdict(c), "identity_hash": ident, "K": corpus.K,
+                                              "hidden_resolved": n.H, "params": n.num_params(),
+                                              "hparams": n.hparams()})
+    template = torch.optim.RMSprop(nets[0].parameters(), lr=cfg0.lr, alpha=cfg0.rmsprop_alpha,
+                                   eps=cfg0.rmsprop_eps).state_dict()
+    prev_tf32 = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = bool(tf32)
+    try:
+        stack = Stack(nets, device)
+        gen = torch.Generator(device=device)
+        gen.manual_seed(cfg0.seed)
+        if device.type == "cuda" and graphs and any(p > 0 for p in stack.p_drop):
+            torch.cuda.manual_seed(cfg0.seed)
+        train_split = splits.train
+        S, B = cfg0.seq_length, cfg0.batch_size
+        nb = train_split.n_batches if not cfg0.max_train_batches else min(cfg0.max_train_batches, train_split.n_batches)
+        stepper = Stepper(stack, cfg0, B, S, graphs, gen)
+        sts = [_fresh_progress() for _ in cfgs]
+        if any(ck is not None for ck in cks.values()):
+            for m, i in enumerate(todo):
+                ck = cks[i]
+                if ck is None:
+                    continue
+                if ck.get("identity_hash") != idents[m]:
+                    raise RnnvizError(f"{outs[m] / 'checkpoint.pt'} belongs to another configuration; delete {outs[m]} to start over")
+                stack.load_model_state(m, ck["model"])
+                for v, (j, s) in zip(stepper.square, sorted(ck["optimizer"]["state"].items())):
+                    with torch.no_grad():
+                        v[m].copy_(s["square_avg"].to(device))
+                stack.set_state_of(stepper.state, m, ck["hidden"])
+                sts[m].update(ck["progress"])
+                if ck.get("fast_rng") is not None and m == 0:
+                    gen.set_state(ck["fast_rng"])
+            log.info("resuming stack of %d at step %d", len(todo), sts[0]["step"])
+        _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, gen, device)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = prev_tf32
+    for m, i in enumerate(todo):
+        st = sts[m]
+        if st["stopped"] == "diverged":
+            result(i, "failed", st["error"])
+            continue
+        try:
+            train._finish(cfgs[m], outs[m], splits, device, st)
+            result(i, "done")
+        except RnnvizError as exc:
+            result(i, "failed", str(exc))
+    return [results[i] for i in range(len(configs))]
+
+
+def _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, gen, device):
+    cfg0 = cfgs[0]
+    S, B, M = cfg0.seq_length, cfg0.batch_size, stack.M
+    x_all = torch.from_numpy(splits.train.x[:, : nb * S]).to(device).long()
+    y_all = torch.from_numpy(splits.train.y[:, : nb * S]).to(device).long()
+    active = [not st["stopped"] for st in sts]
+    snap_limit = cfg0.snapshot_epochs * nb if cfg0.snapshot_every and cfg0.snapshot_epochs else -1
+
+    def save_best(m, row):
+        train._save({"hparams": stack.hparams[m], "state_dict": stack.state_dict(m), "step": sts[m]["step"],
+                     "epoch": row["epoch"], "val_loss": row["val_loss"]}, outs[m] / "best.pt")
+
+    def snapshot():
+        for m in range(M):
+            if not active[m]:
+                continue
+            st = sts[m]
+            name = f"step-{st['step']:07d}.pt"
+            train._save({"hparams": stack.hparams[m], "state_dict": stack.state_dict(m), "step": st["step"],
+                         "epoch": st["epoch"] + st["batch"] / nb}, outs[m] / "snapshots" / name)
+            if name not in st["snapshots"]:
+                st["snapshots"].append(name)
+            atomic_write_json(outs[m] / "snapshots" / "index.json",
+                              [{"file": n, "step": int(n[5:12])} for n in st["snapshots"]])
+
+    def fold_losses():  # the device-side loss sums into each model's progress (one sync)
+        losses = stepper.take_losses()
+        for m in range(M):
+            if active[m]:
+                sts[m]["loss_sum"] += float(losses[m])
+
+    def checkpoint():
+        fold_losses()
+        for m in range(M):
+            if not active[m]:
+                continue
+            lr = float(stepper.lr[m])
+            train._save({"identity_hash": idents[m], "model": stack.state_dict(m),
+                         "optimizer": _rmsprop_state_dict(template, stepper.square, m, sts[m]["step"], lr),
+                         "rng_cpu": torch.get_rng_state(),
+                         "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                         "hidden": stack.state_of(stepper.state, m) if sts[m]["batch"] else None,
+                         "progress": dict(sts[m]), "fast_rng": gen.get_state()}, outs[m] / "checkpoint.pt")
+
+    def evaluate_val():
+        fold_losses()
+        vals = stream_losses(stack, splits.val, cfg0.max_eval_batches)
+        for m in range(M):
+            if not active[m]:
+                continue
+            st = sts[m]
+            row = {"step": st["step"], "epoch": st["epoch"] + st["batch"] / nb,
+                   "train_loss": st["loss_sum"] / max(st["loss_n"], 1), "val_loss": vals[m],
+                   "lr": float(stepper.lr[m]), "time": st["train_time"],
+                   "symbols_per_s": st["symbols_since_eval"] / max(st["time_since_eval"], 1e-9)}
+            st.update(loss_sum=0.0, loss_n=0, symbols_since_eval=0, time_since_eval=0.0)
+            if not (math.isfinite(vals[m]) and math.isfinite(row["train_loss"])):
+                atomic_write_json(outs[m] / "diverged.json", {"step": st["step"], "reason": f"validation loss {vals[m]}"})
+                st["stopped"] = "diverged"
+                st["error"] = (f"training of {cfgs[m].slug} diverged by step {st['step']}; the last good checkpoint "
+                               f"is kept in {outs[m]}. Lower the learning rate or the clip and delete that folder")
+                active[m] = False
+                stepper.lr[m] = 0.0
+                log.error("%s", st["error"])
+                continue
+            st["history"].append(row)
+            if vals[m] < st["best_val"]:
+                st.update(best_val=vals[m], best_step=st["step"], best_epoch=row["epoch"], evals_since_best=0)
+                save_best(m, row)
+            else:
+                st["evals_since_best"] += 1
+            atomic_write_json(outs[m] / "history.json", st["history"])
+            log.info("%s step %d epoch %.2f train %.4f val %.4f (stack of %d)", cfgs[m].slug, row["step"],
+                     row["epoch"], row["train_loss"], vals[m], M)
+
+    pos = {k: sts[0][k] for k in ("step", "epoch", "batch")}  # every member starts here
+    if pos["step"] == 0 and snap_limit >= 0 and not sts[0]["snapshots"]:
+        snapshot()
+    while pos["epoch"] < cfg0.epochs and any(active):
+        lr_now = train.lr_at(cfg0, pos["epoch"])
+        for m in range(M):
+            stepper.lr[m] = lr_now if active[m] else 0.0
+        if pos["batch"] == 0:
+            stepper.reset_state()
+        while pos["batch"] < nb:
+            t0 = time.perf_counter()
+            i = pos["batch"]
+            stepper.step(x_all[:, i * S : (i + 1) * S], y_all[:, i * S : (i + 1) * S])
+            dt = time.perf_counter() - t0  # launch time on CUDA (asynchronous)
+            pos["step"] += 1
+            pos["batch"] += 1
+            at_epoch_end = pos["batch"] == nb
+            if at_epoch_end:
+                pos["epoch"] += 1
+                pos["batch"] = 0
+            for m in range(M):
+                if active[m]:
+                    st = sts[m]
+                    st.update(step=pos["step"], epoch=pos["epoch"], batch=pos["batch"])
+                    st["train_time"] += dt
+                    st["time_since_eval"] += dt
+                    st["symbols_since_eval"] += B * S
+                    st["loss_n"] += 1
+            if cfg0.eval_every and pos["step"] % cfg0.eval_every == 0 and not at_epoch_end:
+                evaluate_val()
+            if at_epoch_end:
+                evaluate_val()
+                for m in range(M):
+                    pat = cfgs[m].patience
+                    if active[m] and pat and sts[m]["evals_since_best"] >= pat:
+                        sts[m]["stopped"] = "early"
+            if 0 <= snap_limit and pos["step"] <= snap_limit and pos["step"] % cfg0.snapshot_every == 0:
+                snapshot()
+            if at_epoch_end or pos["step"] % cfg0.checkpoint_every == 0:
+                checkpoint()
+            for m in range(M):  # early-stopped models freeze after their checkpoint
+                if active[m] and sts[m]["stopped"]:
+                    active[m] = False
+                    stepper.lr[m] = 0.0
+            if at_epoch_end:
+                break
+    for m in range(M):
+        if not sts[m]["stopped"]:
+            sts[m]["stopped"] = "completed"
+
+
+def _run_reference(config, store) -> dict:
+    t0 = time.time()
+    d = train.run_dir(config, store)
+    try:
+        d = train.train_run(config, store)
+        return {"config": config, "run_dir": str(d), "status": "done", "error": "", "seconds": time.time() - t0}
+    except RnnvizError as exc:
+        return {"config": config, "run_dir": str(d), "status": "failed", "error": str(exc), "seconds": time.time() - t0}
+
+
+# ----------------------------------------------------------------------------------------
+# The executor
+# ----------------------------------------------------------------------------------------
+def run_fast(configs, store: Store | None = None, keep_going: bool = True, streams: int = 0,
+             graphs: bool | None = None, tf32: bool = False, max_stack: int = 0) -> list[dict]:
+    """Executor ``fn(configs, store, keep_going) -> list[result]`` (see ``grid``): same-shape
+    configs are stacked (``make_groups``); on CUDA, ``streams`` groups run at once (default 4),
+    each in its own thread and CUDA stream, with CUDA-graph steps (``graphs``, default on CUDA).
+    Results come back in the order of ``configs``."""
+    store = store or Store()
+    configs = list(configs)
+    groups = make_groups(configs, store, max_stack)
+    cuda = any(train.resolve_device(g[0].device).type == "cuda" for g in groups)
+    graphs = cuda if graphs is None else bool(graphs)
+    n_par = (streams or 4) if cuda else 1
+    log.info("fast executor: %d configs in %d stacked groups, %d at once%s", len(configs), len(groups), n_par,
+             ", CUDA graphs" if graphs and cuda else "")
+    by_id: dict[int, dict] = {}
+    stop = threading.Event()
+
+    def work(group):
+        if stop.is_set():
+            return [{"config": c, "run_dir": str(train.run_dir(c, store)), "status": "failed",
+                     "error": "not run: an earlier run failed (--stop-on-error)", "seconds": 0.0} for c in group]
+        if cuda and n_par > 1:
+            with torch.cuda.stream(torch.cuda.Stream()):
+                res = train_stack(group, store, graphs, tf32)
+                torch.cuda.current_stream().synchronize()
+        else:
+            res = train_stack(group, store, graphs, tf32)
+        if not keep_going and any(r["status"] == "failed" for r in res):
+            stop.set()
+        return res
+
+    if n_par > 1:
+        with cf.ThreadPoolExecutor(n_par) as pool:
+            # biggest groups first so the long ones start early
+            order = sorted(groups, key=lambda g: -_cost(g))
+            for res in pool.map(work, order):
+                for r in res:
+                    by_id[id(r["config"])] = r
+    else:
+        for g in groups:
+            for r in work(g):
+                by_id[id(r["config"])] = r
+    results = [by_id[id(c)] for c in configs]
+    failed = [r for r in results if r["status"] == "failed"]
+    if failed and not keep_going:
+        raise RnnvizError(failed[0]["error"])
+    return results
+
+
+def _cost(group) -> float:
+    c = group[0]
+    return len(group) * c.layers * c.size ** 2 * c.epochs
+
+
+def register() -> None:
+    """Add this executor to ``grid.EXECUTORS`` as ``"fast"``."""
+    from rnnviz_lib import grid
+
+    grid.register_executor("fast", run_fast)
