@@ -123,3 +123,110 @@ def per_symbol_comparison(p_a: np.ndarray, p_b: np.ndarray, y: np.ndarray, label
     df["diff"] = df[names[0]] - df[names[1]]
     df = df[df["count"] >= max(int(min_count), 1)]
     return df.sort_values("diff", ascending=False, kind="stable").set_index("symbol")
+
+
+# ----------------------------------------------------------------------------------------
+# Inputs: finished RNN runs and baselines of a dataset, with what is missing and why
+# ----------------------------------------------------------------------------------------
+def finished_runs(dataset: str, store=None, run_dirs=None, profile: str | None = None) -> pd.DataFrame:
+    """One row per finished RNN run of ``dataset`` (``artifacts/runs/*`` with metrics.json).
+
+    Parameters
+    ----------
+    run_dirs : the run directories to consider; None = those of ``profile``'s grid, or every
+        run in the store when no profile is given or it has no ``grid:`` section
+
+    Returns
+    -------
+    DataFrame indexed by slug with ``cell``, ``layers``, ``size``, ``hidden``, ``params``,
+    ``test_loss``, ``test_columns`` (T, the test columns scored) and ``path``, sorted by test loss.
+    """
+    from pathlib import Path
+
+    from rnnviz_lib.store import Store, read_json
+
+    store = store or Store()
+    if run_dirs is None and profile is not None:
+        run_dirs = profile_run_dirs(profile, dataset, store)
+    dirs = [Path(d) for d in run_dirs] if run_dirs is not None else sorted((store.artifacts_dir / "runs").glob("*"))
+    rows = []
+    for d in dirs:
+        if not (d / "metrics.json").is_file() or not (d / "config.json").is_file():
+            continue
+        cfg, m = read_json(d / "config.json"), read_json(d / "metrics.json")
+        if cfg.get("dataset") != dataset or "test_loss" not in m:
+            continue
+        shape = np.load(d / "test_probs.npy", mmap_mode="r").shape
+        rows.append({"slug": m.get("slug", d.name), "cell": cfg["cell"], "layers": int(cfg["layers"]),
+                     "size": int(cfg["size"]), "hidden": int(m.get("hidden", cfg.get("hidden", 0))),
+                     "params": int(m.get("params", 0)), "test_loss": float(m["test_loss"]), "test_columns": int(shape[1]),
+                     "path": str(d)})
+    cols = ["cell", "layers", "size", "hidden", "params", "test_loss", "test_columns", "path"]
+    if not rows:
+        return pd.DataFrame(columns=cols, index=pd.Index([], name="slug"))
+    df = pd.DataFrame(rows).drop_duplicates("slug").set_index("slug")
+    return df[cols].sort_values("test_loss", kind="stable")
+
+
+def pick_run(runs: pd.DataFrame, cell: str = "lstm", layers: int | None = None, size: int | None = None,
+             best: bool = True):
+    """The run of ``runs`` (from ``finished_runs``) with the lowest test loss among those of
+    ``cell`` (and ``layers``/``size`` when given); None when there is none."""
+    sel = runs[runs["cell"] == cell]
+    if layers is not None:
+        sel = sel[sel["layers"] == int(layers)]
+    if size is not None:
+        sel = sel[sel["size"] == int(size)]
+    if sel.empty:
+        return None
+    return sel.sort_values("test_loss", kind="stable").iloc[0 if best else -1]
+
+
+def baseline_label(kind: str, n: int) -> str:
+    """Figure label of a baseline with context length n (the paper's naming: "20-gram" has 20
+    symbols of context, an order-21 model; "3-NN" reads 3 symbols)."""
+    return f"{int(n)}-gram" if kind == "ngram" else f"{int(n)}-NN"
+
+
+def baseline_probs(dataset, kind: str, ns, store=None, profile: str | None = None) -> tuple[dict, dict]:
+    """Load the test probabilities of each baseline that exists.
+
+    Returns
+    -------
+    probs : {label: (B, T) float32} for the baselines found, in ``ns`` order
+    missing : {label: why} for the others (the message says how to make them)
+    """
+    from rnnviz_lib import baselines
+
+    probs, missing = {}, {}
+    for n in ns:
+        label = baseline_label(kind, n)
+        try:
+            probs[label] = baselines.load_test_probs(dataset, kind, int(n), store=store, profile=profile)
+        except RnnvizError as exc:
+            missing[label] = str(exc)
+    return probs, missing
+
+
+def align(probs: dict, T: int) -> dict:
+    """Cut every (B, T') array to its first ``T`` columns (a run scored on fewer test batches
+    than the baselines); the columns are the same test positions from each stream's start."""
+    out = {}
+    for name, p in probs.items():
+        if p.shape[1] < T:
+            raise RnnvizError(f"{name} has only {p.shape[1]} test columns, fewer than the {T} needed")
+        out[name] = p[:, :T]
+    return out
+
+
+
+def profile_run_dirs(profile: str, dataset: str, store=None):
+    """The run directories of a profile's grid for ``dataset`` (``grid.run_dirs``), or None
+    (meaning: every finished run in the store) when the profile has no ``grid:`` section."""
+    from rnnviz_lib import grid
+
+    try:
+        return [str(d) for d in grid.run_dirs(profile, dataset, store=store)]
+    except RnnvizError as exc:
+        log.warning("%s; using every finished %s run in the store", exc, dataset)
+        return None

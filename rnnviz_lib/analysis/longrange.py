@@ -6,7 +6,9 @@ API::
     dist = brace_distances(splits.test, open_id, close_id)    # (B, T) int, -1 where y is not a matched "}"
     table = distance_buckets(dist, {"LSTM": p1, "20-gram": p2}, edges=(1, 10, 20, ...))
     P = model_distributions(model, splits.test, max_batches=4)  # (B, T', K) full predictive distributions
+    Q = nnn_distributions(nnn_dir / "model.pt", splits.test, T=P.shape[1])
     kl = symmetric_kl(P, Q)                                    # mean over positions, nats
+    table = kl_over_training(snapshot_distributions(run_dir, splits.test, 4), {"3-NN": Q}, splits.test.y)
 
 Brace matching runs over each test stream on its own (a stream is a contiguous run of the
 corpus, ``SplitPart.start``), with a stack: a ``}`` matches the most recent unmatched ``{``
@@ -28,8 +30,9 @@ from rnnviz_lib.errors import RnnvizError
 
 log = logging.getLogger(__name__)
 
-# Bucket edges (in symbols) for Figure 5 left: [1, 10), [10, 20), ... ; the last is open-ended.
-DISTANCE_EDGES = (1, 10, 20, 40, 60, 80, 100, 150, 200, 300, 500, 1000)
+# Lower bucket edges (in symbols) for Figure 5 left: 1-5, 6-10, 11-20, 21-40, ..., 1001+. A 20-gram
+# sees a "{" up to 20 symbols back, so the buckets from 21 on are beyond its context.
+DISTANCE_EDGES = (1, 6, 11, 21, 41, 61, 81, 101, 201, 501, 1001)
 
 
 def stream_text(part) -> np.ndarray:
@@ -158,6 +161,40 @@ def model_distributions(model, part, max_batches: int = 0, device=None):
     return out
 
 
+def nnn_contexts(part, n: int, K: int, T: int | None = None) -> np.ndarray:
+    """(B, T, n) n-NN inputs at each target of ``part``: the ``min(t + 1, n)`` stream symbols
+    before ``y[b, t]`` (x[b, 0] is the first), K where the history leaves the test stream.
+    This is how ``baselines`` scores the n-NN, and how the RNN sees the test pass (state reset)."""
+    s = np.concatenate([part.x[:, :1], part.y], axis=1).astype(np.int64)  # (B, T + 1)
+    T = part.y.shape[1] if T is None else int(T)
+    pos = np.arange(T)[:, None] + 1 - np.arange(n, 0, -1)[None, :]  # (T, n): column n-1 is the symbol just before
+    ctx = np.where(pos[None] >= 0, s[:, np.maximum(pos, 0)], K)
+    return ctx
+
+
+def nnn_distributions(model_pt, part, T: int | None = None, chunk: int = 65536) -> np.ndarray:
+    """Full predictive distributions of a saved n-NN (``baselines`` writes ``model.pt``) at the
+    first ``T`` targets of each stream of ``part``. Returns (B, T, K) float32."""
+    import torch
+
+    from rnnviz_lib.nnn import NNNModule
+
+    ck = torch.load(model_pt, map_location="cpu", weights_only=True)
+    hp = ck["hparams"]
+    n, K = int(hp["n"]), int(hp["K"])
+    module = NNNModule(n, K, int(hp["hidden"]))
+    module.load_state_dict(ck["state_dict"])
+    module.eval()
+    ctx = nnn_contexts(part, n, K, T)
+    B, TT, _ = ctx.shape
+    flat = torch.from_numpy(ctx.reshape(-1, n))
+    out = np.empty((flat.shape[0], K), dtype=np.float32)
+    with torch.no_grad():
+        for a in range(0, flat.shape[0], chunk):
+            out[a:a + chunk] = torch.softmax(module(flat[a:a + chunk]).double(), dim=-1).numpy()
+    return out.reshape(B, TT, K)
+
+
 def symmetric_kl(P: np.ndarray, Q: np.ndarray, eps: float = 1e-8) -> float:
     """Mean over positions of KL(P‖Q) + KL(Q‖P), in nats.
 
@@ -183,12 +220,30 @@ def correct_probs(P: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.take_along_axis(P, y[..., None], axis=-1)[..., 0]
 
 
-def kl_over_training(snapshots: list[dict], baselines: dict[str, np.ndarray], y: np.ndarray) -> pd.DataFrame:
+def snapshot_distributions(run_dir, part, max_batches: int = 0, device="cpu"):
+    """Yield ``{"epoch", "step", "P"}`` for each weight snapshot of a training run (in step
+    order), ``P`` (B, n·S, K) its distributions over ``part`` (see ``model_distributions``).
+    A generator, so only one snapshot's distributions are held at a time."""
+    from pathlib import Path
+
+    import torch
+
+    from rnnviz_lib import train
+
+    for snap in train.snapshots(run_dir):
+        model, _ = train.load_model(run_dir, which=snap["file"], device=device)
+        meta = torch.load(Path(run_dir) / "snapshots" / snap["file"], map_location="cpu", weights_only=True)
+        yield {"epoch": float(meta.get("epoch", np.nan)), "step": int(snap["step"]),
+               "P": model_distributions(model, part, max_batches, device)}
+
+
+def kl_over_training(snapshots, baselines: dict[str, np.ndarray], y: np.ndarray) -> pd.DataFrame:
     """Symmetric KL and test-loss difference between LSTM snapshots and each baseline.
 
     Parameters
     ----------
-    snapshots : [{"epoch": float, "step": int, "P": (B, T', K)}] LSTM distributions over training
+    snapshots : iterable of {"epoch": float, "step": int, "P": (B, T', K)}, the LSTM's
+        distributions over training (e.g. ``snapshot_distributions``)
     baselines : {name: (B, T', K)} distributions of the n-NN baselines on the same positions
     y : (B, T) targets (only the first T' columns are used)
 
@@ -209,3 +264,45 @@ def kl_over_training(snapshots: list[dict], baselines: dict[str, np.ndarray], y:
                          "sym_kl": symmetric_kl(P, Q), "lstm_loss": lstm_loss, "baseline_loss": base_loss[name],
                          "delta_loss": base_loss[name] - lstm_loss})
     return pd.DataFrame(rows)
+
+
+def nnn_model_files(dataset, ns, store=None, profile: str | None = None) -> tuple[dict, dict]:
+    """Saved n-NN models (``model.pt``) of each context length in ``ns`` that exists.
+
+    Returns ({"n-NN label": path}, {"n-NN label": why missing}), labels as ``errors.baseline_label``.
+    """
+    from rnnviz_lib import baselines
+    from rnnviz_lib.analysis.errors import baseline_label
+
+    found, missing = {}, {}
+    for n in ns:
+        label = baseline_label("nnn", n)
+        try:
+            f = baselines.baseline_dir(dataset, "nnn", int(n), store=store, profile=profile) / "model.pt"
+        except RnnvizError as exc:
+            missing[label] = str(exc)
+            continue
+        if f.is_file():
+            found[label] = f
+        else:
+            missing[label] = f"{f} does not exist; rerun the n-NN baseline"
+    return found, missing
+
+
+def closest_baseline(table: pd.DataFrame) -> pd.DataFrame:
+    """Per snapshot (epoch, step), the baseline with the smallest symmetric KL and that KL."""
+    idx = table.groupby(["epoch", "step"])["sym_kl"].idxmin()
+    out = table.loc[idx, ["epoch", "step", "baseline", "sym_kl", "lstm_loss"]].rename(columns={"baseline": "closest"})
+    return out.sort_values("step").reset_index(drop=True)
+
+
+def long_range_summary(table: pd.DataFrame, names: tuple[str, str], beyond: int) -> dict:
+    """Pooled mean p(}) of two models over the buckets starting beyond ``beyond`` symbols
+    (weighted by the braces in each bucket), from ``distance_buckets``' table."""
+    t = table[(table["lo"] > beyond) & (table["count"] > 0)]
+    n = int(t["count"].sum())
+    if not n:
+        return {"braces": 0, names[0]: np.nan, names[1]: np.nan, "diff": np.nan}
+    a = float((t[names[0]] * t["count"]).sum() / n)
+    b = float((t[names[1]] * t["count"]).sum() / n)
+    return {"braces": n, names[0]: a, names[1]: b, "diff": a - b}

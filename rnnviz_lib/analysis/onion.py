@@ -91,6 +91,12 @@ class OnionFeatures:
     def shape(self) -> tuple:
         return self.ngram_ok.shape
 
+    def head(self, T: int) -> "OnionFeatures":
+        """The features of the first ``T`` targets of each stream (a run scored on fewer batches)."""
+        cut = {f.name: getattr(self, f.name)[:, :T] for f in dataclasses.fields(self)
+               if isinstance(getattr(self, f.name), np.ndarray)}
+        return dataclasses.replace(self, **cut)
+
 
 def layer_names(memory_windows=MEMORY_WINDOWS, rare_thresholds=RARE_THRESHOLDS, boost_edges=BOOST_EDGES) -> list[tuple[str, str]]:
     """(oracle, detail) of every layer, in peeling order; ``assign_layers`` returns indices into it."""
@@ -305,4 +311,45 @@ def oracle_summary(layers: dict[str, np.ndarray], names: list[tuple[str, str]] |
         df["difference"] = diff
         df["difference share"] = diff / max(int(diff["total"]), 1) if diff["total"] else np.nan
     df.index.name = "oracle"
+    return df
+
+
+def paper_comparison(summary: pd.DataFrame, best: str, small: str | None, n_symbols: int) -> pd.DataFrame:
+    """Our onion beside the paper's numbers (PAPER.md §6.6, ``paper.ONION``).
+
+    Parameters
+    ----------
+    summary : ``oracle_summary({best: ..., small: ...})`` (``small`` may be None)
+    n_symbols : test symbols judged (the paper's 330K); counts are also given per 1000 symbols
+        so that a profile scored on fewer symbols compares with the paper
+
+    Returns
+    -------
+    DataFrame indexed by quantity with ``ours``, ``paper`` and ``diff`` (NaN where the paper
+    gives no number). Shares are fractions of the model's errors; rates fractions of symbols.
+    """
+    from rnnviz_lib.paper import ONION
+
+    rows = []
+    tot_b = float(summary.at["total", f"{best} errors"])
+    rows.append(("best LSTM errors", tot_b, ONION["best_lstm_errors"]))
+    rows.append(("best LSTM error rate", tot_b / n_symbols, ONION["best_lstm_errors"] / ONION["test_symbols"]))
+    for oracle in ORACLES:
+        rows.append((f"best LSTM share: {oracle}", float(summary.at[oracle, f"{best} share"]),
+                     ONION["share"].get(oracle)))
+    if small is not None:
+        tot_s = float(summary.at["total", f"{small} errors"])
+        rows.append(("small LSTM errors", tot_s, ONION["small_lstm_errors"]))
+        rows.append(("small LSTM error rate", tot_s / n_symbols, ONION["small_lstm_errors"] / ONION["test_symbols"]))
+        diff = float(summary.at["total", "difference"])
+        rows.append(("difference (small − best) errors", diff, ONION["difference"]))
+        rows.append(("difference per symbol", diff / n_symbols, ONION["difference"] / ONION["test_symbols"]))
+        ng = float(summary.at["n-gram", "difference"])
+        rows.append(("difference: n-gram errors", ng, ONION["difference_ngram"]))
+        rows.append(("difference: n-gram share", ng / diff if diff else np.nan,
+                     ONION["difference_ngram"] / ONION["difference"]))
+    rows.append(("test symbols", float(n_symbols), ONION["test_symbols"]))
+    df = pd.DataFrame(rows, columns=["quantity", "ours", "paper"]).set_index("quantity")
+    df["paper"] = df["paper"].astype(float)
+    df["diff"] = df["ours"] - df["paper"]
     return df
