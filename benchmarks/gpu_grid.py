@@ -1,0 +1,482 @@
+"""Time the paper grid's training on one device: the plain loop (reference) against the fast executor.
+
+Usage::
+
+    python benchmarks/gpu_grid.py                      # on a CUDA machine: the real measurement (~3-5 min on an H100)
+    python benchmarks/gpu_grid.py --tiny               # CPU dry run of every code path (tiny shapes; not GPU numbers)
+    python benchmarks/gpu_grid.py --data-dir DIR       # folder holding war_and_peace.txt (else $RNNVIZ_DATA_DIR, ./data, ../shared/data)
+
+What it does, in one process, on the paper's recipe (B = S = 100, WP, K = 87):
+
+1. reference: for each measured grid model (cells × sizes × depths, default sizes 64/256/512,
+   depths 1/3), the plain training step of ``train.train_run`` (fused cuDNN module, fp32, one
+   model at a time, ``loss.item()`` every step) timed over ``--steps`` steps, plus the
+   validation forward per batch;
+2. fast: the same models as ``fast.Stepper`` steps (stacked/batched cells, embedding input,
+   CUDA-graph step), each alone, then all of them at once with ``--streams`` concurrent CUDA
+   streams (one thread each, as ``fast.run_fast`` runs groups), and a stack of 3 same-shape models
+   (the grid's dropout variants of one model);
+3. projection of the whole paper grid (36 models × WP and LK, 50 epochs; 128-row and 2-layer
+   models interpolated from the measured ones) for the sequential reference and the fast path
+   under the measured concurrency, with the critical path (the longest single model) as a
+   floor; peak device memory of the concurrent run;
+4. equivalence: ``train.train_run`` (reference) against ``fast.run_fast`` on a fixed short
+   schedule (``--eq-steps`` steps, val over 5 batches) for LSTM/GRU/RNN at two sizes: the best
+   validation losses must agree within 0.01 nats.
+
+Writes ``benchmarks/results/gpu_grid-<device-slug>.json`` (``gpu_grid-cpu-dryrun.json`` for
+``--tiny``) and prints a table. Needs torch, numpy and this package only: PyYAML and tqdm are
+replaced by stand-ins when absent (the grid's profile files are not read here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import sys
+import tempfile
+import threading
+import time
+import types
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def _standins() -> list[str]:
+    """Minimal stand-ins for PyYAML and tqdm where they are not installed (a bare torch machine)."""
+    made = []
+    try:
+        import yaml  # noqa: F401
+    except ImportError:
+        m = types.ModuleType("yaml")
+
+        class YAMLError(Exception):
+            pass
+
+        def safe_load(*a, **k):
+            raise RuntimeError("PyYAML is not installed; the benchmark reads no profile files")
+
+        m.YAMLError, m.safe_load = YAMLError, safe_load
+        sys.modules["yaml"] = m
+        made.append("yaml")
+    try:
+        import tqdm.auto  # noqa: F401
+    except ImportError:
+        class _Bar:
+            def __init__(self, iterable=None, *a, **k):
+                self.iterable = iterable
+
+            def __iter__(self):
+                return iter(self.iterable)
+
+            def update(self, *a, **k):
+                pass
+
+            def close(self):
+                pass
+
+            def set_postfix_str(self, *a, **k):
+                pass
+
+        t, ta = types.ModuleType("tqdm"), types.ModuleType("tqdm.auto")
+        t.tqdm = ta.tqdm = _Bar
+        t.auto = ta
+        sys.modules["tqdm"], sys.modules["tqdm.auto"] = t, ta
+        made.append("tqdm")
+    return made
+
+
+STANDINS = _standins()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from rnnviz_lib import data, evaluate, fast, models, train  # noqa: E402
+from rnnviz_lib.store import Store  # noqa: E402
+
+EQ_TOL = 0.01  # nats
+MEM_LIMIT_GB = 40.0
+CELLS = ("lstm", "gru", "rnn")
+GRID_SIZES = (64, 128, 256, 512)
+GRID_DEPTHS = (1, 2, 3)
+
+
+def slug(s: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-")
+
+
+def sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+# ----------------------------------------------------------------------------------------
+# Reference: the plain loop of train.train_run, one model
+# ----------------------------------------------------------------------------------------
+def time_reference(cfg, K, x_all, y_all, val, dev, steps, warmup):
+    model = train.build_model(cfg, K).to(dev)
+    opt = torch.optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps)
+    S = cfg.seq_length
+    nb = x_all.shape[1] // S
+    state = None
+    model.train()
+
+    def step(i):
+        nonlocal state
+        x = x_all[:, (i % nb) * S : (i % nb + 1) * S].long()
+        y = y_all[:, (i % nb) * S : (i % nb + 1) * S].long()
+        logits, state = model(x, state)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        lv = loss.item()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_value_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        state = models.detach_state(state)
+        return lv
+
+    for i in range(warmup):
+        step(i)
+    sync(dev)
+    t0 = time.perf_counter()
+    for i in range(steps):
+        step(warmup + i)
+    sync(dev)
+    t_step = (time.perf_counter() - t0) / steps
+    nv = min(3, val.n_batches)
+    evaluate.stream_loss(model, val, dev, 1)
+    sync(dev)
+    t0 = time.perf_counter()
+    evaluate.stream_loss(model, val, dev, nv)
+    sync(dev)
+    t_eval = (time.perf_counter() - t0) / nv
+    del model, opt
+    return t_step, t_eval
+
+
+# ----------------------------------------------------------------------------------------
+# Fast: stacked steppers
+# ----------------------------------------------------------------------------------------
+def make_stepper(cfgs, K, dev, graphs):
+    nets = [train.build_model(c, K) for c in cfgs]
+    stack = fast.Stack(nets, dev)
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(0)
+    return fast.Stepper(stack, cfgs[0], cfgs[0].batch_size, cfgs[0].seq_length, graphs, gen)
+
+
+def run_steps(stepper, x_all, y_all, S, start, n):
+    nb = x_all.shape[1] // S
+    for i in range(start, start + n):
+        j = i % nb
+        stepper.step(x_all[:, j * S : (j + 1) * S], y_all[:, j * S : (j + 1) * S])
+
+
+def time_fast_solo(stepper, x_all, y_all, S, dev, steps, warmup):
+    t0 = time.perf_counter()
+    run_steps(stepper, x_all, y_all, S, 0, warmup)  # includes the CUDA-graph capture
+    sync(dev)
+    t_setup = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    run_steps(stepper, x_all, y_all, S, warmup, steps)
+    sync(dev)
+    return (time.perf_counter() - t0) / steps, t_setup
+
+
+def time_concurrent(steppers, x_all, y_all, S, dev, steps, streams):
+    """All steppers run ``steps`` steps, ``streams`` at a time (a thread and CUDA stream each)."""
+    jobs = list(range(len(steppers)))
+    lock = threading.Lock()
+    errors = []
+
+    def worker():
+        ctx = torch.cuda.stream(torch.cuda.Stream()) if dev.type == "cuda" else None
+        if ctx is not None:
+            ctx.__enter__()
+        try:
+            while True:
+                with lock:
+                    if not jobs:
+                        break
+                    k = jobs.pop(0)
+                run_steps(steppers[k], x_all, y_all, S, 1000, steps)
+            if dev.type == "cuda":
+                torch.cuda.current_stream().synchronize()
+        except Exception as exc:  # reported in the results
+            errors.append(repr(exc))
+        finally:
+            if ctx is not None:
+                ctx.__exit__(None, None, None)
+
+    sync(dev)
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(max(1, streams))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sync(dev)
+    if errors:
+        raise RuntimeError(errors[0])
+    return time.perf_counter() - t0
+
+
+# ----------------------------------------------------------------------------------------
+# Projection of the full grid
+# ----------------------------------------------------------------------------------------
+def interpolate(measured: dict, cell: str, L: int, size: int) -> float:
+    """Per-step time of (cell, L, size) from the measured ones: geometric mean between the
+    nearest measured sizes, arithmetic mean between the nearest measured depths."""
+    if (cell, L, size) in measured:
+        return measured[(cell, L, size)]
+    depths = sorted({l for c, l, s in measured if c == cell})
+    sizes = sorted({s for c, l, s in measured if c == cell})
+
+    def at_depth(l):
+        if (cell, l, size) in measured:
+            return measured[(cell, l, size)]
+        lo = max([s for s in sizes if s < size], default=None)
+        hi = min([s for s in sizes if s > size], default=None)
+        if lo is None or hi is None:
+            near = lo if hi is None else hi
+            return measured[(cell, l, near)] * (size / near) ** 2
+        a, b = measured[(cell, l, lo)], measured[(cell, l, hi)]
+        w = math.log(size / lo) / math.log(hi / lo)
+        return math.exp((1 - w) * math.log(a) + w * math.log(b))
+
+    if L in depths:
+        return at_depth(L)
+    lo = max([d for d in depths if d < L], default=min(depths))
+    hi = min([d for d in depths if d > L], default=max(depths))
+    if lo == hi:
+        return at_depth(lo) * L / lo
+    w = (L - lo) / (hi - lo)
+    return (1 - w) * at_depth(lo) + w * at_depth(hi)
+
+
+def grid_steps(B: int, S: int, epochs: int) -> dict:
+    """Training steps and validation batches per model for wp and lk under the recipe."""
+    out = {}
+    for ds, n in (("wp", 3_258_246), ("lk", data.LK_BYTES)):
+        tr, va, _ = data.split_counts(n, B, S, data.FRACTIONS[ds])
+        out[ds] = {"train_batches": tr, "val_batches": va, "steps": tr * epochs, "evals": epochs * va}
+    return out
+
+
+def project(t_step: dict, t_eval: dict, steps: dict, factor: float = 1.0) -> dict:
+    """Seconds for the 72 grid runs (36 models × wp, lk): sum of steps × per-step time (divided
+    by the concurrency ``factor``), the longest single run, and per dataset."""
+    per_ds, longest = {}, 0.0
+    for ds, s in steps.items():
+        tot = 0.0
+        for cell in CELLS:
+            for L in GRID_DEPTHS:
+                for size in GRID_SIZES:
+                    one = s["steps"] * interpolate(t_step, cell, L, size) + s["evals"] * interpolate(t_eval, cell, L, size)
+                    tot += one
+                    longest = max(longest, one)
+        per_ds[ds] = tot / factor
+    total = sum(per_ds.values())
+    return {"total_s": total, "wall_s": max(total, longest), "per_dataset_s": per_ds, "longest_run_s": longest}
+
+
+# ----------------------------------------------------------------------------------------
+# Equivalence: the two executors on a fixed short schedule
+# ----------------------------------------------------------------------------------------
+def equivalence(base: dict, sizes, eq_steps: int, dev, graphs: bool, streams: int) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        cfgs = [train.TrainConfig(**{**base, "cell": c, "layers": 1, "size": s, "epochs": 1,
+                                     "max_train_batches": eq_steps, "max_eval_batches": 5, "max_test_batches": 1,
+                                     "checkpoint_every": 10_000})
+                for c in CELLS for s in sizes]
+        t0 = time.perf_counter()
+        ref = [train.train_run(c, Store(Path(tmp) / "ref")) for c in cfgs]
+        t_ref = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        res = fast.run_fast(cfgs, Store(Path(tmp) / "fast"), streams=streams, graphs=graphs)
+        t_fast = time.perf_counter() - t0
+        for c, r, f in zip(cfgs, ref, res):
+            a = train.load_metrics(r)["best_val_loss"]
+            b = train.load_metrics(f["run_dir"])["best_val_loss"] if f["status"] == "done" else float("nan")
+            rows.append({"model": f"{c.cell}-{c.layers}-{c.size}", "hidden": train.load_metrics(r)["hidden"],
+                         "steps": eq_steps, "ref_val": a, "fast_val": b, "abs_diff": abs(a - b),
+                         "ok": bool(abs(a - b) <= EQ_TOL), "fast_status": f["status"], "fast_error": f["error"]})
+        rows.append({"model": "(wall, all)", "ref_s": t_ref, "fast_s": t_fast})
+    return rows
+
+
+# ----------------------------------------------------------------------------------------
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tiny", "--dry-run", dest="tiny", action="store_true",
+                    help="CPU dry run: tiny shapes and schedule, every code path, not GPU numbers")
+    ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    ap.add_argument("--data-dir", default="", help="folder with war_and_peace.txt")
+    ap.add_argument("--sizes", default="", help="grid rows to measure (default 64,256,512)")
+    ap.add_argument("--layers", default="", help="depths to measure (default 1,3)")
+    ap.add_argument("--steps", type=int, default=0, help="timed steps per model (default 20; tiny 3)")
+    ap.add_argument("--streams", type=int, default=0, help="concurrent streams for the fast path (default 8)")
+    ap.add_argument("--no-graphs", action="store_true", help="fast path without CUDA graphs")
+    ap.add_argument("--tf32", action="store_true", help="also allow TF32 matmuls in the fast path")
+    ap.add_argument("--eq-steps", type=int, default=0, help="steps of the equivalence schedule (default 40; tiny 6)")
+    ap.add_argument("--skip-equivalence", action="store_true")
+    ap.add_argument("--out", default="", help="JSON path (default benchmarks/results/gpu_grid-<device>.json)")
+    args = ap.parse_args(argv)
+
+    dev = train.resolve_device(args.device if not args.tiny else "cpu")
+    tiny = args.tiny
+    if dev.type == "cpu":
+        torch.set_num_threads(1)
+    if args.data_dir:
+        os.environ["RNNVIZ_DATA_DIR"] = args.data_dir
+    elif not os.environ.get("RNNVIZ_DATA_DIR"):
+        for d in (REPO / "data", REPO / "shared" / "data", REPO.parent / "shared" / "data"):
+            if (d / "war_and_peace.txt").is_file():
+                os.environ["RNNVIZ_DATA_DIR"] = str(d)
+                break
+    torch.backends.cuda.matmul.allow_tf32 = False  # the reference is fp32
+    sizes = [int(v) for v in args.sizes.split(",")] if args.sizes else ([16, 32] if tiny else [64, 256, 512])
+    depths = [int(v) for v in args.layers.split(",")] if args.layers else [1, 3]
+    steps = args.steps or (3 if tiny else 20)
+    warmup = 1 if tiny else 3
+    streams = args.streams or (2 if tiny else 8)
+    graphs = (not args.no_graphs) and dev.type == "cuda"
+    B, S = (10, 12) if tiny else (100, 100)
+    eq_steps = args.eq_steps or (6 if tiny else 40)
+    base = dict(dataset="wp", batch_size=B, seq_length=S, device=dev.type)
+
+    dev_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({platform.processor() or platform.machine()})"
+    label = "cpu-dryrun" if tiny else slug(dev_name)
+    out_path = Path(args.out) if args.out else REPO / "benchmarks" / "results" / f"gpu_grid-{label}.json"
+    print(f"device: {dev_name}; torch {torch.__version__}; stand-ins: {STANDINS or 'none'}", flush=True)
+    t_all = time.perf_counter()
+
+    cfg0 = train.TrainConfig(**base)
+    corpus, splits = train.load_splits(cfg0)
+    K = corpus.K
+    nb = min(splits.train.n_batches, 40 if not tiny else 4)
+    x_all = torch.from_numpy(splits.train.x[:, : nb * S]).to(dev).long()
+    y_all = torch.from_numpy(splits.train.y[:, : nb * S]).to(dev).long()
+
+    # 1-2. per-model timings
+    rows, t_ref, t_ref_eval, t_fast, steppers = [], {}, {}, {}, []
+    for size in sizes:
+        for L in depths:
+            for cell in CELLS:
+                cfg = train.TrainConfig(**base, cell=cell, layers=L, size=size)
+                H = fast.resolved_hidden(cfg, K)
+                tr, te = time_reference(cfg, K, x_all, y_all, splits.val, dev, steps, warmup)
+                row = {"model": f"{cell}-{L}-{size}", "hidden": H, "params": models.n_params(cell, L, H, K),
+                       "ref_ms": 1e3 * tr, "ref_eval_ms": 1e3 * te}
+                try:
+                    st = make_stepper([cfg], K, dev, graphs)
+                    tf, setup = time_fast_solo(st, x_all, y_all, S, dev, steps, warmup)
+                    row.update(fast_ms=1e3 * tf, fast_setup_s=setup)
+                    steppers.append(st)
+                    t_fast[(cell, L, size)] = tf
+                except Exception as exc:  # noqa: BLE001 -- reported, the benchmark goes on
+                    row.update(fast_error=repr(exc)[:300])
+                t_ref[(cell, L, size)], t_ref_eval[(cell, L, size)] = tr, te
+                rows.append(row)
+                print(f"  {row['model']:<12} H={H:<4} ref {row['ref_ms']:8.2f} ms/step   fast alone "
+                      f"{row.get('fast_ms', float('nan')):8.2f} ms/step", flush=True)
+
+    # 2b. concurrency: every measured model at once, `streams` at a time
+    conc = {}
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    try:
+        wall = time_concurrent(steppers, x_all, y_all, S, dev, steps, streams)
+        solo_sum = sum(t_fast.values()) * steps
+        conc = {"streams": streams, "models": len(steppers), "steps_each": steps, "wall_s": wall,
+                "solo_sum_s": solo_sum, "speedup_vs_solo": solo_sum / wall,
+                "ref_sum_s": sum(t_ref.values()) * steps}
+        conc["speedup_vs_reference"] = conc["ref_sum_s"] / wall
+    except Exception as exc:  # noqa: BLE001
+        conc = {"error": repr(exc)[:300]}
+    peak_gb = torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else float("nan")
+    conc["peak_mem_gb"] = peak_gb
+    del steppers
+
+    # 2c. stacking: 3 same-shape models (the dropout variants of one grid model) in one stack
+    stack_rows = []
+    for size in (sizes[0], sizes[-1]):
+        cfgs = [train.TrainConfig(**base, cell="lstm", layers=1, size=size, dropout=p) for p in (0.0, 0.25, 0.5)]
+        try:
+            st3 = make_stepper(cfgs, K, dev, graphs)
+            t3, _ = time_fast_solo(st3, x_all, y_all, S, dev, steps, warmup)
+            stack_rows.append({"model": f"lstm-1-{size} x3 (dropout 0/.25/.5)", "stack_ms": 1e3 * t3,
+                               "per_model_ms": 1e3 * t3 / 3, "alone_ms": 1e3 * t_fast.get(("lstm", 1, size), float("nan"))})
+            del st3
+        except Exception as exc:  # noqa: BLE001
+            stack_rows.append({"model": f"lstm-1-{size} x3", "error": repr(exc)[:300]})
+
+    # 3. projection of the full grid
+    gs = grid_steps(100, 100, 50)
+    proj_ref = project(t_ref, t_ref_eval, gs)
+    factor = conc.get("speedup_vs_solo", 1.0) if "error" not in conc else 1.0
+    proj_fast = project(t_fast, t_ref_eval, gs, factor) if len(t_fast) == len(t_ref) else {"error": "fast path failed"}
+
+    # 4. equivalence
+    eq = []
+    if not args.skip_equivalence:
+        eq_sizes = (sizes[0], sizes[-1]) if len(sizes) > 1 else (sizes[0],)
+        try:
+            eq = equivalence(base, eq_sizes, eq_steps, dev, graphs, streams)
+        except Exception as exc:  # noqa: BLE001
+            eq = [{"error": repr(exc)[:500]}]
+
+    # table
+    print()
+    print(f"{'model':<12} {'H':>4} {'params':>9} {'ref ms/step':>12} {'fast alone':>11} {'ref eval ms':>12}")
+    for r in rows:
+        print(f"{r['model']:<12} {r['hidden']:>4} {r['params']:>9,} {r['ref_ms']:>12.2f} "
+              f"{r.get('fast_ms', float('nan')):>11.2f} {r['ref_eval_ms']:>12.2f}")
+    print(f"\nconcurrent fast ({conc.get('models')} models, {streams} streams, {steps} steps each): "
+          + (f"{conc['wall_s']:.2f} s wall, {conc['speedup_vs_solo']:.2f}x vs one at a time, "
+             f"{conc['speedup_vs_reference']:.2f}x vs the reference; peak memory {peak_gb:.2f} GB"
+             if "error" not in conc else conc["error"]))
+    for r in stack_rows:
+        print("stack:", r)
+    print(f"\nprojected paper grid (72 runs, 50 epochs, wp {gs['wp']['steps']} + lk {gs['lk']['steps']} steps per model):")
+    print(f"  reference, sequential: {proj_ref['wall_s'] / 60:8.1f} min")
+    if "error" not in proj_fast:
+        print(f"  fast, {streams} streams:      {proj_fast['wall_s'] / 60:8.1f} min "
+              f"(longest single run {proj_fast['longest_run_s'] / 60:.1f} min)")
+    if eq:
+        print("\nequivalence (best val loss after a fixed short schedule, |diff| <= 0.01):")
+        for r in eq:
+            if "ref_val" in r:
+                print(f"  {r['model']:<12} ref {r['ref_val']:.5f} fast {r['fast_val']:.5f} diff {r['abs_diff']:.2e} "
+                      f"{'ok' if r['ok'] else 'FAIL'}")
+            else:
+                print("  ", r)
+    eq_ok = bool(eq) and all(r.get("ok", True) for r in eq) and not any("error" in r for r in eq)
+    result = {
+        "label": label, "dry_run": tiny,
+        "note": ("CPU dry run with tiny shapes: exercises every code path; NOT GPU numbers" if tiny
+                 else "measured on the device named here"),
+        "device": dev_name, "torch": torch.__version__, "python": platform.python_version(), "standins": STANDINS,
+        "shapes": {"B": B, "S": S, "K": K, "sizes": sizes, "depths": depths, "steps": steps, "warmup": warmup},
+        "graphs": graphs, "tf32": False, "rows": rows, "concurrent": conc, "stacking": stack_rows,
+        "grid_steps": gs, "projection_reference": proj_ref, "projection_fast": proj_fast,
+        "targets_min": {"goal": 30, "stretch": 10}, "memory_limit_gb": MEM_LIMIT_GB,
+        "memory_ok": (peak_gb <= MEM_LIMIT_GB) if dev.type == "cuda" else None,
+        "equivalence": eq, "equivalence_ok": eq_ok, "wall_s": time.perf_counter() - t_all,
+    }
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    print(f"\nwrote {out_path} ({result['wall_s']:.0f} s)")
+    return 0 if eq_ok or args.skip_equivalence else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
