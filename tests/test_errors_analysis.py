@@ -65,3 +65,40 @@ def test_per_symbol_comparison_is_sorted_by_difference_with_readable_labels(wp):
     assert t.index[0] == "␣" and t.loc["␣", "diff"] == pytest.approx(0.8, abs=1e-6)
     assert (t["count"] >= 3).all()
     assert "\\n" in labels and "\\r" in labels  # WP has CRLF line ends, spelled out
+
+
+def test_finished_runs_and_pick_run(tmp_path):
+    from rnnviz_lib.store import Store, atomic_save_npy, atomic_write_json
+
+    store = Store(tmp_path)
+    specs = [("lstm", 3, 64, 1.5, True), ("lstm", 1, 64, 1.7, True), ("gru", 2, 128, 1.4, True),
+             ("lstm", 2, 128, 1.2, False), ("rnn", 1, 64, 1.3, True)]
+    for i, (cell, L, size, loss, done) in enumerate(specs):
+        d = store.artifact_dir("runs", f"wp-{cell}{L}-{size}", {"i": i})
+        atomic_write_json(d / "config.json", {"dataset": "wp" if i < 4 else "lk", "cell": cell, "layers": L, "size": size})
+        atomic_save_npy(d / "test_probs.npy", np.full((2, 3 + i), 0.5, np.float32))
+        if done:  # metrics.json marks a finished run
+            atomic_write_json(d / "metrics.json", {"test_loss": loss, "slug": f"wp-{cell}{L}-{size}", "params": 100 + i,
+                                                   "hidden": 7})
+    runs = errors.finished_runs("wp", store)
+    assert list(runs.index) == ["wp-gru2-128", "wp-lstm3-64", "wp-lstm1-64"]  # finished wp runs, best first
+    assert runs.loc["wp-lstm1-64", "test_columns"] == 4 and runs.loc["wp-gru2-128", "size"] == 128
+    assert errors.pick_run(runs, "lstm").name == "wp-lstm3-64"
+    assert errors.pick_run(runs, "lstm", layers=1, size=64).name == "wp-lstm1-64"
+    assert errors.pick_run(runs, "lstm", layers=2) is None
+    only = errors.finished_runs("wp", store, run_dirs=[runs.loc["wp-lstm1-64", "path"]])
+    assert list(only.index) == ["wp-lstm1-64"]
+    assert errors.finished_runs("lk", store).index.tolist() == ["wp-rnn1-64"]
+    assert errors.finished_runs("wp", Store(tmp_path / "empty")).empty
+    cut = errors.align({"a": np.zeros((2, 9))}, 4)
+    assert cut["a"].shape == (2, 4)
+    with pytest.raises(RnnvizError, match="fewer"):
+        errors.align({"a": np.zeros((2, 3))}, 4)
+
+
+def test_baseline_probs_report_what_is_missing(tmp_path):
+    from rnnviz_lib.store import Store
+
+    found, missing = errors.baseline_probs("wp", "ngram", [1, 20], Store(tmp_path))
+    assert found == {} and set(missing) == {"1-gram", "20-gram"}
+    assert "rnnviz ngram" in missing["20-gram"] and "--orders 21" in missing["20-gram"]

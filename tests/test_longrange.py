@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -101,3 +102,35 @@ def test_kl_over_training_signs():
     assert table["sym_kl"].tolist()[0] == pytest.approx(0.0, abs=1e-9) and table["sym_kl"].tolist()[1] > 0
     assert table["delta_loss"].tolist()[0] == pytest.approx(0.0, abs=1e-9)
     assert table["delta_loss"].tolist()[1] > 0  # the LSTM is better: positive, the paper's sign
+
+
+def test_nnn_distributions_match_the_baseline_scoring(tmp_path):
+    """The n-NN's full distributions at each test target, rebuilt from its saved model.pt, give
+    exactly the probabilities baselines.py scores (histories restart at each stream's test part)."""
+    from rnnviz_lib.baselines import stream_sequences
+    from rnnviz_lib.nnn import NNNLM
+
+    rng = np.random.default_rng(2)
+    K, B, S, n = 6, 3, 4, 3
+    text = rng.integers(0, K, size=(B, 5 * S + 1)).astype(np.uint8)
+    part = SplitPart("test", text[:, :-1].copy(), text[:, 1:].copy(), np.zeros(B, np.int64), S)
+    m = NNNLM(n=n, hidden=5, max_steps=3, batch_size=16, eval_every=3, seed=0).fit(stream_sequences(part), vocab_size=K)
+    torch.save({"hparams": {"n": n, "K": K, "hidden": 5}, "state_dict": m.module_.state_dict()}, tmp_path / "model.pt")
+    Q = longrange.nnn_distributions(tmp_path / "model.pt", part, T=2 * S)
+    assert Q.shape == (B, 2 * S, K) and np.allclose(Q.sum(-1), 1.0, atol=1e-6)
+    ref = np.exp(m.log_prob(stream_sequences(part))[:, 1:])[:, : 2 * S]
+    assert np.allclose(longrange.correct_probs(Q, part.y), ref, atol=1e-6)
+    ctx = longrange.nnn_contexts(part, n, K, T=3)
+    assert ctx[1, 0].tolist() == [K, K, part.x[1, 0]]  # the first target sees x[b, 0] only
+    assert ctx[1, 2].tolist() == [part.x[1, 0], part.y[1, 0], part.y[1, 1]]
+
+
+def test_summaries_of_buckets_and_snapshots():
+    t = longrange.distance_buckets(np.array([[5, 30, 50, -1]]), {"LSTM": np.array([[0.9, 0.8, 0.4, 0.0]]),
+                                                               "20-gram": np.array([[0.9, 0.2, 0.2, 0.0]])})
+    far = longrange.long_range_summary(t, ("LSTM", "20-gram"), 20)
+    assert far["braces"] == 2 and far["LSTM"] == pytest.approx(0.6) and far["diff"] == pytest.approx(0.4)
+    assert longrange.long_range_summary(t, ("LSTM", "20-gram"), 5000)["braces"] == 0
+    kl = pd.DataFrame({"epoch": [0.0, 0.0, 1.0, 1.0], "step": [0, 0, 9, 9], "baseline": ["1-NN", "2-NN"] * 2,
+                       "sym_kl": [0.5, 0.7, 0.9, 0.3], "lstm_loss": [3.0, 3.0, 2.0, 2.0]})
+    assert longrange.closest_baseline(kl)["closest"].tolist() == ["1-NN", "2-NN"]

@@ -148,3 +148,20 @@ def test_bad_inputs_are_named(wp):
         onion.assign_layers(np.full((3, 3), 0.2), f)
     with pytest.raises(RnnvizError, match="boost edges"):
         onion.assign_layers(np.full(f.shape, 0.2), f, boost_edges=(0.0, 0.3))
+
+
+def test_head_and_paper_comparison(wp):
+    corpus, splits, ngram, f = wp
+    h = f.head(700)
+    assert h.shape == (f.shape[0], 700) and np.array_equal(h.memory_distance, f.memory_distance[:, :700])
+    assert h.ngram_orders == f.ngram_orders
+    rng = np.random.default_rng(6)
+    p_best = rng.beta(3, 2, size=h.shape).astype(np.float32)
+    p_small = (p_best * 0.7).astype(np.float32)
+    s = onion.oracle_summary({"best LSTM": onion.assign_layers(p_best, h), "small LSTM": onion.assign_layers(p_small, h)})
+    cmp = onion.paper_comparison(s, "best LSTM", "small LSTM", h.shape[0] * 700)
+    assert list(cmp.columns) == ["ours", "paper", "diff"]
+    assert cmp.at["best LSTM errors", "ours"] == (p_best < 0.5).sum() and cmp.at["best LSTM errors", "paper"] == 140_000
+    assert cmp.at["best LSTM share: n-gram", "paper"] == 0.18 and np.isnan(cmp.at["best LSTM share: boost", "paper"])
+    assert cmp.at["difference: n-gram share", "paper"] == pytest.approx(36 / 44)
+    assert cmp.at["best LSTM error rate", "diff"] == pytest.approx((p_best < 0.5).mean() - 140 / 330)
