@@ -12,7 +12,7 @@ def _run(args) -> int:
     orders = baselines._parse_orders(args.orders)
     res = baselines.run_ngrams(args.dataset, orders, data_dir=args.data_dir, force=args.force)
     if args.json:
-        print(json.dumps(res, sort_keys=True))
+        print(json.dumps(res))  # orders in numeric order
         return 0
     print(f"{res['dataset']}: {res['test_symbols']:,} test symbols; fit {res['seconds']['fit']:.1f} s, "
           f"score {res['seconds']['score']:.1f} s")
