@@ -57,6 +57,8 @@ from rnnviz_lib.store import Store, atomic_write_json
 
 log = logging.getLogger(__name__)
 
+_BUILD_LOCK = threading.Lock()  # train.build_model seeds torch's global RNG: one thread at a time
+
 # Config fields that may differ inside one stacked group (everything else must match).
 PER_MODEL_FIELDS = ("seed", "dropout", "size", "hidden", "matching", "patience")
 
@@ -278,6 +280,7 @@ class Stepper:
         dev = stack.device
         self.square = [torch.zeros_like(p, requires_grad=False) for p in stack.params]
         self.lr = torch.full((stack.M,), cfg.lr, device=dev)  # per model; 0 freezes a stopped model
+        self.lr_host = [float(cfg.lr)] * stack.M
         self.loss_sum = torch.zeros(stack.M, device=dev, dtype=torch.float64)
         self.x = torch.zeros(B, S, dtype=torch.long, device=dev)
         self.y = torch.zeros(B, S, dtype=torch.long, device=dev)
@@ -334,6 +337,10 @@ class Stepper:
             self._capture()
         self.graph.replay()
 
+    def set_lr(self, m: int, value: float) -> None:
+        self.lr_host[m] = float(value)
+        self.lr[m] = float(value)
+
     def reset_state(self) -> None:
         if isinstance(self.state, tuple):
             for s in self.state:
@@ -364,8 +371,12 @@ def _fresh_progress() -> dict:
             "symbols_since_eval": 0, "time_since_eval": 0.0, "snapshots": [], "stopped": ""}
 
 
-def train_stack(configs, store: Store | None = None, graphs: bool = False, tf32: bool = False) -> list[dict]:
+def train_stack(configs, store: Store | None = None, graphs: bool = False, tf32: bool = False,
+                on_step=None) -> list[dict]:
     """Train a group of same-shape configs (``make_groups``) together; one result per config.
+
+    ``on_step(step)`` is called after every stacked step (after any checkpoint at that step), as
+    ``train.train_run``'s hook: progress reports and fault injection.
 
     Finished runs are skipped. A run with a checkpoint resumes stacked when every unfinished
     member stopped at the same step; otherwise it is handed to ``train.train_run`` (reference).
@@ -400,7 +411,8 @@ def train_stack(configs, store: Store | None = None, graphs: bool = False, tf32:
     cfg0 = configs[todo[0]]
     device = train.resolve_device(cfg0.device)
     corpus, splits = train.load_splits(cfg0, store)
-    nets = [train.build_model(configs[i], corpus.K) for i in todo]
+    with _BUILD_LOCK:
+        nets = [train.build_model(configs[i], corpus.K) for i in todo]
     cfgs = [configs[i] for i in todo]
     outs = [train.run_dir(c, store, create=True) for c in cfgs]
     idents = [config_hash(c.identity()) for c in cfgs]
@@ -441,7 +453,7 @@ def train_stack(configs, store: Store | None = None, graphs: bool = False, tf32:
                 if ck.get("fast_rng") is not None and m == 0:
                     gen.set_state(ck["fast_rng"])
             log.info("resuming stack of %d at step %d", len(todo), sts[0]["step"])
-        _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, gen, device)
+        _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, gen, device, on_step)
     finally:
         torch.backends.cuda.matmul.allow_tf32 = prev_tf32
     for m, i in enumerate(todo):
@@ -457,7 +469,7 @@ def train_stack(configs, store: Store | None = None, graphs: bool = False, tf32:
     return [results[i] for i in range(len(configs))]
 
 
-def _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, gen, device):
+def _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, gen, device, on_step=None):
     cfg0 = cfgs[0]
     S, B, M = cfg0.seq_length, cfg0.batch_size, stack.M
     x_all = torch.from_numpy(splits.train.x[:, : nb * S]).to(device).long()
@@ -493,7 +505,7 @@ def _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, g
         for m in range(M):
             if not active[m]:
                 continue
-            lr = float(stepper.lr[m])
+            lr = stepper.lr_host[m]
             train._save({"identity_hash": idents[m], "model": stack.state_dict(m),
                          "optimizer": _rmsprop_state_dict(template, stepper.square, m, sts[m]["step"], lr),
                          "rng_cpu": torch.get_rng_state(),
@@ -510,7 +522,7 @@ def _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, g
             st = sts[m]
             row = {"step": st["step"], "epoch": st["epoch"] + st["batch"] / nb,
                    "train_loss": st["loss_sum"] / max(st["loss_n"], 1), "val_loss": vals[m],
-                   "lr": float(stepper.lr[m]), "time": st["train_time"],
+                   "lr": stepper.lr_host[m], "time": st["train_time"],
                    "symbols_per_s": st["symbols_since_eval"] / max(st["time_since_eval"], 1e-9)}
             st.update(loss_sum=0.0, loss_n=0, symbols_since_eval=0, time_since_eval=0.0)
             if not (math.isfinite(vals[m]) and math.isfinite(row["train_loss"])):
@@ -519,7 +531,7 @@ def _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, g
                 st["error"] = (f"training of {cfgs[m].slug} diverged by step {st['step']}; the last good checkpoint "
                                f"is kept in {outs[m]}. Lower the learning rate or the clip and delete that folder")
                 active[m] = False
-                stepper.lr[m] = 0.0
+                stepper.set_lr(m, 0.0)
                 log.error("%s", st["error"])
                 continue
             st["history"].append(row)
@@ -538,7 +550,7 @@ def _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, g
     while pos["epoch"] < cfg0.epochs and any(active):
         lr_now = train.lr_at(cfg0, pos["epoch"])
         for m in range(M):
-            stepper.lr[m] = lr_now if active[m] else 0.0
+            stepper.set_lr(m, lr_now if active[m] else 0.0)
         if pos["batch"] == 0:
             stepper.reset_state()
         while pos["batch"] < nb:
@@ -575,7 +587,9 @@ def _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, g
             for m in range(M):  # early-stopped models freeze after their checkpoint
                 if active[m] and sts[m]["stopped"]:
                     active[m] = False
-                    stepper.lr[m] = 0.0
+                    stepper.set_lr(m, 0.0)
+            if on_step is not None:
+                on_step(pos["step"])
             if at_epoch_end:
                 break
     for m in range(M):

@@ -1,0 +1,137 @@
+"""The fast (stacked) executor against the reference loop on real War and Peace, tiny schedules:
+same histories and test losses to float tolerance, the same run files, resume both ways."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rnnviz_lib import evaluate, fast, train
+from rnnviz_lib.errors import RnnvizError
+from rnnviz_lib.store import Store
+
+# B, S, batches per epoch and widths all distinct and small
+TINY = dict(dataset="wp", batch_size=11, seq_length=13, epochs=2, max_train_batches=5, max_eval_batches=3,
+            max_test_batches=2, checkpoint_every=3, device="cpu")
+TOL = 1e-5  # nats; the stacked path differs from cuDNN/ATen only in float summation order
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _cfg(**kw) -> train.TrainConfig:
+    return train.TrainConfig(**{**TINY, **kw})
+
+
+def _vals(run_dir) -> list[float]:
+    return [r["val_loss"] for r in train.load_history(run_dir)]
+
+
+def _same_run(a, b, tol=TOL):
+    ha, hb = train.load_history(a), train.load_history(b)
+    assert [r["step"] for r in ha] == [r["step"] for r in hb]
+    np.testing.assert_allclose([r["val_loss"] for r in hb], [r["val_loss"] for r in ha], atol=tol, rtol=0)
+    np.testing.assert_allclose([r["train_loss"] for r in hb], [r["train_loss"] for r in ha], atol=tol, rtol=0)
+    np.testing.assert_allclose([r["lr"] for r in hb], [r["lr"] for r in ha], rtol=1e-12)
+    ma, mb = train.load_metrics(a), train.load_metrics(b)
+    assert abs(ma["test_loss"] - mb["test_loss"]) < tol
+    assert (ma["best_step"], ma["steps"], ma["params"], ma["hidden"]) == (mb["best_step"], mb["steps"], mb["params"], mb["hidden"])
+    np.testing.assert_allclose(train.load_probs(b), train.load_probs(a), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_stack_matches_reference_for_each_cell_at_two_sizes(tmp_path, cell):
+    # two sizes (two widths) x two seeds: each size is one stack of two models
+    for size in (9, 17):
+        cfgs = [_cfg(cell=cell, layers=1, size=size, seed=s) for s in (5, 6)]
+        ref = [train.train_run(c, Store(tmp_path / "ref")) for c in cfgs]
+        res = fast.train_stack(cfgs, Store(tmp_path / "fast"))
+        assert [r["status"] for r in res] == ["done", "done"]
+        for c, a, r in zip(cfgs, ref, res):
+            assert r["run_dir"] == str(train.run_dir(c, Store(tmp_path / "fast")))
+            _same_run(a, r["run_dir"])
+        # the two seeds really are different models
+        assert _vals(res[0]["run_dir"]) != _vals(res[1]["run_dir"])
+
+
+def test_deep_and_paper_gru_match_reference_and_files_are_the_references(tmp_path):
+    cfgs = [_cfg(cell="gru", gru_variant="paper", layers=2, size=12, seed=3),
+            _cfg(cell="lstm", layers=3, size=10, seed=4, snapshot_every=2, snapshot_epochs=1)]
+    for c in cfgs:
+        a = train.train_run(c, Store(tmp_path / "ref"))
+        (r,) = fast.train_stack([c], Store(tmp_path / "fast"))
+        b = Path(r["run_dir"])
+        _same_run(a, b)
+        names = sorted(p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file())
+        assert names == sorted(p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file())
+        # best checkpoint loads with the reference loader and reproduces the stored val loss
+        model, cfg = train.load_model(b)
+        assert cfg == c
+        _, splits = train.load_splits(c)
+        v = evaluate.stream_loss(model, splits.val, "cpu", c.max_eval_batches)
+        assert v == pytest.approx(train.load_metrics(b)["best_val_loss"], abs=1e-6)
+    assert [s["step"] for s in train.snapshots(b)] == [0, 2, 4]
+
+
+def test_dropout_variants_stack_and_differ(tmp_path):
+    cfgs = [_cfg(cell="lstm", layers=2, size=14, dropout=p, epochs=3) for p in (0.0, 0.3)]
+    assert len(fast.make_groups(cfgs, Store(tmp_path))) == 1  # same shape: one stack
+    res = fast.train_stack(cfgs, Store(tmp_path))
+    # the dropout-free member is the reference run exactly; the other one learns, differently
+    _same_run(train.train_run(cfgs[0], Store(tmp_path / "ref")), res[0]["run_dir"])
+    v0, v1 = _vals(res[0]["run_dir"]), _vals(res[1]["run_dir"])
+    assert v1[-1] < v1[0] < np.log(87) and abs(v1[-1] - v0[-1]) > 1e-4
+
+
+def test_executor_groups_skips_finished_and_keeps_order(tmp_path):
+    store = Store(tmp_path)
+    cfgs = [_cfg(cell="rnn", size=8, seed=1), _cfg(cell="gru", size=8), _cfg(cell="rnn", size=8, seed=2),
+            _cfg(cell="rnn", size=15)]
+    groups = fast.make_groups(cfgs, store)
+    assert sorted(len(g) for g in groups) == [1, 1, 2]
+    train.train_run(cfgs[1], store)
+    res = fast.run_fast(cfgs, store)
+    assert [r["config"] for r in res] == cfgs
+    assert [r["status"] for r in res] == ["done", "skipped", "done", "done"]
+    assert all(train.is_finished(train.run_dir(c, store)) for c in cfgs)
+    assert fast.run_fast(cfgs, store)[0]["status"] == "skipped"
+
+
+class _Kill(Exception):
+    pass
+
+
+def _killer(at):
+    def hook(step, *_):
+        if step == at:
+            raise _Kill
+    return hook
+
+
+def test_resume_across_executors(tmp_path):
+    c = _cfg(cell="lstm", layers=2, size=11, seed=9)
+    full = train.train_run(c, Store(tmp_path / "full"))
+    # fast killed after step 4 (checkpoint at 3), the reference resumes it
+    with pytest.raises(_Kill):
+        fast.train_stack([c], Store(tmp_path / "a"), on_step=_killer(4))
+    _same_run(full, train.train_run(c, Store(tmp_path / "a")))
+    # reference killed after step 7 (checkpoint at 6, mid-epoch 2: carried state), fast resumes it
+    with pytest.raises(_Kill):
+        train.train_run(c, Store(tmp_path / "b"), on_step=_killer(7))
+    (r,) = fast.train_stack([c], Store(tmp_path / "b"))
+    _same_run(full, r["run_dir"])
+
+
+def test_stack_rejects_mixed_shapes():
+    a = train.build_model(_cfg(cell="lstm", size=8), 87)
+    b = train.build_model(_cfg(cell="lstm", size=12), 87)
+    with pytest.raises(RnnvizError, match="share cell"):
+        fast.Stack([a, b], "cpu")
