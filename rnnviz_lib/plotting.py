@@ -253,6 +253,23 @@ def _text_grid(glyphs: list[str], width: int) -> list[tuple[int, int, str, int]]
     return cells
 
 
+_MONO = "DejaVu Sans Mono"  # ships with matplotlib; every glyph advances 0.602 em
+_MONO_ADVANCE = 0.602
+CHAR_W, LINE_H = 0.062, 0.16  # inches per character cell and per line of Figure 2 text
+
+
+def _mono_chars() -> frozenset:
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    global _MONO_CACHE
+    try:
+        return _MONO_CACHE
+    except NameError:
+        _MONO_CACHE = frozenset(FT2Font(font_manager.findfont(_MONO)).get_charmap())
+        return _MONO_CACHE
+
+
 def plot_cell_text(glyphs: list[str], values: np.ndarray, title: str = "", width: int = 90,
                    vmin: float = -1.0, vmax: float = 1.0, ax=None):
     """Text coloured by one cell's activation, as in the paper's Figure 2.
@@ -264,23 +281,40 @@ def plot_cell_text(glyphs: list[str], values: np.ndarray, title: str = "", width
     values : (T,) the cell's value after reading each symbol (tanh(c) or h), coloured on
         ``PAPER_CMAP`` from ``vmin`` (blue) to ``vmax`` (red)
     width : characters per line before wrapping
+
+    Each line is one monospace text artist whose font size is fitted to the axes width, so
+    a figure of thousands of symbols still draws in a second.
     """
     cells = _text_grid(glyphs, width)
     rows = 1 + max((r for r, _, _, _ in cells), default=0)
     if ax is None:
-        _, ax = plt.subplots(figsize=(width * 0.085 + 0.2, rows * 0.17 + 0.4))
+        _, ax = plt.subplots(figsize=(width * CHAR_W + 0.2, rows * LINE_H + 0.4))
     grid = np.full((rows, width), np.nan)
     values = np.asarray(values, dtype=np.float64)
-    for r, c, _, t in cells:
+    lines = [[" "] * width for _ in range(rows)]
+    loose = []  # glyphs drawn on their own: the newline mark and any the mono font lacks
+    mono = _mono_chars()
+    for r, c, g, t in cells:
         grid[r, c] = values[t]
-    cmap = plt.get_cmap(PAPER_CMAP).copy()
-    cmap.set_bad("white")
+        if g == "\u21b5" or ord(g[0]) not in mono:
+            loose.append((r, c, g))
+        else:
+            lines[r][c] = g
+    cmap = plt.get_cmap(PAPER_CMAP).with_extremes(bad="white")
     ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto",
               interpolation="nearest", extent=(0, width, rows, 0))
-    for r, c, g, _ in cells:
-        if g.strip():
-            ax.text(c + 0.5, r + 0.55, g, ha="center", va="center", family="monospace", fontsize=6.5,
-                    color="#666666" if g == "\u21b5" else "black")
+    fig = ax.figure
+    box = ax.get_position()
+    cell_pt = box.width * fig.get_figwidth() * 72 / width
+    line_pt = box.height * fig.get_figheight() * 72 / rows
+    fs = min(cell_pt / _MONO_ADVANCE, 0.8 * line_pt)
+    for r, line in enumerate(lines):
+        text = "".join(line).rstrip()
+        if text:
+            ax.text(0, r + 0.5, text, ha="left", va="center_baseline", family=_MONO, fontsize=fs)
+    for r, c, g in loose:
+        ax.text(c + 0.5, r + 0.5, g, ha="center", va="center_baseline", fontsize=fs * 0.9,
+                family=_MONO if g == "\u21b5" else None, color="#666666" if g == "\u21b5" else "black")
     ax.set_xlim(0, width)
     ax.set_ylim(rows, 0)
     ax.set_axis_off()
@@ -330,18 +364,21 @@ def plot_cell_strength(strength: np.ndarray, layer: np.ndarray, threshold: float
 
 def plot_cell_panels(panels: list[dict], width: int = 90, suptitle: str = ""):
     """Figure 2 for one model: ``plot_cell_text`` panels stacked (each dict has glyphs, values,
-    title), heights by their number of lines. Returns the axes (one per panel)."""
+    title), each as tall as its lines. Returns the axes (one per panel)."""
     rows = [1 + max((r for r, _, _, _ in _text_grid(p["glyphs"], width)), default=0) for p in panels]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(width * 0.085 + 0.2, sum(rows) * 0.17 + 0.45 * len(panels) + 0.3),
-                             gridspec_kw={"height_ratios": [r + 2.2 for r in rows]}, squeeze=False)
-    for ax, p in zip(axes[:, 0], panels):
+    head, gap, margin = (0.35 if suptitle else 0.05), 0.3, 0.1  # inches
+    W = width * CHAR_W + 2 * margin
+    Htot = head + sum(r * LINE_H + gap for r in rows) + margin
+    fig = plt.figure(figsize=(W, Htot))
+    axes, y = [], Htot - head
+    for p, r in zip(panels, rows):
+        y -= gap + r * LINE_H
+        ax = fig.add_axes((margin / W, y / Htot, width * CHAR_W / W, r * LINE_H / Htot))
         plot_cell_text(p["glyphs"], p["values"], p["title"], width, ax=ax)
-    top = 1.0
+        axes.append(ax)
     if suptitle:
-        fig.suptitle(suptitle, fontsize=10, x=0.01, ha="left")
-        top = 1.0 - 0.4 / fig.get_figheight()
-    fig.tight_layout(rect=(0, 0, 1, top))
-    return axes[:, 0]
+        fig.suptitle(suptitle, fontsize=10, x=margin / W, y=1 - 0.08 / Htot, ha="left", va="top")
+    return np.array(axes)
 
 
 def plot_saturation_grid(sats: dict, suptitle: str = ""):
@@ -384,5 +421,23 @@ def plot_loss_vs_context(ours, paper=None, best_rnn: tuple[str, float] | None = 
     ax.set_xlabel("context length n (the n-gram is an (n+1)-gram)")
     ax.set_ylabel("test cross-entropy (nats per symbol)")
     ax.legend(fontsize=7, frameon=False)
+    ax.set_title(title)
+    return ax
+
+
+def plot_training_curves(hist, value: str = "val_loss", title: str = "", ax=None):
+    """Training curves of a grid: ``value`` (val_loss or train_loss, nats) against epoch, one
+    line per run. ``hist`` is ``grid.histories(configs)`` (columns slug, epoch, cell, layers, ...).
+    Colour is the cell type, line style the depth."""
+    ax = _ax(ax, (7, 4.2))
+    styles = {1: "-", 2: "--", 3: ":"}
+    for slug, t in hist.groupby("slug", sort=False):
+        t = t.sort_values("epoch")
+        cell, layers = t["cell"].iloc[0], int(t["layers"].iloc[0])
+        ax.plot(t["epoch"], t[value], styles.get(layers, "-"), color=MODEL_COLORS.get(cell, "grey"), label=slug,
+                lw=1.2)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel({"val_loss": "validation loss (nats)", "train_loss": "training loss (nats)"}.get(value, value))
+    ax.legend(fontsize=6, frameon=False, ncol=2)
     ax.set_title(title)
     return ax
