@@ -21,6 +21,7 @@
 
 # %% tags=["parameters"]
 profile: str = "smoke"  # which profile's models, tables and figures
+datasets: list = ["wp"]  # the profile's datasets: Figure 5 left runs only if brace_dataset is among them
 brace_dataset: str = "lk"  # Figure 5 left needs braces: the Linux kernel code
 compare_ngram_n: int = 20  # the n-gram compared with the LSTM, the paper's 20-gram (order 21)
 distance_edges: list = [1, 6, 11, 21, 41, 61, 81, 101, 201, 501, 1001]  # lower edges of the distance buckets
@@ -40,7 +41,7 @@ from rnnviz_lib.analysis import errors, longrange
 from rnnviz_lib.store import Store
 
 store = Store()
-corpora, unavailable = data.load_available(sorted({brace_dataset, kl_dataset}))
+corpora, unavailable = data.load_available(sorted({kl_dataset} | ({brace_dataset} & set(datasets))))
 for ds, why in unavailable.items():
     display(Markdown(f"**Note:** dataset `{ds}` is not available: {why}"))
 runs = {ds: errors.finished_runs(ds, store, profile=profile) for ds in corpora}
@@ -48,7 +49,10 @@ g = f"{compare_ngram_n}-gram"
 lstm = errors.pick_run(runs[brace_dataset], "lstm") if brace_dataset in runs else None
 grams, why = errors.baseline_probs(brace_dataset, "ngram", [compare_ngram_n], store, profile) if lstm is not None else ({}, {})
 ready = lstm is not None and bool(grams)
-if brace_dataset not in corpora:
+if brace_dataset not in datasets:
+    display(Markdown(f"**Note:** `{brace_dataset}` is not among this profile's datasets ({', '.join(datasets)}): "
+                     "Figure 5 (left) is skipped."))
+elif brace_dataset in unavailable:
     display(Markdown(f"**Note:** Figure 5 (left) needs `{brace_dataset}`; build it with `rnnviz data prepare --dataset lk`."))
 elif lstm is None:
     display(Markdown(f"**Note:** no finished LSTM of `{brace_dataset}` in profile `{profile}`: Figure 5 (left) is skipped."))

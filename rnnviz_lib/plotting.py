@@ -105,7 +105,7 @@ def plot_error_overlap(overlap, n_symbols: int, reference: str = "LSTM", title: 
     ax.set_xticks(x)
     ax.set_xticklabels([str(i) for i in overlap.index], rotation=45, ha="right", fontsize=8)
     ax.set_ylabel("fraction of test symbols")
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend(fontsize=7, frameon=False, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.22))
     ax.set_title(title)
     return ax
 
