@@ -58,6 +58,7 @@ from rnnviz_lib.store import Store, atomic_write_json
 log = logging.getLogger(__name__)
 
 _BUILD_LOCK = threading.Lock()  # train.build_model seeds torch's global RNG: one thread at a time
+_CAPTURE_LOCK = threading.Lock()  # one CUDA-graph capture at a time
 
 # Config fields that may differ inside one stacked group (everything else must match).
 PER_MODEL_FIELDS = ("seed", "dropout", "size", "hidden", "matching", "patience")
@@ -319,7 +320,7 @@ class Stepper:
                 self._body()
         torch.cuda.current_stream().wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
+        with _CAPTURE_LOCK, torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
             self._body()
         with torch.no_grad():  # capture does not run; the warm-up did: restore what it changed
             for t, k in zip(st.params + self.square + [self.loss_sum], keep):
@@ -341,6 +342,21 @@ class Stepper:
         self.lr_host[m] = float(value)
         self.lr[m] = float(value)
 
+    def optimizer_state(self, m: int, template: dict, step: int) -> dict:
+        """Model m's RMSProp state in ``torch.optim.RMSprop.state_dict()`` format."""
+        return _rmsprop_state_dict(template, self.square, m, step, self.lr_host[m])
+
+    def hidden_of(self, m: int):
+        return self.stack.state_of(self.state, m)
+
+    def load_checkpoint(self, m: int, ck: dict) -> None:
+        """Model, optimizer state and carried state of model m from a run's checkpoint.pt."""
+        self.stack.load_model_state(m, ck["model"])
+        with torch.no_grad():
+            for v, (_, s) in zip(self.square, sorted(ck["optimizer"]["state"].items())):
+                v[m].copy_(s["square_avg"].to(v.device))
+        self.stack.set_state_of(self.state, m, ck["hidden"])
+
     def reset_state(self) -> None:
         if isinstance(self.state, tuple):
             for s in self.state:
@@ -352,6 +368,90 @@ class Stepper:
         out = self.loss_sum.cpu().numpy().copy()
         self.loss_sum.zero_()
         return out
+
+
+class ModuleStack:
+    """One CharRNN on its fused (cuDNN) module behind ``Stack``'s interface (M = 1): the
+    ``"cudnn"`` engine, the reference's own math without its per-step host sync."""
+
+    def __init__(self, nets: list[models.CharRNN], device):
+        if len(nets) != 1:
+            raise RnnvizError(f"the cudnn engine trains one model per group, got {len(nets)}; use engine='stacked'")
+        self.model = nets[0].to(device)
+        self.M, self.device = 1, torch.device(device)
+        self.hparams = [self.model.hparams()]
+        self.p_drop = [float(self.model.dropout)]
+
+    def state_dict(self, m: int) -> dict:
+        return {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+
+    def forward(self, x, state, training: bool = False, generator=None):
+        self.model.train(training)
+        logits, state = self.model(x, state)
+        return logits.unsqueeze(0), state
+
+    def init_state(self, B: int):
+        return self.model.init_state(B)
+
+
+class ModuleStepper:
+    """``Stepper``'s interface over one CharRNN and ``torch.optim.RMSprop``: the reference step
+    (fused module, clip, RMSProp) with the loss summed on the device instead of read every step."""
+
+    def __init__(self, stack: ModuleStack, cfg: train.TrainConfig, B: int, S: int):
+        self.stack, self.cfg = stack, cfg
+        self.model = stack.model
+        self.opt = torch.optim.RMSprop(self.model.parameters(), lr=cfg.lr, alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps)
+        self.loss_sum = torch.zeros(1, device=stack.device, dtype=torch.float64)
+        self.lr_host = [float(cfg.lr)]
+        self.state = None
+
+    def step(self, x, y) -> None:
+        self.model.train()
+        logits, state = self.model(x, self.state)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_value_(self.model.parameters(), self.cfg.grad_clip)
+        self.opt.step()
+        self.state = models.detach_state(state)
+        self.loss_sum += loss.detach().double()
+
+    def reset_state(self) -> None:
+        self.state = None
+
+    def take_losses(self) -> np.ndarray:
+        out = self.loss_sum.cpu().numpy().copy()
+        self.loss_sum.zero_()
+        return out
+
+    def set_lr(self, m: int, value: float) -> None:
+        self.lr_host[0] = float(value)
+        for g in self.opt.param_groups:
+            g["lr"] = float(value)
+
+    def optimizer_state(self, m: int, template: dict, step: int) -> dict:
+        return self.opt.state_dict()
+
+    def hidden_of(self, m: int):
+        return train._state_to(self.state, "cpu")
+
+    def load_checkpoint(self, m: int, ck: dict) -> None:
+        self.model.load_state_dict(ck["model"])
+        self.opt.load_state_dict(ck["optimizer"])
+        self.state = train._state_to(ck["hidden"], self.stack.device)
+
+
+ENGINES = ("auto", "stacked", "cudnn")
+
+
+def pick_engine(engine: str, n_models: int) -> str:
+    """``auto``: the fused module (cudnn) for a lone model, the stacked cells for two or more."""
+    if engine not in ENGINES:
+        raise RnnvizError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+    if engine == "auto":
+        return "cudnn" if n_models == 1 else "stacked"
+    return engine
 
 
 # ----------------------------------------------------------------------------------------
@@ -372,10 +472,11 @@ def _fresh_progress() -> dict:
 
 
 def train_stack(configs, store: Store | None = None, graphs: bool = False, tf32: bool = False,
-                on_step=None) -> list[dict]:
+                on_step=None, engine: str = "stacked") -> list[dict]:
     """Train a group of same-shape configs (``make_groups``) together; one result per config.
 
-    ``on_step(step)`` is called after every stacked step (after any checkpoint at that step), as
+    ``engine``: ``stacked`` (the batched cells, ``Stack``), ``cudnn`` (the fused module, one
+    model only) or ``auto`` (``pick_engine``). ``on_step(step)`` is called after every stacked step (after any checkpoint at that step), as
     ``train.train_run``'s hook: progress reports and fault injection.
 
     Finished runs are skipped. A run with a checkpoint resumes stacked when every unfinished
@@ -427,7 +528,8 @@ def train_stack(configs, store: Store | None = None, graphs: bool = False, tf32:
     prev_tf32 = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = bool(tf32)
     try:
-        stack = Stack(nets, device)
+        engine = pick_engine(engine, len(nets))
+        stack = Stack(nets, device) if engine == "stacked" else ModuleStack(nets, device)
         gen = torch.Generator(device=device)
         gen.manual_seed(cfg0.seed)
         if device.type == "cuda" and graphs and any(p > 0 for p in stack.p_drop):
@@ -435,7 +537,11 @@ def train_stack(configs, store: Store | None = None, graphs: bool = False, tf32:
         train_split = splits.train
         S, B = cfg0.seq_length, cfg0.batch_size
         nb = train_split.n_batches if not cfg0.max_train_batches else min(cfg0.max_train_batches, train_split.n_batches)
-        stepper = Stepper(stack, cfg0, B, S, graphs, gen)
+        if engine == "stacked":
+            stepper = Stepper(stack, cfg0, B, S, graphs, gen)
+        else:
+            stepper = ModuleStepper(stack, cfg0, B, S)
+            torch.manual_seed(cfg0.seed)  # dropout from torch's global stream, as the reference
         sts = [_fresh_progress() for _ in cfgs]
         if any(ck is not None for ck in cks.values()):
             for m, i in enumerate(todo):
@@ -444,14 +550,14 @@ def train_stack(configs, store: Store | None = None, graphs: bool = False, tf32:
                     continue
                 if ck.get("identity_hash") != idents[m]:
                     raise RnnvizError(f"{outs[m] / 'checkpoint.pt'} belongs to another configuration; delete {outs[m]} to start over")
-                stack.load_model_state(m, ck["model"])
-                for v, (j, s) in zip(stepper.square, sorted(ck["optimizer"]["state"].items())):
-                    with torch.no_grad():
-                        v[m].copy_(s["square_avg"].to(device))
-                stack.set_state_of(stepper.state, m, ck["hidden"])
+                stepper.load_checkpoint(m, ck)
                 sts[m].update(ck["progress"])
                 if ck.get("fast_rng") is not None and m == 0:
                     gen.set_state(ck["fast_rng"])
+                if engine == "cudnn":
+                    torch.set_rng_state(ck["rng_cpu"])
+                    if device.type == "cuda" and ck.get("rng_cuda") is not None:
+                        torch.cuda.set_rng_state(ck["rng_cuda"], device)
             log.info("resuming stack of %d at step %d", len(todo), sts[0]["step"])
         _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, gen, device, on_step)
     finally:
@@ -505,12 +611,11 @@ def _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, g
         for m in range(M):
             if not active[m]:
                 continue
-            lr = stepper.lr_host[m]
             train._save({"identity_hash": idents[m], "model": stack.state_dict(m),
-                         "optimizer": _rmsprop_state_dict(template, stepper.square, m, sts[m]["step"], lr),
+                         "optimizer": stepper.optimizer_state(m, template, sts[m]["step"]),
                          "rng_cpu": torch.get_rng_state(),
                          "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                         "hidden": stack.state_of(stepper.state, m) if sts[m]["batch"] else None,
+                         "hidden": stepper.hidden_of(m) if sts[m]["batch"] else None,
                          "progress": dict(sts[m]), "fast_rng": gen.get_state()}, outs[m] / "checkpoint.pt")
 
     def evaluate_val():
@@ -611,11 +716,12 @@ def _run_reference(config, store) -> dict:
 # The executor
 # ----------------------------------------------------------------------------------------
 def run_fast(configs, store: Store | None = None, keep_going: bool = True, streams: int = 0,
-             graphs: bool | None = None, tf32: bool = False, max_stack: int = 0) -> list[dict]:
+             graphs: bool | None = None, tf32: bool = False, max_stack: int = 0, engine: str = "auto") -> list[dict]:
     """Executor ``fn(configs, store, keep_going) -> list[result]`` (see ``grid``): same-shape
     configs are stacked (``make_groups``); on CUDA, ``streams`` groups run at once (default 4),
     each in its own thread and CUDA stream, with CUDA-graph steps (``graphs``, default on CUDA).
-    Results come back in the order of ``configs``."""
+    ``engine`` picks how a group trains (``pick_engine``: by default the fused cuDNN module for
+    a lone model, the stacked cells for several). Results come back in the order of ``configs``."""
     store = store or Store()
     configs = list(configs)
     groups = make_groups(configs, store, max_stack)
@@ -633,10 +739,10 @@ def run_fast(configs, store: Store | None = None, keep_going: bool = True, strea
                      "error": "not run: an earlier run failed (--stop-on-error)", "seconds": 0.0} for c in group]
         if cuda and n_par > 1:
             with torch.cuda.stream(torch.cuda.Stream()):
-                res = train_stack(group, store, graphs, tf32)
+                res = train_stack(group, store, graphs, tf32, engine=engine)
                 torch.cuda.current_stream().synchronize()
         else:
-            res = train_stack(group, store, graphs, tf32)
+            res = train_stack(group, store, graphs, tf32, engine=engine)
         if not keep_going and any(r["status"] == "failed" for r in res):
             stop.set()
         return res

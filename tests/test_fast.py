@@ -135,3 +135,16 @@ def test_stack_rejects_mixed_shapes():
     b = train.build_model(_cfg(cell="lstm", size=12), 87)
     with pytest.raises(RnnvizError, match="share cell"):
         fast.Stack([a, b], "cpu")
+
+
+def test_cudnn_engine_is_the_reference_with_dropout_and_resumes(tmp_path):
+    c = _cfg(cell="lstm", layers=2, size=13, dropout=0.25, seed=21)
+    full = train.train_run(c, Store(tmp_path / "ref"))
+    (r,) = fast.train_stack([c], Store(tmp_path / "a"), engine="cudnn")
+    _same_run(full, r["run_dir"], tol=1e-6)  # same module, same RNG stream: dropout masks agree too
+    with pytest.raises(_Kill):
+        fast.train_stack([c], Store(tmp_path / "b"), engine="cudnn", on_step=_killer(4))
+    (r,) = fast.train_stack([c], Store(tmp_path / "b"), engine="cudnn")
+    _same_run(full, r["run_dir"], tol=1e-6)
+    with pytest.raises(RnnvizError, match="one model per group"):
+        fast.train_stack([c, c.replace(seed=22)], Store(tmp_path / "c"), engine="cudnn")
