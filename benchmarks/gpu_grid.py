@@ -164,8 +164,10 @@ def time_reference(cfg, K, x_all, y_all, val, dev, steps, warmup):
 # ----------------------------------------------------------------------------------------
 # Fast: stacked steppers
 # ----------------------------------------------------------------------------------------
-def make_stepper(cfgs, K, dev, graphs):
+def make_stepper(cfgs, K, dev, graphs, engine="stacked"):
     nets = [train.build_model(c, K) for c in cfgs]
+    if engine == "cudnn":
+        return fast.ModuleStepper(fast.ModuleStack(nets, dev), cfgs[0], cfgs[0].batch_size, cfgs[0].seq_length)
     stack = fast.Stack(nets, dev)
     gen = torch.Generator(device=dev)
     gen.manual_seed(0)
@@ -290,7 +292,7 @@ def project(t_step: dict, t_eval: dict, steps: dict, factor: float = 1.0) -> dic
 # ----------------------------------------------------------------------------------------
 # Equivalence: the two executors on a fixed short schedule
 # ----------------------------------------------------------------------------------------
-def equivalence(base: dict, sizes, eq_steps: int, dev, graphs: bool, streams: int) -> list[dict]:
+def equivalence(base: dict, sizes, eq_steps: int, dev, graphs: bool, streams: int, engines=("stacked", "cudnn")) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         cfgs = [train.TrainConfig(**{**base, "cell": c, "layers": 1, "size": s, "epochs": 1,
@@ -300,16 +302,20 @@ def equivalence(base: dict, sizes, eq_steps: int, dev, graphs: bool, streams: in
         t0 = time.perf_counter()
         ref = [train.train_run(c, Store(Path(tmp) / "ref")) for c in cfgs]
         t_ref = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        res = fast.run_fast(cfgs, Store(Path(tmp) / "fast"), streams=streams, graphs=graphs)
-        t_fast = time.perf_counter() - t0
-        for c, r, f in zip(cfgs, ref, res):
-            a = train.load_metrics(r)["best_val_loss"]
-            b = train.load_metrics(f["run_dir"])["best_val_loss"] if f["status"] == "done" else float("nan")
-            rows.append({"model": f"{c.cell}-{c.layers}-{c.size}", "hidden": train.load_metrics(r)["hidden"],
-                         "steps": eq_steps, "ref_val": a, "fast_val": b, "abs_diff": abs(a - b),
-                         "ok": bool(abs(a - b) <= EQ_TOL), "fast_status": f["status"], "fast_error": f["error"]})
-        rows.append({"model": "(wall, all)", "ref_s": t_ref, "fast_s": t_fast})
+        walls = {"model": "(wall, all)", "ref_s": t_ref}
+        for engine in engines:
+            t0 = time.perf_counter()
+            res = fast.run_fast(cfgs, Store(Path(tmp) / engine), streams=streams, graphs=graphs, engine=engine)
+            walls[f"{engine}_s"] = time.perf_counter() - t0
+            for c, r, f in zip(cfgs, ref, res):
+                a = train.load_metrics(r)["best_val_loss"]
+                b = train.load_metrics(f["run_dir"])["best_val_loss"] if f["status"] == "done" else float("nan")
+                ok = bool(abs(a - b) <= EQ_TOL)  # False for nan
+                rows.append({"engine": engine, "model": f"{c.cell}-{c.layers}-{c.size}",
+                             "hidden": train.load_metrics(r)["hidden"], "steps": eq_steps, "ref_val": a,
+                             "fast_val": b, "abs_diff": abs(a - b), "ok": ok, "fast_status": f["status"],
+                             "fast_error": f["error"]})
+        rows.append(walls)
     return rows
 
 
@@ -323,7 +329,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="", help="grid rows to measure (default 64,256,512)")
     ap.add_argument("--layers", default="", help="depths to measure (default 1,3)")
     ap.add_argument("--steps", type=int, default=0, help="timed steps per model (default 20; tiny 3)")
-    ap.add_argument("--streams", type=int, default=0, help="concurrent streams for the fast path (default 8)")
+    ap.add_argument("--streams", default="", help="concurrent stream counts to try, e.g. 4,8,16 (default; tiny 2)")
     ap.add_argument("--no-graphs", action="store_true", help="fast path without CUDA graphs")
     ap.add_argument("--tf32", action="store_true", help="also allow TF32 matmuls in the fast path")
     ap.add_argument("--eq-steps", type=int, default=0, help="steps of the equivalence schedule (default 40; tiny 6)")
@@ -347,7 +353,7 @@ def main(argv=None) -> int:
     depths = [int(v) for v in args.layers.split(",")] if args.layers else [1, 3]
     steps = args.steps or (3 if tiny else 20)
     warmup = 1 if tiny else 3
-    streams = args.streams or (2 if tiny else 8)
+    stream_counts = [int(v) for v in args.streams.split(",")] if args.streams else ([2] if tiny else [4, 8, 16])
     graphs = (not args.no_graphs) and dev.type == "cuda"
     B, S = (10, 12) if tiny else (100, 100)
     eq_steps = args.eq_steps or (6 if tiny else 40)
@@ -366,44 +372,56 @@ def main(argv=None) -> int:
     x_all = torch.from_numpy(splits.train.x[:, : nb * S]).to(dev).long()
     y_all = torch.from_numpy(splits.train.y[:, : nb * S]).to(dev).long()
 
-    # 1-2. per-model timings
-    rows, t_ref, t_ref_eval, t_fast, steppers = [], {}, {}, {}, []
+    # 1-2. per-model timings: reference, and each fast engine alone
+    engines = ("cudnn", "stacked")
+    rows, t_ref, t_ref_eval = [], {}, {}
+    t_fast = {e: {} for e in engines}
+    steppers = {e: [] for e in engines}
     for size in sizes:
         for L in depths:
             for cell in CELLS:
                 cfg = train.TrainConfig(**base, cell=cell, layers=L, size=size)
                 H = fast.resolved_hidden(cfg, K)
                 tr, te = time_reference(cfg, K, x_all, y_all, splits.val, dev, steps, warmup)
+                t_ref[(cell, L, size)], t_ref_eval[(cell, L, size)] = tr, te
                 row = {"model": f"{cell}-{L}-{size}", "hidden": H, "params": models.n_params(cell, L, H, K),
                        "ref_ms": 1e3 * tr, "ref_eval_ms": 1e3 * te}
-                try:
-                    st = make_stepper([cfg], K, dev, graphs)
-                    tf, setup = time_fast_solo(st, x_all, y_all, S, dev, steps, warmup)
-                    row.update(fast_ms=1e3 * tf, fast_setup_s=setup)
-                    steppers.append(st)
-                    t_fast[(cell, L, size)] = tf
-                except Exception as exc:  # noqa: BLE001 -- reported, the benchmark goes on
-                    row.update(fast_error=repr(exc)[:300])
-                t_ref[(cell, L, size)], t_ref_eval[(cell, L, size)] = tr, te
+                for e in engines:
+                    try:
+                        st = make_stepper([cfg], K, dev, graphs, e)
+                        tf, setup = time_fast_solo(st, x_all, y_all, S, dev, steps, warmup)
+                        row.update({f"{e}_ms": 1e3 * tf, f"{e}_setup_s": setup})
+                        steppers[e].append(st)
+                        t_fast[e][(cell, L, size)] = tf
+                    except Exception as exc:  # noqa: BLE001 -- reported, the benchmark goes on
+                        row[f"{e}_error"] = repr(exc)[:300]
                 rows.append(row)
-                print(f"  {row['model']:<12} H={H:<4} ref {row['ref_ms']:8.2f} ms/step   fast alone "
-                      f"{row.get('fast_ms', float('nan')):8.2f} ms/step", flush=True)
+                print(f"  {row['model']:<12} H={H:<4} ms/step: reference {row['ref_ms']:8.2f}   cudnn alone "
+                      f"{row.get('cudnn_ms', float('nan')):8.2f}   stacked alone {row.get('stacked_ms', float('nan')):8.2f}",
+                      flush=True)
 
-    # 2b. concurrency: every measured model at once, `streams` at a time
-    conc = {}
-    if dev.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(dev)
-    try:
-        wall = time_concurrent(steppers, x_all, y_all, S, dev, steps, streams)
-        solo_sum = sum(t_fast.values()) * steps
-        conc = {"streams": streams, "models": len(steppers), "steps_each": steps, "wall_s": wall,
-                "solo_sum_s": solo_sum, "speedup_vs_solo": solo_sum / wall,
-                "ref_sum_s": sum(t_ref.values()) * steps}
-        conc["speedup_vs_reference"] = conc["ref_sum_s"] / wall
-    except Exception as exc:  # noqa: BLE001
-        conc = {"error": repr(exc)[:300]}
-    peak_gb = torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else float("nan")
-    conc["peak_mem_gb"] = peak_gb
+    # 2b. concurrency: every measured model at once, n streams at a time (as run_fast runs groups)
+    conc = []
+    for e in engines:
+        if len(steppers[e]) != len(t_ref):
+            conc.append({"engine": e, "error": "some models failed alone; not run concurrently"})
+            continue
+        for n in stream_counts:
+            if dev.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(dev)
+            try:
+                wall = time_concurrent(steppers[e], x_all, y_all, S, dev, steps, n)
+                solo_sum = sum(t_fast[e].values()) * steps
+                ref_sum = sum(t_ref.values()) * steps
+                c = {"engine": e, "streams": n, "models": len(steppers[e]), "steps_each": steps, "wall_s": wall,
+                     "solo_sum_s": solo_sum, "speedup_vs_alone": solo_sum / wall, "ref_sum_s": ref_sum,
+                     "speedup_vs_reference": ref_sum / wall}
+            except Exception as exc:  # noqa: BLE001
+                c = {"engine": e, "streams": n, "error": repr(exc)[:300]}
+            c["peak_mem_gb"] = torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None
+            conc.append(c)
+            print(f"  concurrent {e:<8} {n:>2} streams: " + (f"{c['wall_s']:.2f} s, {c['speedup_vs_alone']:.2f}x vs alone, "
+                  f"{c['speedup_vs_reference']:.2f}x vs reference" if "error" not in c else c["error"]), flush=True)
     del steppers
 
     # 2c. stacking: 3 same-shape models (the dropout variants of one grid model) in one stack
@@ -414,62 +432,82 @@ def main(argv=None) -> int:
             st3 = make_stepper(cfgs, K, dev, graphs)
             t3, _ = time_fast_solo(st3, x_all, y_all, S, dev, steps, warmup)
             stack_rows.append({"model": f"lstm-1-{size} x3 (dropout 0/.25/.5)", "stack_ms": 1e3 * t3,
-                               "per_model_ms": 1e3 * t3 / 3, "alone_ms": 1e3 * t_fast.get(("lstm", 1, size), float("nan"))})
+                               "per_model_ms": 1e3 * t3 / 3,
+                               "alone_ms": 1e3 * t_fast["stacked"].get(("lstm", 1, size), float("nan"))})
             del st3
         except Exception as exc:  # noqa: BLE001
             stack_rows.append({"model": f"lstm-1-{size} x3", "error": repr(exc)[:300]})
 
-    # 3. projection of the full grid
+    # 3. projection of the full grid; each engine at its best measured stream count
     gs = grid_steps(100, 100, 50)
-    proj_ref = project(t_ref, t_ref_eval, gs)
-    factor = conc.get("speedup_vs_solo", 1.0) if "error" not in conc else 1.0
-    proj_fast = project(t_fast, t_ref_eval, gs, factor) if len(t_fast) == len(t_ref) else {"error": "fast path failed"}
+    proj = {"reference": {**project(t_ref, t_ref_eval, gs), "streams": 1}}
+    for e in engines:
+        ok = [c for c in conc if c["engine"] == e and "error" not in c]
+        if not ok or len(t_fast[e]) != len(t_ref):
+            proj[e] = {"error": "not measured"}
+            continue
+        best = max(ok, key=lambda c: c["speedup_vs_alone"])
+        proj[e] = {**project(t_fast[e], t_ref_eval, gs, best["speedup_vs_alone"]), "streams": best["streams"],
+                   "peak_mem_gb": best["peak_mem_gb"]}
+    fastest = min((k for k in engines if "error" not in proj[k]), key=lambda k: proj[k]["wall_s"], default=None)
 
     # 4. equivalence
     eq = []
     if not args.skip_equivalence:
         eq_sizes = (sizes[0], sizes[-1]) if len(sizes) > 1 else (sizes[0],)
+        n_eq = proj[fastest]["streams"] if fastest else stream_counts[0]
         try:
-            eq = equivalence(base, eq_sizes, eq_steps, dev, graphs, streams)
+            eq = equivalence(base, eq_sizes, eq_steps, dev, graphs, n_eq)
         except Exception as exc:  # noqa: BLE001
             eq = [{"error": repr(exc)[:500]}]
 
     # table
     print()
-    print(f"{'model':<12} {'H':>4} {'params':>9} {'ref ms/step':>12} {'fast alone':>11} {'ref eval ms':>12}")
+    print(f"{'model':<12} {'H':>4} {'params':>9} {'ref ms/step':>12} {'cudnn alone':>12} {'stacked alone':>14} {'ref eval ms':>12}")
     for r in rows:
         print(f"{r['model']:<12} {r['hidden']:>4} {r['params']:>9,} {r['ref_ms']:>12.2f} "
-              f"{r.get('fast_ms', float('nan')):>11.2f} {r['ref_eval_ms']:>12.2f}")
-    print(f"\nconcurrent fast ({conc.get('models')} models, {streams} streams, {steps} steps each): "
-          + (f"{conc['wall_s']:.2f} s wall, {conc['speedup_vs_solo']:.2f}x vs one at a time, "
-             f"{conc['speedup_vs_reference']:.2f}x vs the reference; peak memory {peak_gb:.2f} GB"
-             if "error" not in conc else conc["error"]))
+              f"{r.get('cudnn_ms', float('nan')):>12.2f} {r.get('stacked_ms', float('nan')):>14.2f} {r['ref_eval_ms']:>12.2f}")
+    print()
+    for c in conc:
+        if "error" in c:
+            print(f"concurrent {c['engine']} {c.get('streams', '')}: {c['error']}")
+        else:
+            mem = f"{c['peak_mem_gb']:.2f} GB" if c["peak_mem_gb"] is not None else "n/a"
+            print(f"concurrent {c['engine']:<8} {c['streams']:>2} streams ({c['models']} models x {steps} steps): "
+                  f"{c['wall_s']:.2f} s wall, {c['speedup_vs_alone']:.2f}x vs alone, "
+                  f"{c['speedup_vs_reference']:.2f}x vs reference, peak {mem}")
     for r in stack_rows:
         print("stack:", r)
     print(f"\nprojected paper grid (72 runs, 50 epochs, wp {gs['wp']['steps']} + lk {gs['lk']['steps']} steps per model):")
-    print(f"  reference, sequential: {proj_ref['wall_s'] / 60:8.1f} min")
-    if "error" not in proj_fast:
-        print(f"  fast, {streams} streams:      {proj_fast['wall_s'] / 60:8.1f} min "
-              f"(longest single run {proj_fast['longest_run_s'] / 60:.1f} min)")
+    for k, p in proj.items():
+        if "error" in p:
+            print(f"  {k:<10} {p['error']}")
+        else:
+            print(f"  {k:<10} {p['streams']:>2} streams: {p['wall_s'] / 60:9.1f} min  (longest single run "
+                  f"{p['longest_run_s'] / 60:.1f} min)")
     if eq:
         print("\nequivalence (best val loss after a fixed short schedule, |diff| <= 0.01):")
         for r in eq:
             if "ref_val" in r:
-                print(f"  {r['model']:<12} ref {r['ref_val']:.5f} fast {r['fast_val']:.5f} diff {r['abs_diff']:.2e} "
-                      f"{'ok' if r['ok'] else 'FAIL'}")
+                print(f"  {r['engine']:<8} {r['model']:<12} ref {r['ref_val']:.5f} fast {r['fast_val']:.5f} "
+                      f"diff {r['abs_diff']:.2e} {'ok' if r['ok'] else 'FAIL ' + r['fast_error'][:200]}")
             else:
                 print("  ", r)
     eq_ok = bool(eq) and all(r.get("ok", True) for r in eq) and not any("error" in r for r in eq)
+    peaks = [c["peak_mem_gb"] for c in conc if c.get("peak_mem_gb") is not None]
     result = {
         "label": label, "dry_run": tiny,
         "note": ("CPU dry run with tiny shapes: exercises every code path; NOT GPU numbers" if tiny
                  else "measured on the device named here"),
         "device": dev_name, "torch": torch.__version__, "python": platform.python_version(), "standins": STANDINS,
         "shapes": {"B": B, "S": S, "K": K, "sizes": sizes, "depths": depths, "steps": steps, "warmup": warmup},
-        "graphs": graphs, "tf32": False, "rows": rows, "concurrent": conc, "stacking": stack_rows,
-        "grid_steps": gs, "projection_reference": proj_ref, "projection_fast": proj_fast,
+        "graphs": graphs, "tf32": False,
+        "flags": {"cuda_matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+                  "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32}, "rows": rows, "concurrent": conc, "stacking": stack_rows,
+        "grid_steps": gs, "projection": proj, "fastest": fastest,
         "targets_min": {"goal": 30, "stretch": 10}, "memory_limit_gb": MEM_LIMIT_GB,
-        "memory_ok": (peak_gb <= MEM_LIMIT_GB) if dev.type == "cuda" else None,
+        "peak_mem_gb": max(peaks) if peaks else None,
+        "memory_ok": (max(peaks) <= MEM_LIMIT_GB) if peaks else None,
         "equivalence": eq, "equivalence_ok": eq_ok, "wall_s": time.perf_counter() - t_all,
     }
     out_path.parent.mkdir(parents=True, exist_ok=True)
