@@ -42,6 +42,7 @@ import concurrent.futures as cf
 import dataclasses
 import logging
 import math
+import sys
 import threading
 import time
 from pathlib import Path
@@ -775,3 +776,7 @@ def register() -> None:
     from rnnviz_lib import grid
 
     grid.register_executor("fast", run_fast)
+
+
+if "rnnviz_lib.grid" in sys.modules:  # imported by grid.run(executor="fast"); grid (pandas) is never imported here
+    register()

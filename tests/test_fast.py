@@ -148,3 +148,14 @@ def test_cudnn_engine_is_the_reference_with_dropout_and_resumes(tmp_path):
     _same_run(full, r["run_dir"], tol=1e-6)
     with pytest.raises(RnnvizError, match="one model per group"):
         fast.train_stack([c, c.replace(seed=22)], Store(tmp_path / "c"), engine="cudnn")
+
+
+def test_grid_runs_the_fast_executor(tmp_path):
+    from rnnviz_lib import grid
+
+    fast.register()
+    cfgs = [_cfg(cell="gru", size=7, seed=s, epochs=1) for s in (1, 2)]
+    res = grid.run(cfgs, executor="fast", store=Store(tmp_path))
+    assert [r["status"] for r in res] == ["done", "done"]
+    df = grid.summary(cfgs, Store(tmp_path))
+    assert list(df["status"]) == ["finished", "finished"] and df["test_loss"].notna().all()
