@@ -3,10 +3,12 @@ the loader later figures use, hidden-size selection on validation, Table 2 and t
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
-from rnnviz_lib import baselines, data, paper, train
+from rnnviz_lib import baselines, cli, data, paper, train
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.ngram import KneserNeyLM, cross_entropy
 from rnnviz_lib.store import Store
@@ -51,7 +53,7 @@ def test_ngram_probs_are_the_models_and_cached(small):
         baselines.load_test_probs(corpus, "hmm", 2, store)
 
 
-def test_nnn_selects_hidden_size_on_validation_and_is_found_by_profile(small):
+def test_nnn_selects_hidden_size_on_validation_and_is_found_by_profile(small, capsys):
     store = Store()
     corpus = data.load_corpus(str(small))
     recipe = {"nnn_hidden": [6, 20], "nnn_max_steps": 40, "nnn_eval_every": 20, "nnn_batch_size": 500}
@@ -68,8 +70,11 @@ def test_nnn_selects_hidden_size_on_validation_and_is_found_by_profile(small):
     np.testing.assert_array_equal(baselines.load_test_probs(corpus, "nnn", 2, store, profile=str(prof)), probs)
     with pytest.raises(RnnvizError, match="n-NN with n=3"):
         baselines.load_test_probs(corpus, "nnn", 3, store, profile=str(prof))
-    # a second call trains nothing: same folders, same numbers
+    # a second call trains nothing: same folders, same numbers; the CLI reads the same model back
     assert baselines.run_nnn(corpus, [2], recipe, store) == res
+    assert cli.main(["nnn", "--dataset", str(small), "--n", "2", "--profile", str(prof), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["losses"]["2"] == res["losses"][2] and out["selected_hidden"]["2"] == res["selected_hidden"][2]
 
 
 def test_table2_puts_ours_beside_the_paper():
