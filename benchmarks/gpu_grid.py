@@ -32,6 +32,7 @@ replaced by stand-ins when absent (the grid's profile files are not read here).
 from __future__ import annotations
 
 import argparse
+import importlib.machinery
 import json
 import math
 import os
@@ -63,6 +64,7 @@ def _standins() -> list[str]:
             raise RuntimeError("PyYAML is not installed; the benchmark reads no profile files")
 
         m.YAMLError, m.safe_load = YAMLError, safe_load
+        m.__spec__ = importlib.machinery.ModuleSpec("yaml", None)  # torch._dynamo calls find_spec on it
         sys.modules["yaml"] = m
         made.append("yaml")
     try:
@@ -85,6 +87,8 @@ def _standins() -> list[str]:
                 pass
 
         t, ta = types.ModuleType("tqdm"), types.ModuleType("tqdm.auto")
+        t.__spec__ = importlib.machinery.ModuleSpec("tqdm", None, is_package=True)
+        ta.__spec__ = importlib.machinery.ModuleSpec("tqdm.auto", None)
         t.tqdm = ta.tqdm = _Bar
         t.auto = ta
         sys.modules["tqdm"], sys.modules["tqdm.auto"] = t, ta
@@ -334,7 +338,10 @@ def main(argv=None) -> int:
     ap.add_argument("--tf32", action="store_true", help="also allow TF32 matmuls in the fast path")
     ap.add_argument("--eq-steps", type=int, default=0, help="steps of the equivalence schedule (default 40; tiny 6)")
     ap.add_argument("--skip-equivalence", action="store_true")
-    ap.add_argument("--out", default="", help="JSON path (default benchmarks/results/gpu_grid-<device>.json)")
+    ap.add_argument("--out", default="", help="JSON path (default <out-dir>/gpu_grid-<device>.json)")
+    ap.add_argument("--out-dir", default="", help="folder for the JSON (default benchmarks/results)")
+    ap.add_argument("--budget-s", type=float, default=420.0,
+                    help="skip the optional parts (more stream counts, stacking) once this many seconds have passed")
     args = ap.parse_args(argv)
 
     dev = train.resolve_device(args.device if not args.tiny else "cpu")
@@ -361,7 +368,8 @@ def main(argv=None) -> int:
 
     dev_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({platform.processor() or platform.machine()})"
     label = "cpu-dryrun" if tiny else slug(dev_name)
-    out_path = Path(args.out) if args.out else REPO / "benchmarks" / "results" / f"gpu_grid-{label}.json"
+    out_dir = Path(args.out_dir) if args.out_dir else REPO / "benchmarks" / "results"
+    out_path = Path(args.out) if args.out else out_dir / f"gpu_grid-{label}.json"
     print(f"device: {dev_name}; torch {torch.__version__}; stand-ins: {STANDINS or 'none'}", flush=True)
     t_all = time.perf_counter()
 
@@ -407,6 +415,9 @@ def main(argv=None) -> int:
             conc.append({"engine": e, "error": "some models failed alone; not run concurrently"})
             continue
         for n in stream_counts:
+            if time.perf_counter() - t_all > args.budget_s and any(c["engine"] == e for c in conc):
+                conc.append({"engine": e, "streams": n, "error": "skipped: time budget"})
+                continue
             if dev.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(dev)
             try:
@@ -423,20 +434,6 @@ def main(argv=None) -> int:
             print(f"  concurrent {e:<8} {n:>2} streams: " + (f"{c['wall_s']:.2f} s, {c['speedup_vs_alone']:.2f}x vs alone, "
                   f"{c['speedup_vs_reference']:.2f}x vs reference" if "error" not in c else c["error"]), flush=True)
     del steppers
-
-    # 2c. stacking: 3 same-shape models (the dropout variants of one grid model) in one stack
-    stack_rows = []
-    for size in (sizes[0], sizes[-1]):
-        cfgs = [train.TrainConfig(**base, cell="lstm", layers=1, size=size, dropout=p) for p in (0.0, 0.25, 0.5)]
-        try:
-            st3 = make_stepper(cfgs, K, dev, graphs)
-            t3, _ = time_fast_solo(st3, x_all, y_all, S, dev, steps, warmup)
-            stack_rows.append({"model": f"lstm-1-{size} x3 (dropout 0/.25/.5)", "stack_ms": 1e3 * t3,
-                               "per_model_ms": 1e3 * t3 / 3,
-                               "alone_ms": 1e3 * t_fast["stacked"].get(("lstm", 1, size), float("nan"))})
-            del st3
-        except Exception as exc:  # noqa: BLE001
-            stack_rows.append({"model": f"lstm-1-{size} x3", "error": repr(exc)[:300]})
 
     # 3. projection of the full grid; each engine at its best measured stream count
     gs = grid_steps(100, 100, 50)
@@ -460,6 +457,20 @@ def main(argv=None) -> int:
             eq = equivalence(base, eq_sizes, eq_steps, dev, graphs, n_eq)
         except Exception as exc:  # noqa: BLE001
             eq = [{"error": repr(exc)[:500]}]
+
+    # 2c. stacking: 3 same-shape models (the dropout variants of one grid model) in one stack
+    stack_rows = []
+    for size in sorted({sizes[0], sizes[-1]}) if time.perf_counter() - t_all < args.budget_s else []:
+        cfgs = [train.TrainConfig(**base, cell="lstm", layers=1, size=size, dropout=p) for p in (0.0, 0.25, 0.5)]
+        try:
+            st3 = make_stepper(cfgs, K, dev, graphs)
+            t3, _ = time_fast_solo(st3, x_all, y_all, S, dev, steps, warmup)
+            stack_rows.append({"model": f"lstm-1-{size} x3 (dropout 0/.25/.5)", "stack_ms": 1e3 * t3,
+                               "per_model_ms": 1e3 * t3 / 3,
+                               "alone_ms": 1e3 * t_fast["stacked"].get(("lstm", 1, size), float("nan"))})
+            del st3
+        except Exception as exc:  # noqa: BLE001
+            stack_rows.append({"model": f"lstm-1-{size} x3", "error": repr(exc)[:300]})
 
     # table
     print()
