@@ -11,7 +11,8 @@ symbol is an all-zero one-hot vector (a padding row that stays zero and is never
 
 **Training** follows the paper's optimiser: RMSProp (lr 2e-3, smoothing 0.95), gradients clipped
 element-wise to [-5, 5], learning rate ×0.95 per epoch from epoch ``decay_after`` on, minibatches
-of ``batch_size`` random (history, symbol) pairs, and early stopping on the validation loss
+of ``batch_size`` random (history, symbol) pairs (a fresh permutation each epoch; the remainder
+that does not fill a batch is left out of that epoch), and early stopping on the validation loss
 (evaluated every ``eval_every`` steps; the best weights are kept).
 """
 
@@ -171,7 +172,7 @@ class NNNLM:
         self.module_ = NNNModule(int(self.n), self.K_, int(self.hidden)).to(self.device)
         opt = torch.optim.RMSprop(self.module_.parameters(), lr=self.lr, alpha=self.alpha, eps=1e-8)
         N, Bsz = ytr.numel(), int(self.batch_size)
-        steps_per_epoch = max(1, math.ceil(N / Bsz))
+        steps_per_epoch = max(1, N // Bsz)  # full batches only: a short last batch makes RMSProp jump
         total = int(math.ceil(self.max_epochs * steps_per_epoch))
         if self.max_steps is not None:
             total = min(total, int(self.max_steps))
