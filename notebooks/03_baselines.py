@@ -56,6 +56,9 @@ display(Markdown("; ".join(f"`{ds}`: {r['test_symbols']:,} test symbols, counted
                            f"{r['seconds']['fit']:.1f} s and scored in {r['seconds']['score']:.1f} s"
                            + (f" (orders {r['cached']} read from cache)" if r["cached"] else "")
                            for ds, r in ngram.items())))
+gaps = ngram_table["diff"].abs().groupby(level="dataset").max().dropna()
+display(Markdown("Largest |ours − paper| of the n-gram row: " + (", ".join(f"`{ds}` {g:.4f} nats" for ds, g in gaps.items())
+                                                                 or "no paper values for these datasets")))
 ngram_table.round(4)
 
 # %% [markdown]
