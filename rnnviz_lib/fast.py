@@ -138,6 +138,14 @@ class Stack:
         """Model m's weights in ``CharRNN.state_dict()`` layout, on the CPU."""
         return {k: p[m].detach().to("cpu", copy=True) for k, p in zip(self.names, self.params)}
 
+    @torch.no_grad()
+    def copy_into(self, m: int, net: models.CharRNN) -> models.CharRNN:
+        """Copy model m's weights into ``net`` (a CharRNN of this shape, on this device)."""
+        own = dict(net.named_parameters())
+        for k, p in zip(self.names, self.params):
+            own[k].copy_(p[m])
+        return net
+
     def load_model_state(self, m: int, sd: dict) -> None:
         with torch.no_grad():
             for k, p in zip(self.names, self.params):
@@ -269,6 +277,19 @@ def stream_losses(stack: Stack, part, max_batches: int = 0) -> list[float]:
         logits, state = stack.forward(x, state, training=False)
         total += _losses(logits.float(), y).double() * (B * S)
     return [float(v) / (B * n * S) for v in total.cpu()]
+
+
+def eval_losses(stack, part, max_batches: int = 0, nets=None) -> list[float]:
+    """Every model's validation loss with ``evaluate.stream_loss`` on the fused module (the
+    reference's evaluation, at cuDNN speed): ``nets`` are CharRNNs of the stack's shape on its
+    device, reused between calls (the stack's weights are copied into them)."""
+    from rnnviz_lib import evaluate
+
+    if isinstance(stack, ModuleStack):
+        return [evaluate.stream_loss(stack.model, part, stack.device, max_batches)]
+    nets = nets or [models.model_from_hparams(hp).to(stack.device) for hp in stack.hparams]
+    return [evaluate.stream_loss(stack.copy_into(m, net), part, stack.device, max_batches)
+            for m, net in enumerate(nets)]
 
 
 # ----------------------------------------------------------------------------------------
@@ -619,9 +640,12 @@ def _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, g
                          "hidden": stepper.hidden_of(m) if sts[m]["batch"] else None,
                          "progress": dict(sts[m]), "fast_rng": gen.get_state()}, outs[m] / "checkpoint.pt")
 
+    eval_nets = ([models.model_from_hparams(hp).to(device) for hp in stack.hparams]
+                 if isinstance(stack, Stack) else None)
+
     def evaluate_val():
         fold_losses()
-        vals = stream_losses(stack, splits.val, cfg0.max_eval_batches)
+        vals = eval_losses(stack, splits.val, cfg0.max_eval_batches, eval_nets)
         for m in range(M):
             if not active[m]:
                 continue

@@ -159,3 +159,16 @@ def test_grid_runs_the_fast_executor(tmp_path):
     assert [r["status"] for r in res] == ["done", "done"]
     df = grid.summary(cfgs, Store(tmp_path))
     assert list(df["status"]) == ["finished", "finished"] and df["test_loss"].notna().all()
+
+
+def test_stacked_forward_is_the_fused_forward():
+    # the stacked cells (bmm over models, W_ih lookup) against nn.LSTM/GRU/RNN, state carried
+    c = _cfg()
+    _, splits = train.load_splits(c)
+    for cell, variant in (("lstm", "torch"), ("gru", "torch"), ("gru", "paper"), ("rnn", "torch")):
+        nets = [train.build_model(_cfg(cell=cell, gru_variant=variant, layers=2, size=12, seed=s), 87) for s in (1, 2)]
+        stack = fast.Stack(nets, "cpu")
+        a = fast.stream_losses(stack, splits.val, 3)
+        b = fast.eval_losses(stack, splits.val, 3)
+        assert a[0] != a[1] and np.allclose(a, b, atol=1e-6, rtol=0), (cell, variant, a, b)
+        assert b == [evaluate.stream_loss(n, splits.val, "cpu", 3) for n in nets]
