@@ -72,20 +72,28 @@ def resolved_hidden(config: train.TrainConfig, K: int) -> int:
     return config.hidden or models.width_for(config.cell, config.layers, config.size, K, config.matching)
 
 
-def group_key(config: train.TrainConfig, K: int) -> tuple:
-    """Configs with equal keys stack: same shape (cell, L, H, K) and the same schedule."""
+def group_key(config: train.TrainConfig, K: int, width: bool = True) -> tuple:
+    """Configs with equal keys stack: same shape (cell, L, H, K) and the same schedule
+    (``width=False``: any H, for stacks padded to the widest member)."""
     d = config.identity()
     for f in PER_MODEL_FIELDS:
         d.pop(f, None)
-    d["H"] = resolved_hidden(config, K)
+    if width:
+        d["H"] = resolved_hidden(config, K)
     d["K"] = int(K)
     d["device"] = config.device
     return tuple(sorted((k, repr(v)) for k, v in d.items()))
 
 
-def make_groups(configs, store: Store | None = None, max_stack: int = 0) -> list[list[train.TrainConfig]]:
-    """Partition configs into stackable groups (input order kept inside a group); groups larger
-    than ``max_stack`` (> 0) are cut into pieces."""
+def make_groups(configs, store: Store | None = None, max_stack: int = 0,
+                pad_ratio: float = 1.0) -> list[list[train.TrainConfig]]:
+    """Partition configs into stackable groups; groups larger than ``max_stack`` (> 0) are cut.
+
+    ``pad_ratio`` = 1 (default): only equal widths stack. > 1: models that differ only in width
+    stack too, zero-padded to the widest (``Stack``), when the widest H is at most ``pad_ratio``
+    times the narrowest (buckets filled greedily from the widest down). Padding trades arithmetic
+    for fewer, larger launches: worth it where steps are launch-bound (small models on a GPU).
+    """
     store = store or Store()
     K_of: dict = {}
     groups: dict = {}
@@ -93,11 +101,19 @@ def make_groups(configs, store: Store | None = None, max_stack: int = 0) -> list
         kk = (cfg.dataset, cfg.data_dir)
         if kk not in K_of:
             K_of[kk] = train.load_splits(cfg, store)[0].K
-        groups.setdefault(group_key(cfg, K_of[kk]), []).append(cfg)
+        K = K_of[kk]
+        groups.setdefault(group_key(cfg, K, width=pad_ratio <= 1.0), []).append((resolved_hidden(cfg, K), cfg))
     out = []
     for g in groups.values():
-        n = max_stack if max_stack > 0 else len(g)
-        out.extend(g[i : i + n] for i in range(0, len(g), n))
+        buckets: list[list] = []
+        for H, cfg in sorted(g, key=lambda t: -t[0]) if pad_ratio > 1.0 else g:
+            if buckets and buckets[-1][0][0] <= pad_ratio * H:
+                buckets[-1].append((H, cfg))
+            else:
+                buckets.append([(H, cfg)])
+        for b in buckets:
+            n = max_stack if max_stack > 0 else len(b)
+            out.extend([c for _, c in b[i : i + n]] for i in range(0, len(b), n))
     return out
 
 
@@ -112,44 +128,97 @@ def _param_names(L: int) -> list[str]:
 
 
 class Stack:
-    """M CharRNNs with one (cell, K, H, L, gru_variant): parameters stacked on a leading dim.
+    """M CharRNNs with one (cell, K, L, gru_variant): parameters stacked on a leading dim.
 
     ``params[i]`` is the (M, ...) stack of the i-th parameter of ``CharRNN.parameters()``
     (names in ``names``); ``dropout`` is a (M,) tensor of per-model probabilities.
+
+    Widths may differ: every model is zero-padded to the widest one's H (each gate block of
+    W_ih, W_hh and the biases gets H - H_m zero rows, W_hh, deeper W_ih and the classifier
+    H - H_m zero columns). Padded units then stay exactly zero, their gradients are exactly
+    zero and RMSProp leaves them at zero, so model m computes what it computes alone; it only
+    costs the padded arithmetic. ``state_dict(m)`` and friends cut the padding off again.
     """
 
     def __init__(self, nets: list[models.CharRNN], device):
         ref = nets[0]
         for n in nets:
-            if (n.cell, n.K, n.H, n.L, n.gru_variant) != (ref.cell, ref.K, ref.H, ref.L, ref.gru_variant):
-                raise RnnvizError("models of one stack must share cell, K, H, L and GRU variant; group them by fast.group_key")
-        self.cell, self.K, self.H, self.L, self.gru_variant = ref.cell, ref.K, ref.H, ref.L, ref.gru_variant
+            if (n.cell, n.K, n.L, n.gru_variant) != (ref.cell, ref.K, ref.L, ref.gru_variant):
+                raise RnnvizError("models of one stack must share cell, K, L and GRU variant; group them by fast.group_key")
+        self.cell, self.K, self.L, self.gru_variant = ref.cell, ref.K, ref.L, ref.gru_variant
+        self.Hs = [n.H for n in nets]
+        self.H = max(self.Hs)
         self.M = len(nets)
         self.device = torch.device(device)
         self.names = _param_names(self.L)
+        G = models.GATES[self.cell]
+        self._rows = [(torch.arange(G)[:, None] * self.H + torch.arange(h)[None, :]).reshape(-1) for h in self.Hs]
         sds = [n.state_dict() for n in nets]
-        self.params = [torch.stack([sd[k] for sd in sds]).to(self.device).requires_grad_(True) for k in self.names]
+        self.params = [torch.stack([self._embed(sd[k], k, m) for m, sd in enumerate(sds)]).to(self.device)
+                       .requires_grad_(True) for k in self.names]
         self.p_drop = [float(n.dropout) for n in nets]
         self.dropout = torch.tensor(self.p_drop, device=self.device, dtype=torch.float32)
         self.hparams = [n.hparams() for n in nets]
 
+    # -- padding -----------------------------------------------------------------------
+    @staticmethod
+    def _has_cols(name: str) -> bool:  # is the second axis H wide?
+        return "weight_hh" in name or name == "decoder.weight" or ("weight_ih" in name and not name.endswith("_l0"))
+
+    def _embed(self, t: torch.Tensor, name: str, m: int) -> torch.Tensor:
+        """Model m's own tensor -> its zero-padded (H-wide) slot."""
+        if self.Hs[m] == self.H:
+            return t
+        G, h = models.GATES[self.cell], self.Hs[m]
+        shape = list(t.shape)
+        if name.startswith("rnn."):
+            shape[0] = G * self.H
+        if self._has_cols(name):
+            shape[1] = self.H
+        out = t.new_zeros(shape)
+        rows = self._rows[m].to(t.device) if name.startswith("rnn.") else torch.arange(t.shape[0], device=t.device)
+        if t.dim() == 1:
+            out[rows] = t
+        elif self._has_cols(name):
+            out[rows, :h] = t
+        else:
+            out[rows] = t
+        return out
+
+    def _extract(self, t: torch.Tensor, name: str, m: int) -> torch.Tensor:
+        """Model m's slot (one (M, ...) slice) -> its own tensor."""
+        if self.Hs[m] == self.H:
+            return t
+        if name.startswith("rnn."):
+            t = t[self._rows[m].to(t.device)]
+        if self._has_cols(name):
+            t = t[:, : self.Hs[m]]
+        return t
+
     # -- conversions ---------------------------------------------------------------------
     def state_dict(self, m: int) -> dict:
         """Model m's weights in ``CharRNN.state_dict()`` layout, on the CPU."""
-        return {k: p[m].detach().to("cpu", copy=True) for k, p in zip(self.names, self.params)}
+        return {k: self._extract(p[m].detach(), k, m).to("cpu", copy=True) for k, p in zip(self.names, self.params)}
+
+    def slot_of(self, i: int, t: torch.Tensor, m: int) -> torch.Tensor:
+        """Model m's part of a (M, ...) tensor shaped like ``params[i]`` (e.g. RMSProp state)."""
+        return self._extract(t[m].detach(), self.names[i], m)
+
+    def embed_into(self, i: int, t: torch.Tensor, m: int, value: torch.Tensor) -> None:
+        with torch.no_grad():
+            t[m].copy_(self._embed(value.to(t.device), self.names[i], m))
 
     @torch.no_grad()
     def copy_into(self, m: int, net: models.CharRNN) -> models.CharRNN:
-        """Copy model m's weights into ``net`` (a CharRNN of this shape, on this device)."""
+        """Copy model m's weights into ``net`` (a CharRNN of its shape, on this device)."""
         own = dict(net.named_parameters())
         for k, p in zip(self.names, self.params):
-            own[k].copy_(p[m])
+            own[k].copy_(self._extract(p[m], k, m))
         return net
 
     def load_model_state(self, m: int, sd: dict) -> None:
-        with torch.no_grad():
-            for k, p in zip(self.names, self.params):
-                p[m].copy_(sd[k].to(self.device))
+        for i, k in enumerate(self.names):
+            self.embed_into(i, self.params[i], m, sd[k])
 
     def init_state(self, B: int):
         z = torch.zeros(self.L, self.M, B, self.H, device=self.device)
@@ -159,19 +228,19 @@ class Stack:
         """Model m's carried state in the reference layout ((L, B, H), or (h, c))."""
         if state is None:
             return None
+        h = self.Hs[m]
         if isinstance(state, tuple):
-            return tuple(s[:, m].detach().to("cpu", copy=True) for s in state)
-        return state[:, m].detach().to("cpu", copy=True)
+            return tuple(s[:, m, :, :h].detach().to("cpu", copy=True) for s in state)
+        return state[:, m, :, :h].detach().to("cpu", copy=True)
 
     def set_state_of(self, state, m: int, value) -> None:
         if value is None:
             return
+        h = self.Hs[m]
         with torch.no_grad():
-            if isinstance(state, tuple):
-                for s, v in zip(state, value):
-                    s[:, m].copy_(v.to(self.device))
-            else:
-                state[:, m].copy_(value.to(self.device))
+            for s, v in zip(state if isinstance(state, tuple) else (state,), value if isinstance(value, tuple) else (value,)):
+                s[:, m].zero_()
+                s[:, m, :, :h].copy_(v.to(self.device))
 
     # -- forward -----------------------------------------------------------------------
     def forward(self, x: torch.Tensor, state, training: bool = False, generator=None):
@@ -366,7 +435,7 @@ class Stepper:
 
     def optimizer_state(self, m: int, template: dict, step: int) -> dict:
         """Model m's RMSProp state in ``torch.optim.RMSprop.state_dict()`` format."""
-        return _rmsprop_state_dict(template, self.square, m, step, self.lr_host[m])
+        return _rmsprop_state_dict(template, self.stack, self.square, m, step, self.lr_host[m])
 
     def hidden_of(self, m: int):
         return self.stack.state_of(self.state, m)
@@ -374,9 +443,8 @@ class Stepper:
     def load_checkpoint(self, m: int, ck: dict) -> None:
         """Model, optimizer state and carried state of model m from a run's checkpoint.pt."""
         self.stack.load_model_state(m, ck["model"])
-        with torch.no_grad():
-            for v, (_, s) in zip(self.square, sorted(ck["optimizer"]["state"].items())):
-                v[m].copy_(s["square_avg"].to(v.device))
+        for i, (v, (_, s)) in enumerate(zip(self.square, sorted(ck["optimizer"]["state"].items()))):
+            self.stack.embed_into(i, v, m, s["square_avg"])
         self.stack.set_state_of(self.state, m, ck["hidden"])
 
     def reset_state(self) -> None:
@@ -479,10 +547,11 @@ def pick_engine(engine: str, n_models: int) -> str:
 # ----------------------------------------------------------------------------------------
 # Training a group
 # ----------------------------------------------------------------------------------------
-def _rmsprop_state_dict(template: dict, square: list[torch.Tensor], m: int, step: int, lr: float) -> dict:
+def _rmsprop_state_dict(template: dict, stack: Stack, square: list[torch.Tensor], m: int, step: int,
+                        lr: float) -> dict:
     groups = [dict(g, lr=lr) for g in template["param_groups"]]
     state = {} if step == 0 else {
-        i: {"step": torch.tensor(float(step)), "square_avg": v[m].detach().to("cpu", copy=True)}
+        i: {"step": torch.tensor(float(step)), "square_avg": stack.slot_of(i, v, m).to("cpu", copy=True)}
         for i, v in enumerate(square)}
     return {"state": state, "param_groups": groups}
 
@@ -741,15 +810,17 @@ def _run_reference(config, store) -> dict:
 # The executor
 # ----------------------------------------------------------------------------------------
 def run_fast(configs, store: Store | None = None, keep_going: bool = True, streams: int = 0,
-             graphs: bool | None = None, tf32: bool = False, max_stack: int = 0, engine: str = "auto") -> list[dict]:
+             graphs: bool | None = None, tf32: bool = False, max_stack: int = 0, engine: str = "auto",
+             pad_ratio: float = 1.0) -> list[dict]:
     """Executor ``fn(configs, store, keep_going) -> list[result]`` (see ``grid``): same-shape
     configs are stacked (``make_groups``); on CUDA, ``streams`` groups run at once (default 4),
     each in its own thread and CUDA stream, with CUDA-graph steps (``graphs``, default on CUDA).
     ``engine`` picks how a group trains (``pick_engine``: by default the fused cuDNN module for
-    a lone model, the stacked cells for several). Results come back in the order of ``configs``."""
+    a lone model, the stacked cells for several); ``pad_ratio`` > 1 also stacks models of
+    different widths (``make_groups``). Results come back in the order of ``configs``."""
     store = store or Store()
     configs = list(configs)
-    groups = make_groups(configs, store, max_stack)
+    groups = make_groups(configs, store, max_stack, pad_ratio)
     cuda = any(train.resolve_device(g[0].device).type == "cuda" for g in groups)
     graphs = cuda if graphs is None else bool(graphs)
     n_par = (streams or 4) if cuda else 1
