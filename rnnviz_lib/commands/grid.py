@@ -1,0 +1,84 @@
+"""``rnnviz grid``: train a profile's grid of models, print its summary and Table 1, or its widths."""
+
+from __future__ import annotations
+
+from rnnviz_lib.commands import add_data_args
+
+
+def _widths(args) -> int:
+    from rnnviz_lib import data, grid
+
+    corpus = data.load_corpus(args.dataset or "wp", args.data_dir, args.allow_checksum_mismatch, args.kernel_source)
+    print(f"hidden widths (parameter count) for {corpus.name}, K = {corpus.K}, matching = {args.matching}")
+    print(grid.widths_frame(corpus.K, args.matching).to_string())
+    return 0
+
+
+def _grid(args) -> int:
+    import pandas as pd
+
+    from rnnviz_lib import grid
+
+    if args.widths:
+        return _widths(args)
+    configs = grid.expand(args.profile, [args.dataset] if args.dataset else None, args.device, args.only)
+    if args.data_dir:
+        configs = [c.replace(data_dir=args.data_dir) for c in configs]
+    if args.progress:
+        configs = [c.replace(show_progress=True) for c in configs]
+    if not args.summary:
+        if args.dry_run:
+            for c in configs:
+                print(c.slug)
+            print(f"{len(configs)} runs")
+            return 0
+        if args.address and args.executor != "ray":
+            from rnnviz_lib.errors import RnnvizError
+
+            raise RnnvizError("--address names a Ray cluster; add --executor ray")
+        if args.executor == "ray" and args.address:
+            import functools
+
+            from rnnviz_lib import ray_executor
+
+            grid.register_executor("ray", functools.partial(ray_executor.run_ray, address=args.address))
+        results = grid.run(configs, args.executor, keep_going=not args.stop_on_error)
+        failed = [r for r in results if r["status"] == "failed"]
+    else:
+        failed = []
+    df = grid.summary(configs)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(df.drop(columns="run_dir").to_string(float_format=lambda v: f"{v:.4f}"))
+        for ds in dict.fromkeys(c.dataset for c in configs):
+            ours, _, compare = grid.table1(df, ds)
+            if not ours.empty:
+                print(f"\nTable 1, {ds}: test cross-entropy in nats, ours (paper, Δ)")
+                print(compare.to_string())
+    for r in failed:
+        print(f"FAILED {r['config'].slug}: {r['error']}")
+    return 1 if failed else 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("grid", help="train a profile's grid of models (resumes; finished runs are skipped)")
+    add_data_args(p, required=False)
+    p.set_defaults(dataset=None)
+    p.add_argument("--profile", default="quick", help="smoke, quick, paper or a YAML path (its grid: section)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+                   help="override the profile's device (default: the profile's, else auto)")
+    p.add_argument("--executor", default="local",
+                   help="local (one run after another; default), ray (one Ray task per run) or a registered one")
+    p.add_argument("--address", default=None,
+                   help="with --executor ray: the Ray cluster to join (auto, HOST:6379, ray://HOST:10001); "
+                        "default $RAY_ADDRESS, else a local Ray on this machine")
+    p.add_argument("--only", nargs="+", default=None, metavar="MODEL",
+                   help="only these models, written cell-layers-size (e.g. lstm-1-64 gru-3-64)")
+    p.add_argument("--dry-run", action="store_true", help="list the runs and stop")
+    p.add_argument("--summary", action="store_true", help="train nothing; print the summary and Table 1")
+    p.add_argument("--stop-on-error", action="store_true", help="stop at the first failed run")
+    p.add_argument("--progress", action="store_true", help="a progress bar per run, too")
+    p.add_argument("--widths", action="store_true",
+                   help="print the parameter-matched hidden widths of the grid for --dataset (default wp)")
+    p.add_argument("--matching", choices=("row", "depth"), default="row",
+                   help="with --widths: row (the paper's: a row shares one budget) or depth")
+    p.set_defaults(func=_grid)

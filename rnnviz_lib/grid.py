@@ -1,0 +1,393 @@
+"""The paper's grid of models (3 cells × 3 depths × 4 sizes per dataset), its runner, and Table 1.
+
+API::
+
+    configs = expand("quick")                      # list[TrainConfig] from notebooks/params/quick.yaml
+    results = run(configs, executor="local")       # trains each (finished runs are skipped)
+    df = summary(configs)                          # one row per config, read from the run dirs
+    ours, paper, compare = table1(df, "wp")        # the paper's layout, "ours (paper, Δ)"
+    checks = findings(ours, paper)                 # depth helps? LSTM/GRU beat the RNN? in numbers
+
+Profiles. ``notebooks/params/<profile>.yaml`` has a top-level ``grid:`` section::
+
+    grid:
+      datasets: [wp, lk]
+      cells: [lstm, rnn, gru]          # default all three
+      layers: [1, 2, 3]                # default all three
+      sizes: [64, 128, 256, 512]       # grid rows (parameter budgets, PAPER.md §2)
+      models: [lstm-1-64, gru-3-64]    # optional: exactly these "cell-layers-size", instead of the product
+      dropout: [0.0]                   # or {size: [..]}: values cross-validated by validation loss
+      train: {epochs: 50, ...}         # TrainConfig overrides for every run
+      snapshots: {models: [lstm-3-512], every: 50, epochs: 3}   # weight snapshots (Figure 5b)
+
+Dropout is cross-validated as in the paper: each value is its own run (its own directory), and
+Table 1 takes, per model, the run with the lowest validation loss. The cost is one full training
+per value; the paper profile tries 0 only for the small rows and up to three values for the
+large ones (see paper.yaml).
+
+Executors. ``run(configs, executor=name)`` looks ``name`` up in ``EXECUTORS``, a dict of
+``name -> fn(configs, store, keep_going) -> list[result]``; ``register_executor`` adds one
+(a Ray or concurrent-GPU executor calls ``run_one`` per config). A result is a dict with
+``config``, ``run_dir``, ``status`` ("done", "skipped" or "failed"), ``error`` and ``seconds``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from rnnviz_lib import models, paper, report, train
+from rnnviz_lib.config import load_profile
+from rnnviz_lib.errors import RnnvizError
+from rnnviz_lib.store import Store, read_json
+
+log = logging.getLogger(__name__)
+
+CELLS = paper.CELLS  # lstm, rnn, gru: the paper's column order
+DEPTHS = paper.DEPTHS
+SIZES = paper.SIZES
+GRID_KEYS = ("datasets", "cells", "layers", "sizes", "models", "dropout", "train", "snapshots", "executor")
+MODEL_KEY = ("dataset", "cell", "layers", "size")  # one Table 1 cell; dropout runs share it
+
+
+# ----------------------------------------------------------------------------------------
+# Expanding a profile into configs
+# ----------------------------------------------------------------------------------------
+def grid_section(profile: str | dict) -> dict:
+    """The ``grid:`` section of a profile (name or YAML path), or the dict itself."""
+    if isinstance(profile, dict):
+        section = profile
+    else:
+        section = load_profile(profile).get("grid")
+        if not section:
+            raise RnnvizError(f"profile {profile!r} has no grid: section; add one to notebooks/params/{profile}.yaml")
+    unknown = sorted(set(section) - set(GRID_KEYS))
+    if unknown:
+        raise RnnvizError(f"unknown grid key(s) {', '.join(unknown)}; use {', '.join(GRID_KEYS)}")
+    return section
+
+
+def datasets(profile: str | dict) -> list[str]:
+    """The datasets a profile's grid trains on."""
+    return list(grid_section(profile).get("datasets", ["wp"]))
+
+
+def parse_model(spec: str) -> tuple[str, int, int]:
+    """``"lstm-3-512"`` -> ("lstm", 3, 512)."""
+    try:
+        cell, layers, size = str(spec).lower().split("-")
+        return models._check_cell(cell), int(layers), int(size)
+    except (ValueError, RnnvizError):
+        raise RnnvizError(f"bad model {spec!r} in the grid: write cell-layers-size, e.g. lstm-3-512") from None
+
+
+def model_name(cell: str, layers: int, size: int) -> str:
+    return f"{cell}-{int(layers)}-{int(size)}"
+
+
+def _dropouts(spec, size: int) -> list[float]:
+    if spec is None:
+        return [0.0]
+    if isinstance(spec, dict):
+        vals = spec.get(size, spec.get(str(size), spec.get("default", [0.0])))
+    else:
+        vals = spec
+    vals = [vals] if isinstance(vals, (int, float)) else list(vals)
+    if not vals:
+        raise RnnvizError(f"the grid's dropout list for size {size} is empty; give at least one value, e.g. [0.0]")
+    return [float(v) for v in vals]
+
+
+def expand(profile: str | dict, datasets=None, device: str | None = None, only=None) -> list[train.TrainConfig]:
+    """The TrainConfigs of a profile's grid: datasets × sizes × cells × depths × dropout values.
+
+    Parameters
+    ----------
+    profile : profile name / YAML path, or a ``grid:`` dict
+    datasets : restrict to these datasets (default: the section's ``datasets``)
+    device : override every config's device (auto/cpu/cuda)
+    only : restrict to these models ("cell-layers-size")
+    """
+    g = grid_section(profile)
+    dsets = list(datasets) if datasets else list(g.get("datasets", ["wp"]))
+    if g.get("models"):
+        triples = [parse_model(m) for m in g["models"]]
+    else:
+        triples = [(c, int(l), int(s)) for s in g.get("sizes", SIZES) for c in g.get("cells", CELLS)
+                   for l in g.get("layers", DEPTHS)]
+    if only:
+        want = {parse_model(m) for m in only}
+        triples = [t for t in triples if t in want]
+    base = dict(g.get("train") or {})
+    if device:
+        base["device"] = device
+    fields = {f.name for f in dataclasses.fields(train.TrainConfig)}
+    bad = sorted(set(base) - fields)
+    if bad:
+        raise RnnvizError(f"unknown training option(s) {', '.join(bad)} in the grid's train: section")
+    snaps = g.get("snapshots") or {}
+    snap_models = {parse_model(m) for m in snaps.get("models", [])}
+    out = []
+    for ds in dsets:
+        for cell, layers, size in triples:
+            extra = {}
+            if (cell, layers, size) in snap_models:
+                extra = {"snapshot_every": int(snaps.get("every", 50)), "snapshot_epochs": int(snaps.get("epochs", 3))}
+            for p in _dropouts(g.get("dropout"), size):
+                out.append(train.TrainConfig(**{**base, **extra, "dataset": ds, "cell": cell, "layers": layers,
+                                                "size": size, "dropout": p}))
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# Running
+# ----------------------------------------------------------------------------------------
+def run_one(config: train.TrainConfig, store: Store | None = None) -> dict:
+    """Train one config; never raises for a failed run (the result says why)."""
+    store = store or Store()
+    t0 = time.time()
+    d = train.run_dir(config, store)
+    if train.is_finished(d):
+        return {"config": config, "run_dir": str(d), "status": "skipped", "error": "", "seconds": 0.0}
+    try:
+        d = train.train_run(config, store)
+        return {"config": config, "run_dir": str(d), "status": "done", "error": "", "seconds": time.time() - t0}
+    except RnnvizError as exc:
+        log.error("%s failed: %s", config.slug, exc)
+        return {"config": config, "run_dir": str(d), "status": "failed", "error": str(exc),
+                "seconds": time.time() - t0}
+
+
+def run_local(configs, store: Store, keep_going: bool = True) -> list[dict]:
+    """One run after another in this process, with an overall progress bar."""
+    from tqdm.auto import tqdm
+
+    results = []
+    bar = tqdm(configs, desc="grid", unit="run")
+    for cfg in bar:
+        bar.set_postfix_str(cfg.slug)
+        res = run_one(cfg, store)
+        results.append(res)
+        log.info("grid %d/%d %s: %s (%.0f s)", len(results), len(configs), cfg.slug, res["status"], res["seconds"])
+        if res["status"] == "failed" and not keep_going:
+            raise RnnvizError(res["error"])
+    return results
+
+
+EXECUTORS: dict[str, Callable] = {"local": run_local}
+
+
+def register_executor(name: str, fn: Callable) -> None:
+    """Add an executor ``fn(configs, store, keep_going) -> list[result]`` under ``name``."""
+    EXECUTORS[name] = fn
+
+
+def run(configs, executor: str = "local", store: Store | None = None, keep_going: bool = True) -> list[dict]:
+    """Train every config with the named executor; finished runs are skipped."""
+    if executor == "ray" and executor not in EXECUTORS:
+        from rnnviz_lib import ray_executor  # noqa: F401  registers "ray"; Ray itself is imported lazily
+    if executor == "fast" and executor not in EXECUTORS:
+        from rnnviz_lib import fast  # noqa: F401  registers "fast" (same-shape models stacked, CUDA streams)
+    if executor not in EXECUTORS:
+        raise RnnvizError(f"unknown executor {executor!r}: use one of {', '.join(sorted(EXECUTORS))}")
+    store = store or Store()
+    t0 = time.time()
+    results = EXECUTORS[executor](list(configs), store, keep_going)
+    counts = pd.Series([r["status"] for r in results]).value_counts().to_dict() if results else {}
+    log.info("grid finished in %.0f s: %s", time.time() - t0, counts)
+    return results
+
+
+# ----------------------------------------------------------------------------------------
+# Reading results
+# ----------------------------------------------------------------------------------------
+SUMMARY_COLUMNS = ["dataset", "cell", "layers", "size", "dropout", "hidden", "params", "status", "best_val_loss",
+                   "test_loss", "test_bootstrap_std", "best_epoch", "epochs_done", "train_time_s", "run_dir"]
+
+
+def status_of(d: Path) -> str:
+    if train.is_finished(d):
+        return "finished"
+    if (d / "diverged.json").is_file():
+        return "diverged"
+    if (d / "checkpoint.pt").is_file():
+        return "partial"
+    return "missing"
+
+
+def summary(configs, store: Store | None = None) -> pd.DataFrame:
+    """One row per config (indexed by slug) from whatever its run directory holds."""
+    store = store or Store()
+    rows = []
+    for cfg in configs:
+        d = train.run_dir(cfg, store)
+        row = {"slug": cfg.slug, "dataset": cfg.dataset, "cell": cfg.cell, "layers": cfg.layers, "size": cfg.size,
+               "dropout": cfg.dropout, "status": status_of(d), "run_dir": str(d)}
+        if (d / "config.json").is_file():
+            c = read_json(d / "config.json")
+            row.update(hidden=c.get("hidden_resolved"), params=c.get("params"))
+        if row["status"] == "finished":
+            m = read_json(d / "metrics.json")
+            row.update({k: m.get(k) for k in SUMMARY_COLUMNS if k in m})
+        elif (d / "history.json").is_file():
+            h = read_json(d / "history.json")
+            if h:
+                row.update(best_val_loss=min(r["val_loss"] for r in h), epochs_done=h[-1]["epoch"],
+                           train_time_s=h[-1]["time"])
+        rows.append(row)
+    df = pd.DataFrame(rows, columns=["slug"] + SUMMARY_COLUMNS)
+    return df.set_index("slug")
+
+
+def select_best(df: pd.DataFrame) -> pd.DataFrame:
+    """Per model (dataset, cell, layers, size), the finished run with the lowest validation loss
+    (the paper's cross-validation of dropout). Models with no finished run are left out."""
+    fin = df[df["status"] == "finished"]
+    if fin.empty:
+        return fin
+    idx = fin.groupby(list(MODEL_KEY))["best_val_loss"].idxmin()
+    return fin.loc[idx.values]
+
+
+def run_dirs(profile: str | dict, dataset: str, store: Store | None = None) -> list[Path]:
+    """Run directories of a profile's grid for ``dataset``: for each model, its chosen
+    (best-validation) finished run, or all its configured runs when none has finished."""
+    store = store or Store()
+    cfgs = expand(profile, [dataset])
+    df = summary(cfgs, store)
+    best = select_best(df)
+    chosen = {tuple(r[k] for k in MODEL_KEY): Path(r["run_dir"]) for _, r in best.iterrows()}
+    out = []
+    for cfg in cfgs:
+        key = (cfg.dataset, cfg.cell, cfg.layers, cfg.size)
+        d = chosen.get(key, train.run_dir(cfg, store))
+        if d not in out:
+            out.append(d)
+    return out
+
+
+def histories(configs, store: Store | None = None) -> pd.DataFrame:
+    """Long table of every run's evaluations: slug, cell, layers, size, dropout + history columns."""
+    store = store or Store()
+    frames = []
+    for cfg in configs:
+        h = train.load_history(train.run_dir(cfg, store))
+        if h:
+            f = pd.DataFrame(h)
+            f.insert(0, "slug", cfg.slug)
+            for k in ("dataset", "cell", "layers", "size", "dropout"):
+                f[k] = getattr(cfg, k)
+            frames.append(f)
+    cols = ["slug", "step", "epoch", "train_loss", "val_loss", "lr", "time", "symbols_per_s"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+
+# ----------------------------------------------------------------------------------------
+# Table 1
+# ----------------------------------------------------------------------------------------
+def column_name(cell: str, depth: int) -> str:
+    return f"{cell.upper()}-{int(depth)}"
+
+
+TABLE1_COLUMNS = [column_name(c, d) for c, d in paper.TABLE1_COLUMNS]
+
+
+def paper_table1(dataset: str) -> pd.DataFrame:
+    """The paper's Table 1 for ``dataset`` (nats; NaN where it is blank) in our layout."""
+    rows = paper.TABLE1.get(dataset, {})
+    df = pd.DataFrame(index=pd.Index(SIZES, name="size"), columns=TABLE1_COLUMNS, dtype=float)
+    for size, vals in rows.items():
+        for (c, d), v in vals.items():
+            df.at[size, column_name(c, d)] = float("nan") if v is None else v
+    return df
+
+
+def table1(df: pd.DataFrame, dataset: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Table 1 (test cross-entropy, nats) from a ``summary`` frame, for one dataset.
+
+    Returns
+    -------
+    ours : rows = size, columns = LSTM-1 … GRU-3, the test loss of each model's chosen dropout
+    paper : the paper's values, same layout
+    compare : "ours (paper -, Δ)" strings (``report.compare_frame``)
+    """
+    best = select_best(df[df["dataset"] == dataset])
+    sizes = sorted(set(SIZES) | {int(s) for s in best["size"]})  # rows beyond the paper's stay visible
+    ours = pd.DataFrame(index=pd.Index(sizes, name="size"), columns=TABLE1_COLUMNS, dtype=float)
+    for _, r in best.iterrows():
+        ours.loc[int(r["size"]), column_name(r["cell"], r["layers"])] = float(r["test_loss"])
+    ours = ours.dropna(how="all")
+    if ours.empty:
+        ours = pd.DataFrame(index=pd.Index([], name="size"), columns=TABLE1_COLUMNS, dtype=float)
+    pap = paper_table1(dataset).reindex(ours.index)
+    return ours, pap, report.compare_frame(ours, pap)
+
+
+def _depth_helps(t: pd.DataFrame):
+    hits, n = 0, 0
+    for size in t.index:
+        for c in CELLS:
+            d1 = t.at[size, column_name(c, 1)]
+            deep = [t.at[size, column_name(c, d)] for d in (2, 3)]
+            deep = [v for v in deep if pd.notna(v)]
+            if pd.notna(d1) and deep:
+                n += 1
+                hits += int(min(deep) < d1)
+    return hits, n
+
+
+def _beats(t: pd.DataFrame, a: str, b: str):
+    hits, n = 0, 0
+    for size in t.index:
+        for d in DEPTHS:
+            x, y = t.at[size, column_name(a, d)], t.at[size, column_name(b, d)]
+            if pd.notna(x) and pd.notna(y):
+                n += 1
+                hits += int(x < y)
+    return hits, n
+
+
+def findings(ours: pd.DataFrame, pap: pd.DataFrame) -> pd.DataFrame:
+    """The paper's Table 1 findings as counts over the cells both tables fill.
+
+    Only cells filled in *both* tables are compared, so ours and the paper's count the same
+    pairs. A finding "holds" when it is true in more than half of the pairs.
+    """
+    both = ours.where(pap.notna() & ours.notna())
+    ref = pap.where(ours.notna() & pap.notna())
+    rows = []
+    checks = [
+        ("depth ≥ 2 helps: a 2- or 3-layer model beats the 1-layer one (same cell, same row)", _depth_helps),
+        ("LSTM beats the RNN (same depth, same row)", lambda t: _beats(t, "lstm", "rnn")),
+        ("GRU beats the RNN (same depth, same row)", lambda t: _beats(t, "gru", "rnn")),
+        ("LSTM beats the GRU (same depth, same row; the paper: mixed)", lambda t: _beats(t, "lstm", "gru")),
+    ]
+    for text, fn in checks:
+        h, n = fn(both)
+        hp, npp = fn(ref)
+        rows.append({"finding": text, "ours": f"{h}/{n}", "paper": f"{hp}/{npp}",
+                     "holds (ours)": (h > n / 2) if n else None, "holds (paper)": (hp > npp / 2) if npp else None})
+    return pd.DataFrame(rows).set_index("finding")
+
+
+def findings_text(checks: pd.DataFrame) -> list[str]:
+    """One sentence per finding, from ``findings``."""
+    out = []
+    for text, r in checks.iterrows():
+        if r["holds (ours)"] is None:
+            out.append(f"{text}: no pair of models to compare yet.")
+            continue
+        verdict = "holds" if r["holds (ours)"] else "does not hold"
+        agree = "as in the paper" if r["holds (ours)"] == r["holds (paper)"] else "unlike the paper"
+        out.append(f"{text}: {verdict} in our runs ({r['ours']} pairs; paper {r['paper']}), {agree}.")
+    return out
+
+
+def widths_frame(dataset_K: int, matching: str = "row") -> pd.DataFrame:
+    """Hidden widths (and parameter counts) of the grid for a vocabulary of ``dataset_K``."""
+    return models.width_table(dataset_K, SIZES, matching)
