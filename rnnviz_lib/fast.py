@@ -3,8 +3,9 @@
 API::
 
     results = run_fast(configs, store)            # executor contract of grid.run (grid.EXECUTORS)
-    results = run_fast(configs, store, streams=4, graphs=True, tf32=False)   # on a GPU
-    dirs = train_stack(configs, store)             # one group of same-shape configs, stacked
+    results = run_fast(configs, store, streams=8, graphs=True, pad_ratio=2.0)   # on a GPU
+    results = train_stack(configs, store)          # one group (make_groups) trained as one stack
+    grid.run(configs, executor="fast")             # the same through the grid runner
 
 Why. The plain loop (``grid.run(configs, executor="local")`` -> ``train.train_run``, one model at a
 time on fused cuDNN modules, fp32) is the reference. On a GPU it leaves the chip idle: a batch of
@@ -12,22 +13,32 @@ time on fused cuDNN modules, fp32) is the reference. On a GPU it leaves the chip
 
 * groups configs whose models have the same shape and schedule (``group_key``: dataset, cell, L,
   resolved H, gru variant, B, S, lr schedule, clip, limits ...; the seed and the dropout differ,
-  so the grid's dropout values of one model stack) and trains each group as M models at once:
-  every weight is a (M, ...) tensor, every matmul a ``bmm`` over the leading model dimension;
+  so the grid's dropout values of one model stack; with ``pad_ratio`` > 1 different widths
+  stack too, zero-padded, exactly) and trains each group as M models at once: every weight is
+  a (M, ...) tensor, every matmul a ``bmm`` over the leading model dimension (``engine``
+  ``stacked``); a lone model runs on its fused cuDNN module (``engine`` ``cudnn``) by default;
 * reads the one-hot input as a lookup of W_ih columns (no (B, T, K) one-hot matmul);
 * keeps each model's own RMSProp state, element-wise clip, lr schedule, early stopping,
   best-validation weights, history and checkpoints: model m computes exactly what the
   reference computes for its config (same init, same data order, same state carry) up to float
   summation order, and without dropout agrees with it to float tolerance step by step;
 * keeps the whole epoch's data resident on the device, reads the training loss back only at
-  evaluations (no per-step ``.item()`` sync);
+  evaluations (no per-step ``.item()`` sync; a NaN is caught at the next evaluation), and
+  validates on the fused module (``evaluate.stream_loss``, the reference's evaluation);
 * on CUDA, optionally captures the training step (forward, backward, clip, RMSProp) as one CUDA
   graph (``graphs=True``), and runs several groups concurrently, one thread and CUDA stream each
   (``streams`` > 1), so small models share the chip.
 
-Dropout masks come from a generator per group (seeded from the group's first seed), not from
-torch's global stream as in the reference (whose cuDNN dropout cannot be replayed outside
-cuDNN), so runs with dropout agree with the reference in distribution, not bit for bit.
+Dropout. The ``cudnn`` engine draws masks from torch's global stream as the reference does (on
+the CPU, bit for bit; on a GPU with several streams the draws interleave). The ``stacked``
+engine draws them from a generator per group (the default CUDA generator inside a CUDA graph),
+since the reference's cuDNN masks cannot be replayed outside cuDNN: with dropout its runs agree
+with the reference in distribution, not bit for bit. Without dropout both agree step by step.
+
+Timing fields (history ``time``, metrics ``train_time_s``) are wall time between the syncs at
+evaluations and checkpoints, shared by the members of a stack and by concurrent groups.
+On a GPU, more than 8 concurrent streams need ``CUDA_DEVICE_MAX_CONNECTIONS`` raised before
+CUDA starts (``run_fast`` sets 32 if CUDA is not initialised yet).
 
 The run directories and files are the reference's (``train``'s module docstring): config.json,
 history.json, best.pt, checkpoint.pt (model and optimizer in ``torch.optim.RMSprop`` format, so
@@ -42,6 +53,7 @@ import concurrent.futures as cf
 import dataclasses
 import logging
 import math
+import os
 import sys
 import threading
 import time
@@ -691,11 +703,17 @@ def _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, g
             atomic_write_json(outs[m] / "snapshots" / "index.json",
                               [{"file": n, "step": int(n[5:12])} for n in st["snapshots"]])
 
+    clock = {"mark": time.perf_counter(), "io": False}
+
     def fold_losses():  # the device-side loss sums into each model's progress (one sync)
         losses = stepper.take_losses()
+        dt = time.perf_counter() - clock["mark"]  # the steps since the last sync, device time included
+        clock["io"] = True
         for m in range(M):
             if active[m]:
                 sts[m]["loss_sum"] += float(losses[m])
+                sts[m]["train_time"] += dt
+                sts[m]["time_since_eval"] += dt
 
     def checkpoint():
         fold_losses()
@@ -753,10 +771,8 @@ def _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, g
         if pos["batch"] == 0:
             stepper.reset_state()
         while pos["batch"] < nb:
-            t0 = time.perf_counter()
             i = pos["batch"]
             stepper.step(x_all[:, i * S : (i + 1) * S], y_all[:, i * S : (i + 1) * S])
-            dt = time.perf_counter() - t0  # launch time on CUDA (asynchronous)
             pos["step"] += 1
             pos["batch"] += 1
             at_epoch_end = pos["batch"] == nb
@@ -767,8 +783,6 @@ def _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, g
                 if active[m]:
                     st = sts[m]
                     st.update(step=pos["step"], epoch=pos["epoch"], batch=pos["batch"])
-                    st["train_time"] += dt
-                    st["time_since_eval"] += dt
                     st["symbols_since_eval"] += B * S
                     st["loss_n"] += 1
             if cfg0.eval_every and pos["step"] % cfg0.eval_every == 0 and not at_epoch_end:
@@ -787,6 +801,8 @@ def _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, g
                 if active[m] and sts[m]["stopped"]:
                     active[m] = False
                     stepper.set_lr(m, 0.0)
+            if clock["io"]:  # evaluations and checkpoints are not training time
+                clock.update(mark=time.perf_counter(), io=False)
             if on_step is not None:
                 on_step(pos["step"])
             if at_epoch_end:
@@ -818,6 +834,8 @@ def run_fast(configs, store: Store | None = None, keep_going: bool = True, strea
     ``engine`` picks how a group trains (``pick_engine``: by default the fused cuDNN module for
     a lone model, the stacked cells for several); ``pad_ratio`` > 1 also stacks models of
     different widths (``make_groups``). Results come back in the order of ``configs``."""
+    if not torch.cuda.is_initialized():  # hardware queues for the concurrent streams
+        os.environ.setdefault("CUDA_DEVICE_MAX_CONNECTIONS", "32")
     store = store or Store()
     configs = list(configs)
     groups = make_groups(configs, store, max_stack, pad_ratio)
