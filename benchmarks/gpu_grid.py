@@ -297,7 +297,8 @@ def project(t_step: dict, t_eval: dict, steps: dict, factor: float = 1.0) -> dic
 # ----------------------------------------------------------------------------------------
 # Equivalence: the two executors on a fixed short schedule
 # ----------------------------------------------------------------------------------------
-def equivalence(base: dict, sizes, eq_steps: int, dev, graphs: bool, streams: int, engines=("stacked", "cudnn")) -> list[dict]:
+def equivalence(base: dict, sizes, eq_steps: int, dev, graphs: bool, streams: int, engines=("stacked", "cudnn"),
+                tf32: bool = False) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         cfgs = [train.TrainConfig(**{**base, "cell": c, "layers": 1, "size": s, "epochs": 1,
@@ -310,7 +311,8 @@ def equivalence(base: dict, sizes, eq_steps: int, dev, graphs: bool, streams: in
         walls = {"model": "(wall, all)", "ref_s": t_ref}
         for engine in engines:
             t0 = time.perf_counter()
-            res = fast.run_fast(cfgs, Store(Path(tmp) / engine), streams=streams, graphs=graphs, engine=engine)
+            res = fast.run_fast(cfgs, Store(Path(tmp) / engine), streams=streams, graphs=graphs, engine=engine,
+                                tf32=tf32)
             walls[f"{engine}_s"] = time.perf_counter() - t0
             for c, r, f in zip(cfgs, ref, res):
                 a = train.load_metrics(r)["best_val_loss"]
@@ -336,7 +338,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=0, help="timed steps per model (default 20; tiny 3)")
     ap.add_argument("--streams", default="", help="concurrent stream counts to try, e.g. 4,8,16 (default; tiny 2)")
     ap.add_argument("--no-graphs", action="store_true", help="fast path without CUDA graphs")
-    ap.add_argument("--tf32", action="store_true", help="also allow TF32 matmuls in the fast path")
+    ap.add_argument("--tf32", action="store_true", help="allow TF32 matmuls in the fast paths (the reference stays fp32)")
     ap.add_argument("--eq-steps", type=int, default=0, help="steps of the equivalence schedule (default 40; tiny 6)")
     ap.add_argument("--skip-equivalence", action="store_true")
     ap.add_argument("--out", default="", help="JSON path (default <out-dir>/gpu_grid-<device>.json)")
@@ -397,6 +399,7 @@ def main(argv=None) -> int:
                        "ref_ms": 1e3 * tr, "ref_eval_ms": 1e3 * te}
                 for e in engines:
                     try:
+                        torch.backends.cuda.matmul.allow_tf32 = args.tf32  # fast paths only
                         st = make_stepper([cfg], K, dev, graphs, e)
                         tf, setup = time_fast_solo(st, x_all, y_all, S, dev, steps, warmup)
                         row.update({f"{e}_ms": 1e3 * tf, f"{e}_setup_s": setup})
@@ -404,12 +407,15 @@ def main(argv=None) -> int:
                         t_fast[e][(cell, L, size)] = tf
                     except Exception as exc:  # noqa: BLE001 -- reported, the benchmark goes on
                         row[f"{e}_error"] = repr(exc)[:300]
+                    finally:
+                        torch.backends.cuda.matmul.allow_tf32 = False
                 rows.append(row)
                 print(f"  {row['model']:<12} H={H:<4} ms/step: reference {row['ref_ms']:8.2f}   cudnn alone "
                       f"{row.get('cudnn_ms', float('nan')):8.2f}   stacked alone {row.get('stacked_ms', float('nan')):8.2f}",
                       flush=True)
 
     # 2b. concurrency: every measured model at once, n streams at a time (as run_fast runs groups)
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
     conc = []
     for e in engines:
         if len(steppers[e]) != len(t_ref):
@@ -435,6 +441,7 @@ def main(argv=None) -> int:
             print(f"  concurrent {e:<8} {n:>2} streams: " + (f"{c['wall_s']:.2f} s, {c['speedup_vs_alone']:.2f}x vs alone, "
                   f"{c['speedup_vs_reference']:.2f}x vs reference" if "error" not in c else c["error"]), flush=True)
     del steppers
+    torch.backends.cuda.matmul.allow_tf32 = False
 
     # 3. projection of the full grid; each engine at its best measured stream count
     gs = grid_steps(100, 100, 50)
@@ -455,13 +462,14 @@ def main(argv=None) -> int:
         eq_sizes = (sizes[0], sizes[-1]) if len(sizes) > 1 else (sizes[0],)
         n_eq = proj[fastest]["streams"] if fastest else stream_counts[0]
         try:
-            eq = equivalence(base, eq_sizes, eq_steps, dev, graphs, n_eq)
+            eq = equivalence(base, eq_sizes, eq_steps, dev, graphs, n_eq, tf32=args.tf32)
         except Exception as exc:  # noqa: BLE001
             eq = [{"error": repr(exc)[:500]}]
 
     # 2c. stacking: 3 same-shape models (the dropout variants of one grid model) in one stack, and
     # models of different widths zero-padded into one stack (fast.make_groups(pad_ratio=...))
     stack_rows = []
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
     cell0, L0 = "lstm", depths[0]
     stack_sets = [(f"{cell0}-{L0}-{size} x3 (dropout 0/.25/.5)",
                    [train.TrainConfig(**base, cell=cell0, layers=L0, size=size, dropout=p) for p in (0.0, 0.25, 0.5)],
@@ -484,6 +492,7 @@ def main(argv=None) -> int:
             del st
         except Exception as exc:  # noqa: BLE001
             stack_rows.append({"model": name, "error": repr(exc)[:300]})
+    torch.backends.cuda.matmul.allow_tf32 = False
 
     # table
     print()
@@ -529,7 +538,7 @@ def main(argv=None) -> int:
                  else "measured on the device named here"),
         "device": dev_name, "torch": torch.__version__, "python": platform.python_version(), "standins": STANDINS,
         "shapes": {"B": B, "S": S, "K": K, "sizes": sizes, "depths": depths, "steps": steps, "warmup": warmup},
-        "graphs": graphs, "tf32": False,
+        "graphs": graphs, "tf32_fast_paths": args.tf32,
         "flags": {"cuda_matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
                   "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32}, "rows": rows, "concurrent": conc, "stacking": stack_rows,
         "grid_steps": gs, "projection": proj, "fastest": fastest,

@@ -825,15 +825,45 @@ def _run_reference(config, store) -> dict:
 # ----------------------------------------------------------------------------------------
 # The executor
 # ----------------------------------------------------------------------------------------
-def run_fast(configs, store: Store | None = None, keep_going: bool = True, streams: int = 0,
-             graphs: bool | None = None, tf32: bool = False, max_stack: int = 0, engine: str = "auto",
-             pad_ratio: float = 1.0) -> list[dict]:
+ENV_OPTIONS = {"streams": int, "graphs": lambda v: v.lower() in ("1", "true", "yes", "on"),
+               "tf32": lambda v: v.lower() in ("1", "true", "yes", "on"), "max_stack": int, "engine": str,
+               "pad_ratio": float}
+
+
+def env_options(text: str | None = None) -> dict:
+    """``run_fast`` options from ``$RNNVIZ_FAST`` (e.g. ``streams=8,engine=stacked,pad_ratio=2``),
+    so ``rnnviz grid --executor fast`` can be tuned without code."""
+    text = os.environ.get("RNNVIZ_FAST", "") if text is None else text
+    out = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        key, _, val = item.partition("=")
+        if key not in ENV_OPTIONS or not val:
+            raise RnnvizError(f"bad RNNVIZ_FAST item {item!r}: write key=value with key in {', '.join(ENV_OPTIONS)}")
+        try:
+            out[key] = ENV_OPTIONS[key](val)
+        except ValueError:
+            raise RnnvizError(f"bad value in RNNVIZ_FAST item {item!r}") from None
+    return out
+
+
+def run_fast(configs, store: Store | None = None, keep_going: bool = True, streams: int | None = None,
+             graphs: bool | None = None, tf32: bool | None = None, max_stack: int | None = None,
+             engine: str | None = None, pad_ratio: float | None = None) -> list[dict]:
     """Executor ``fn(configs, store, keep_going) -> list[result]`` (see ``grid``): same-shape
     configs are stacked (``make_groups``); on CUDA, ``streams`` groups run at once (default 4),
     each in its own thread and CUDA stream, with CUDA-graph steps (``graphs``, default on CUDA).
     ``engine`` picks how a group trains (``pick_engine``: by default the fused cuDNN module for
     a lone model, the stacked cells for several); ``pad_ratio`` > 1 also stacks models of
-    different widths (``make_groups``). Results come back in the order of ``configs``."""
+    different widths (``make_groups``). Options left None come from ``$RNNVIZ_FAST``
+    (``env_options``), else the defaults. Results come back in the order of ``configs``."""
+    env = env_options()
+    streams = env.get("streams", 0) if streams is None else streams
+    tf32 = env.get("tf32", False) if tf32 is None else tf32
+    max_stack = env.get("max_stack", 0) if max_stack is None else max_stack
+    engine = env.get("engine", "auto") if engine is None else engine
+    pad_ratio = env.get("pad_ratio", 1.0) if pad_ratio is None else pad_ratio
+    graphs = env.get("graphs") if graphs is None else graphs
+    pick_engine(engine, 1)  # a bad name fails before any work
     if not torch.cuda.is_initialized():  # hardware queues for the concurrent streams
         os.environ.setdefault("CUDA_DEVICE_MAX_CONNECTIONS", "32")
     store = store or Store()

@@ -207,3 +207,14 @@ def test_stacked_forward_is_the_fused_forward():
         b = fast.eval_losses(stack, splits.val, 3)
         assert a[0] != a[1] and np.allclose(a, b, atol=1e-6, rtol=0), (cell, variant, a, b)
         assert b == [evaluate.stream_loss(n, splits.val, "cpu", 3) for n in nets]
+
+
+def test_env_options_parse_and_reject(monkeypatch):
+    assert fast.env_options("streams=8, engine=stacked,pad_ratio=2,graphs=off") == {
+        "streams": 8, "engine": "stacked", "pad_ratio": 2.0, "graphs": False}
+    for bad in ("speed=3", "streams=", "streams=many"):
+        with pytest.raises(RnnvizError, match="RNNVIZ_FAST"):
+            fast.env_options(bad)
+    monkeypatch.setenv("RNNVIZ_FAST", "engine=warp")
+    with pytest.raises(RnnvizError, match="unknown engine"):
+        fast.run_fast([])
