@@ -414,31 +414,36 @@ class Stepper:
 
     def _capture(self):
         st = self.stack
-        keep = [t.detach().clone() for t in st.params + self.square] + [self.loss_sum.clone()]
-        keep_state = [s.clone() for s in (self.state if isinstance(self.state, tuple) else (self.state,))]
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(3):  # warm up allocator and autograd on a side stream (then undone)
+        tensors = st.params + self.square + [self.loss_sum] + list(
+            self.state if isinstance(self.state, tuple) else (self.state,))
+        keep = [t.detach().clone() for t in tensors]
+        try:
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(3):  # warm up allocator and autograd on a side stream (then undone)
+                    self._body()
+            torch.cuda.current_stream().wait_stream(side)
+            self.graph = torch.cuda.CUDAGraph()
+            with _CAPTURE_LOCK, torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
                 self._body()
-        torch.cuda.current_stream().wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with _CAPTURE_LOCK, torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
-            self._body()
-        with torch.no_grad():  # capture does not run; the warm-up did: restore what it changed
-            for t, k in zip(st.params + self.square + [self.loss_sum], keep):
-                t.copy_(k)
-            for s, k in zip(self.state if isinstance(self.state, tuple) else (self.state,), keep_state):
-                s.copy_(k)
+        except RuntimeError as exc:  # e.g. an op that cannot be captured: train eagerly instead
+            log.warning("CUDA graph capture failed (%s); this stack trains without a graph", str(exc)[:200])
+            self.graph, self.use_graph = None, False
+        finally:
+            torch.cuda.current_stream().synchronize()
+            with torch.no_grad():  # capture does not run; the warm-up did: restore what it changed
+                for t, k in zip(tensors, keep):
+                    t.copy_(k)
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> None:
         self.x.copy_(x)
         self.y.copy_(y)
+        if self.use_graph and self.graph is None:
+            self._capture()
         if not self.use_graph:
             self._body()
             return
-        if self.graph is None:
-            self._capture()
         self.graph.replay()
 
     def set_lr(self, m: int, value: float) -> None:
@@ -877,16 +882,26 @@ def run_fast(configs, store: Store | None = None, keep_going: bool = True, strea
     by_id: dict[int, dict] = {}
     stop = threading.Event()
 
+    def failed(group, error):
+        return [{"config": c, "run_dir": str(train.run_dir(c, store)), "status": "failed", "error": error,
+                 "seconds": 0.0} for c in group]
+
     def work(group):
         if stop.is_set():
-            return [{"config": c, "run_dir": str(train.run_dir(c, store)), "status": "failed",
-                     "error": "not run: an earlier run failed (--stop-on-error)", "seconds": 0.0} for c in group]
-        if cuda and n_par > 1:
-            with torch.cuda.stream(torch.cuda.Stream()):
+            return failed(group, "not run: an earlier run failed (--stop-on-error)")
+        try:
+            if cuda and n_par > 1:
+                with torch.cuda.stream(torch.cuda.Stream()):
+                    res = train_stack(group, store, graphs, tf32, engine=engine)
+                    torch.cuda.current_stream().synchronize()
+            else:
                 res = train_stack(group, store, graphs, tf32, engine=engine)
-                torch.cuda.current_stream().synchronize()
-        else:
-            res = train_stack(group, store, graphs, tf32, engine=engine)
+        except RnnvizError as exc:
+            res = failed(group, str(exc))
+        except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:  # one group's crash must not stop the others
+            log.exception("stack %s failed", ", ".join(c.slug for c in group))
+            res = failed(group, f"{type(exc).__name__}: {str(exc)[:300]}; rerun the grid to resume it "
+                                "(lower RNNVIZ_FAST streams= if the GPU ran out of memory)")
         if not keep_going and any(r["status"] == "failed" for r in res):
             stop.set()
         return res
