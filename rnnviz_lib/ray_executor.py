@@ -171,6 +171,22 @@ def collect(configs, refs, store: Store, keep_going: bool = True) -> list[dict]:
     return results
 
 
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast (RnnvizError) when ``HOST:PORT`` or ``ray://HOST:PORT`` takes no TCP connection;
+    Ray itself retries an unreachable head for minutes. Other forms (``auto``) are left to Ray."""
+    import socket
+
+    hostport = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise RnnvizError(f"no Ray head answers at {address} ({exc.strerror or type(exc).__name__}); check --address "
+                          "(HOST:6379 for the head's GCS port, ray://HOST:10001 for Ray Client, or auto on a node)") from None
+
+
 def run_ray(configs, store: Store | None = None, keep_going: bool = True, address: str | None = None,
             num_cpus: int | None = None, max_retries: int = DEFAULT_MAX_RETRIES) -> list[dict]:
     """Train every config as a Ray task; finished runs are skipped.
@@ -194,6 +210,7 @@ def run_ray(configs, store: Store | None = None, keep_going: bool = True, addres
         t0 = time.time()
         try:
             if address:
+                check_reachable(address)
                 ray.init(address=address, log_to_driver=True)
             else:
                 ncpu = int(num_cpus or os.cpu_count() or 1)

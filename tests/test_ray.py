@@ -109,6 +109,17 @@ def test_missing_ray_says_how_to_install(home):
     assert not (home / "artifacts" / "runs").exists()  # nothing was started
 
 
+def test_bad_address_fails_fast_with_one_line(home, capsys):
+    from rnnviz_lib import cli
+
+    assert cli.main(README_COMMAND + ["--address", "127.0.0.1:1"]) == 2  # nothing listens on port 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("rnnviz: error: no Ray head answers at 127.0.0.1:1") and "--address" in err
+    assert cli.main(["grid", "--profile", "smoke", "--address", "auto"]) == 2  # local executor
+    assert "add --executor ray" in capsys.readouterr().err
+    assert not (home / "artifacts" / "runs").exists()
+
+
 def test_smoke_grid_through_ray_matches_local_and_resumes_a_killed_run(home, tmp_path, one_thread, local_ray):
     configs = grid.expand("smoke")
     assert len(configs) >= 2
