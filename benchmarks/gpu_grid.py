@@ -4,7 +4,8 @@ Usage::
 
     python benchmarks/gpu_grid.py                      # on a CUDA machine: the real measurement (~3-5 min on an H100)
     python benchmarks/gpu_grid.py --tiny               # CPU dry run of every code path (tiny shapes; not GPU numbers)
-    python benchmarks/gpu_grid.py --data-dir DIR       # folder holding war_and_peace.txt (else $RNNVIZ_DATA_DIR, ./data, ../shared/data)
+    python benchmarks/gpu_grid.py --data-dir DIR       # folder with war_and_peace.txt
+                                                       # (else $RNNVIZ_DATA_DIR, ./data, ../shared/data)
 
 What it does, in one process, on the paper's recipe (B = S = 100, WP, K = 87):
 
@@ -99,12 +100,11 @@ def _standins() -> list[str]:
 
 STANDINS = _standins()
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import torch
+import torch.nn.functional as F
 
-from rnnviz_lib import data, evaluate, fast, models, train  # noqa: E402
-from rnnviz_lib.store import Store  # noqa: E402
+from rnnviz_lib import data, evaluate, fast, models, train
+from rnnviz_lib.store import Store
 
 EQ_TOL = 0.01  # nats
 MEM_LIMIT_GB = 40.0
@@ -162,7 +162,6 @@ def time_reference(cfg, K, x_all, y_all, val, dev, steps, warmup):
     evaluate.stream_loss(model, val, dev, nv)
     sync(dev)
     t_eval = (time.perf_counter() - t0) / nv
-    del model, opt
     return t_step, t_eval
 
 
@@ -216,7 +215,7 @@ def time_concurrent(steppers, x_all, y_all, S, dev, steps, streams):
                 run_steps(steppers[k], x_all, y_all, S, 1000, steps)
             if dev.type == "cuda":
                 torch.cuda.current_stream().synchronize()
-        except Exception as exc:  # reported in the results
+        except Exception as exc:  # noqa: BLE001 -- reported in the results
             errors.append(repr(exc))
         finally:
             if ctx is not None:
@@ -286,7 +285,8 @@ def project(t_step: dict, t_eval: dict, steps: dict, factor: float = 1.0) -> dic
         for cell in CELLS:
             for L in GRID_DEPTHS:
                 for size in GRID_SIZES:
-                    one = s["steps"] * interpolate(t_step, cell, L, size) + s["evals"] * interpolate(t_eval, cell, L, size)
+                    one = (s["steps"] * interpolate(t_step, cell, L, size)
+                           + s["evals"] * interpolate(t_eval, cell, L, size))
                     tot += one
                     longest = max(longest, one)
         per_ds[ds] = tot / factor
@@ -338,7 +338,8 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=0, help="timed steps per model (default 20; tiny 3)")
     ap.add_argument("--streams", default="", help="concurrent stream counts to try, e.g. 4,8,16 (default; tiny 2)")
     ap.add_argument("--no-graphs", action="store_true", help="fast path without CUDA graphs")
-    ap.add_argument("--tf32", action="store_true", help="allow TF32 matmuls in the fast paths (the reference stays fp32)")
+    ap.add_argument("--tf32", action="store_true",
+                    help="allow TF32 matmuls in the fast paths (the reference stays fp32)")
     ap.add_argument("--eq-steps", type=int, default=0, help="steps of the equivalence schedule (default 40; tiny 6)")
     ap.add_argument("--skip-equivalence", action="store_true")
     ap.add_argument("--out", default="", help="JSON path (default <out-dir>/gpu_grid-<device>.json)")
@@ -367,9 +368,10 @@ def main(argv=None) -> int:
     graphs = (not args.no_graphs) and dev.type == "cuda"
     B, S = (10, 12) if tiny else (100, 100)
     eq_steps = args.eq_steps or (6 if tiny else 40)
-    base = dict(dataset="wp", batch_size=B, seq_length=S, device=dev.type)
+    base = {"dataset": "wp", "batch_size": B, "seq_length": S, "device": dev.type}
 
-    dev_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({platform.processor() or platform.machine()})"
+    cpu_name = f"cpu ({platform.processor() or platform.machine()})"
+    dev_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else cpu_name
     label = "cpu-dryrun" if tiny else slug(dev_name)
     out_dir = Path(args.out_dir) if args.out_dir else REPO / "benchmarks" / "results"
     out_path = Path(args.out) if args.out else out_dir / f"gpu_grid-{label}.json"
@@ -411,7 +413,8 @@ def main(argv=None) -> int:
                         torch.backends.cuda.matmul.allow_tf32 = False
                 rows.append(row)
                 print(f"  {row['model']:<12} H={H:<4} ms/step: reference {row['ref_ms']:8.2f}   cudnn alone "
-                      f"{row.get('cudnn_ms', float('nan')):8.2f}   stacked alone {row.get('stacked_ms', float('nan')):8.2f}",
+                      f"{row.get('cudnn_ms', float('nan')):8.2f}   stacked alone "
+                      f"{row.get('stacked_ms', float('nan')):8.2f}",
                       flush=True)
 
     # 2b. concurrency: every measured model at once, n streams at a time (as run_fast runs groups)
@@ -438,7 +441,8 @@ def main(argv=None) -> int:
                 c = {"engine": e, "streams": n, "error": repr(exc)[:300]}
             c["peak_mem_gb"] = torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None
             conc.append(c)
-            print(f"  concurrent {e:<8} {n:>2} streams: " + (f"{c['wall_s']:.2f} s, {c['speedup_vs_alone']:.2f}x vs alone, "
+            print(f"  concurrent {e:<8} {n:>2} streams: "
+                  + (f"{c['wall_s']:.2f} s, {c['speedup_vs_alone']:.2f}x vs alone, "
                   f"{c['speedup_vs_reference']:.2f}x vs reference" if "error" not in c else c["error"]), flush=True)
     del steppers
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -496,10 +500,12 @@ def main(argv=None) -> int:
 
     # table
     print()
-    print(f"{'model':<12} {'H':>4} {'params':>9} {'ref ms/step':>12} {'cudnn alone':>12} {'stacked alone':>14} {'ref eval ms':>12}")
+    print(f"{'model':<12} {'H':>4} {'params':>9} {'ref ms/step':>12} {'cudnn alone':>12} {'stacked alone':>14} "
+          f"{'ref eval ms':>12}")
     for r in rows:
         print(f"{r['model']:<12} {r['hidden']:>4} {r['params']:>9,} {r['ref_ms']:>12.2f} "
-              f"{r.get('cudnn_ms', float('nan')):>12.2f} {r.get('stacked_ms', float('nan')):>14.2f} {r['ref_eval_ms']:>12.2f}")
+              f"{r.get('cudnn_ms', float('nan')):>12.2f} {r.get('stacked_ms', float('nan')):>14.2f} "
+              f"{r['ref_eval_ms']:>12.2f}")
     print()
     for c in conc:
         if "error" in c:
@@ -515,7 +521,8 @@ def main(argv=None) -> int:
         else:
             print(f"stack {r['model']:<34} H={r['H']:<4} {r['stack_ms']:8.2f} ms/step vs "
                   f"{r['members_alone_sum_ms']:8.2f} ms for its members alone, one after another ({r['speedup']:.2f}x)")
-    print(f"\nprojected paper grid (72 runs, 50 epochs, wp {gs['wp']['steps']} + lk {gs['lk']['steps']} steps per model):")
+    print(f"\nprojected paper grid (72 runs, 50 epochs, wp {gs['wp']['steps']} + lk {gs['lk']['steps']} "
+          "steps per model):")
     for k, p in proj.items():
         if "error" in p:
             print(f"  {k:<10} {p['error']}")
@@ -540,7 +547,8 @@ def main(argv=None) -> int:
         "shapes": {"B": B, "S": S, "K": K, "sizes": sizes, "depths": depths, "steps": steps, "warmup": warmup},
         "graphs": graphs, "tf32_fast_paths": args.tf32,
         "flags": {"cuda_matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
-                  "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32}, "rows": rows, "concurrent": conc, "stacking": stack_rows,
+                  "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32},
+        "rows": rows, "concurrent": conc, "stacking": stack_rows,
         "grid_steps": gs, "projection": proj, "fastest": fastest,
         "targets_min": {"goal": 30, "stretch": 10}, "memory_limit_gb": MEM_LIMIT_GB,
         "peak_mem_gb": max(peaks) if peaks else None,

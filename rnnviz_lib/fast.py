@@ -57,7 +57,6 @@ import os
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -156,7 +155,8 @@ class Stack:
         ref = nets[0]
         for n in nets:
             if (n.cell, n.K, n.L, n.gru_variant) != (ref.cell, ref.K, ref.L, ref.gru_variant):
-                raise RnnvizError("models of one stack must share cell, K, L and GRU variant; group them by fast.group_key")
+                raise RnnvizError("models of one stack must share cell, K, L and GRU variant; "
+                                  "group them by fast.group_key")
         self.cell, self.K, self.L, self.gru_variant = ref.cell, ref.K, ref.L, ref.gru_variant
         self.Hs = [n.H for n in nets]
         self.H = max(self.Hs)
@@ -250,7 +250,8 @@ class Stack:
             return
         h = self.Hs[m]
         with torch.no_grad():
-            for s, v in zip(state if isinstance(state, tuple) else (state,), value if isinstance(value, tuple) else (value,)):
+            pairs = zip(state, value) if isinstance(state, tuple) else ((state, value),)
+            for s, v in pairs:
                 s[:, m].zero_()
                 s[:, m, :, :h].copy_(v.to(self.device))
 
@@ -395,7 +396,8 @@ class Stepper:
 
     def _body(self):
         st = self.stack
-        logits, new_state = st.forward(self.x, self.state, training=True, generator=None if self.use_graph else self.generator)
+        gen = None if self.use_graph else self.generator
+        logits, new_state = st.forward(self.x, self.state, training=True, generator=gen)
         losses = _losses(logits, self.y)
         grads = torch.autograd.grad(losses.sum(), st.params)
         clip, a, eps = self.cfg.grad_clip, self.cfg.rmsprop_alpha, self.cfg.rmsprop_eps
@@ -584,8 +586,9 @@ def train_stack(configs, store: Store | None = None, graphs: bool = False, tf32:
     """Train a group of same-shape configs (``make_groups``) together; one result per config.
 
     ``engine``: ``stacked`` (the batched cells, ``Stack``), ``cudnn`` (the fused module, one
-    model only) or ``auto`` (``pick_engine``). ``on_step(step)`` is called after every stacked step (after any checkpoint at that step), as
-    ``train.train_run``'s hook: progress reports and fault injection.
+    model only) or ``auto`` (``pick_engine``). ``on_step(step)`` is called after every stacked
+    step (after any checkpoint at that step), as ``train.train_run``'s hook: progress reports
+    and fault injection.
 
     Finished runs are skipped. A run with a checkpoint resumes stacked when every unfinished
     member stopped at the same step; otherwise it is handed to ``train.train_run`` (reference).
@@ -657,7 +660,8 @@ def train_stack(configs, store: Store | None = None, graphs: bool = False, tf32:
                 if ck is None:
                     continue
                 if ck.get("identity_hash") != idents[m]:
-                    raise RnnvizError(f"{outs[m] / 'checkpoint.pt'} belongs to another configuration; delete {outs[m]} to start over")
+                    raise RnnvizError(f"{outs[m] / 'checkpoint.pt'} belongs to another configuration; "
+                                      f"delete {outs[m]} to start over")
                 stepper.load_checkpoint(m, ck)
                 sts[m].update(ck["progress"])
                 if ck.get("fast_rng") is not None and m == 0:
@@ -748,7 +752,8 @@ def _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, g
                    "symbols_per_s": st["symbols_since_eval"] / max(st["time_since_eval"], 1e-9)}
             st.update(loss_sum=0.0, loss_n=0, symbols_since_eval=0, time_since_eval=0.0)
             if not (math.isfinite(vals[m]) and math.isfinite(row["train_loss"])):
-                atomic_write_json(outs[m] / "diverged.json", {"step": st["step"], "reason": f"validation loss {vals[m]}"})
+                atomic_write_json(outs[m] / "diverged.json",
+                                  {"step": st["step"], "reason": f"validation loss {vals[m]}"})
                 st["stopped"] = "diverged"
                 st["error"] = (f"training of {cfgs[m].slug} diverged by step {st['step']}; the last good checkpoint "
                                f"is kept in {outs[m]}. Lower the learning rate or the clip and delete that folder")
@@ -918,9 +923,9 @@ def run_fast(configs, store: Store | None = None, keep_going: bool = True, strea
             for r in work(g):
                 by_id[id(r["config"])] = r
     results = [by_id[id(c)] for c in configs]
-    failed = [r for r in results if r["status"] == "failed"]
-    if failed and not keep_going:
-        raise RnnvizError(failed[0]["error"])
+    bad = [r for r in results if r["status"] == "failed"]
+    if bad and not keep_going:
+        raise RnnvizError(bad[0]["error"])
     return results
 
 

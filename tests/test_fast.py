@@ -14,8 +14,8 @@ from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import Store
 
 # B, S, batches per epoch and widths all distinct and small
-TINY = dict(dataset="wp", batch_size=11, seq_length=13, epochs=2, max_train_batches=5, max_eval_batches=3,
-            max_test_batches=2, checkpoint_every=3, device="cpu")
+TINY = {"dataset": "wp", "batch_size": 11, "seq_length": 13, "epochs": 2, "max_train_batches": 5,
+        "max_eval_batches": 3, "max_test_batches": 2, "checkpoint_every": 3, "device": "cpu"}
 TOL = 1e-5  # nats; the stacked path differs from cuDNN/ATen only in float summation order
 
 
@@ -43,7 +43,8 @@ def _same_run(a, b, tol=TOL):
     np.testing.assert_allclose([r["lr"] for r in hb], [r["lr"] for r in ha], rtol=1e-12)
     ma, mb = train.load_metrics(a), train.load_metrics(b)
     assert abs(ma["test_loss"] - mb["test_loss"]) < tol
-    assert (ma["best_step"], ma["steps"], ma["params"], ma["hidden"]) == (mb["best_step"], mb["steps"], mb["params"], mb["hidden"])
+    keys = ("best_step", "steps", "params", "hidden")
+    assert [ma[k] for k in keys] == [mb[k] for k in keys]
     np.testing.assert_allclose(train.load_probs(b), train.load_probs(a), atol=1e-4, rtol=0)
 
 
