@@ -47,45 +47,53 @@ for ds, why in unavailable.items():
 runs = {ds: errors.finished_runs(ds, store, profile=profile) for ds in corpora}
 g = f"{compare_ngram_n}-gram"
 lstm = errors.pick_run(runs[brace_dataset], "lstm") if brace_dataset in runs else None
-grams, why = errors.baseline_probs(brace_dataset, "ngram", [compare_ngram_n], store, profile) if lstm is not None else ({}, {})
-ready = lstm is not None and bool(grams)
+grams, why = errors.baseline_probs(brace_dataset, "ngram", [compare_ngram_n], store, profile) if brace_dataset in corpora else ({}, {})
 if brace_dataset not in datasets:
     display(Markdown(f"**Note:** `{brace_dataset}` is not among this profile's datasets ({', '.join(datasets)}): "
                      "Figure 5 (left) is skipped."))
 elif brace_dataset in unavailable:
     display(Markdown(f"**Note:** Figure 5 (left) needs `{brace_dataset}`; build it with `rnnviz data prepare --dataset lk`."))
-elif lstm is None:
-    display(Markdown(f"**Note:** no finished LSTM of `{brace_dataset}` in profile `{profile}`: Figure 5 (left) is skipped."))
-elif not grams:
-    display(Markdown(f"**Note:** the {g} of `{brace_dataset}` is missing ({'; '.join(why.values())}): Figure 5 (left) is skipped."))
 else:
-    display(Markdown(f"Figure 5 (left) compares `{lstm.name}` (test loss {lstm['test_loss']:.3f}, the best LSTM of "
-                     f"`{brace_dataset}` in this profile) with the {g}."))
+    if lstm is None:
+        display(Markdown(f"**Note:** no finished LSTM of `{brace_dataset}` in profile `{profile}` (its grid trains none): "
+                         + (f"Figure 5 (left) shows the {g} alone." if grams else "Figure 5 (left) is skipped.")))
+    if not grams:
+        display(Markdown(f"**Note:** the {g} of `{brace_dataset}` is missing ({'; '.join(why.values())})."))
+    if lstm is not None:
+        display(Markdown(f"Figure 5 (left) uses `{lstm.name}` (test loss {lstm['test_loss']:.3f}), the best LSTM of "
+                         f"`{brace_dataset}` in this profile."))
 
 # %%
 buckets, verdict_5a = None, ""
-if ready:
+if brace_dataset in corpora and (lstm is not None or grams):
     c = corpora[brace_dataset]
     test = data.corpus_splits(c).test
-    T = int(lstm["test_columns"])
+    T = int(lstm["test_columns"]) if lstm is not None else test.y.shape[1]
     dist = longrange.brace_distances(test, *c.encode("{}").tolist())[:, :T]
     closing = int((test.y[:, :T] == c.encode("}")[0]).sum())
-    p_lstm = np.load(f"{lstm['path']}/test_probs.npy")[:, :T]
-    buckets = longrange.distance_buckets(dist, {"LSTM": p_lstm, g: errors.align(grams, T)[g]}, distance_edges)
-    far = longrange.long_range_summary(buckets, ("LSTM", g), compare_ngram_n)
-    near = longrange.long_range_summary(buckets, ("LSTM", g), 0)
-    verdict_5a = (f"{brace_dataset}: over all {near['braces']:,} matched `}}` the LSTM gives {near['LSTM']:.3f} against "
-                  f"{near[g]:.3f} for the {g}; beyond {compare_ngram_n} symbols ({far['braces']:,} braces) "
-                  f"{far['LSTM']:.3f} against {far[g]:.3f}: the LSTM is "
-                  f"{'better' if far['diff'] > 0 else 'not better'} ({far['diff']:+.3f}) where the {g} cannot see the `{{`. "
-                  f"The paper's point is the same comparison: the LSTM keeps track of brace pairs the n-gram cannot.")
+    curves = ({"LSTM": np.load(f"{lstm['path']}/test_probs.npy")[:, :T]} if lstm is not None else {}) | errors.align(grams, T)
+    names = tuple(curves)
+    buckets = longrange.distance_buckets(dist, curves, distance_edges)
+    near = longrange.long_range_summary(buckets, names, 0, upto=compare_ngram_n)
+    far = longrange.long_range_summary(buckets, names, compare_ngram_n)
+    if len(names) == 2:
+        verdict_5a = (f"{brace_dataset}: within {compare_ngram_n} symbols of the `{{` ({near['braces']:,} braces) the LSTM "
+                      f"gives `}}` {near['LSTM']:.3f} against {near[g]:.3f} for the {g}; beyond ({far['braces']:,} braces) "
+                      f"{far['LSTM']:.3f} against {far[g]:.3f}: the LSTM is "
+                      f"{'better' if far['diff'] > 0 else 'not better'} ({far['diff']:+.3f}) where the {g} cannot see the `{{`. "
+                      "Paper: the LSTM's advantage on `}` comes from such long-range brace pairs.")
+    else:
+        verdict_5a = (f"{brace_dataset}, {names[0]} only (no LSTM in this profile): p(`}}`) {near[names[0]]:.3f} within "
+                      f"{compare_ngram_n} symbols of the `{{` ({near['braces']:,} braces), {far[names[0]]:.3f} beyond "
+                      f"({far['braces']:,}). The LSTM comparison needs an LSTM trained on {brace_dataset}.")
     store.save_table(buckets.round(4), f"fig5_brace_distance_{brace_dataset}", profile,
-                     f"Figure 5 (left): mean probability of `}}` by distance to its matching `{{` (symbols), LSTM vs "
-                     f"{g}, on the {brace_dataset} test split. {closing - near['braces']:,} of {closing:,} closing braces "
-                     f"have their `{{` before the stream's test part and are left out. {verdict_5a}")
+                     f"Figure 5 (left): mean probability of `}}` by distance to its matching `{{` (symbols), "
+                     f"{' vs '.join(names)}, on the {brace_dataset} test split. {closing - int(buckets['count'].sum()):,} "
+                     f"of {closing:,} closing braces have their `{{` before the stream's test part and are left out. "
+                     + verdict_5a)
     ax = plotting.plot_brace_distance(buckets, ("LSTM", g), title=f"{brace_dataset}: p(}}) by distance to its {{")
     store.save_figure(ax.figure, f"fig5_brace_distance_{brace_dataset}", profile,
-                      f"Figure 5 (left): mean p(}}) per distance bucket, LSTM (red) vs {g} (blue). {verdict_5a}")
+                      f"Figure 5 (left): mean p(}}) per distance bucket, {' (red) vs '.join(names)} (blue). {verdict_5a}")
     display(Markdown(verdict_5a))
     display(buckets.round(3))
 

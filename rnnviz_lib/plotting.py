@@ -74,8 +74,9 @@ def plot_model_tsne(Y: np.ndarray, meta, title: str = "", ax=None):
         else:
             ax.scatter(Y[i, 0], Y[i, 1], s=area.get(int(row.size), 60), marker=DEPTH_MARKERS.get(int(row.depth), "D"),
                        color=color, alpha=0.75, edgecolors="k", linewidths=0.4)
-    handles = [plt.Line2D([], [], ls="", marker="o", color=c, label=k) for k, c in MODEL_COLORS.items()
-               if k in set(meta["cell"])]
+    cell_marker = {"n-gram": "x", "n-NN": "+"}
+    handles = [plt.Line2D([], [], ls="", marker=cell_marker.get(k, "o"), color=c, label=k)
+               for k, c in MODEL_COLORS.items() if k in set(meta["cell"])]
     handles += [plt.Line2D([], [], ls="", marker=m, color="grey", label=f"{d} layer{'s' * (d > 1)}")
                 for d, m in DEPTH_MARKERS.items() if d in set(meta["depth"].dropna().astype(int))]
     handles += [plt.scatter([], [], s=area[s], color="lightgrey", edgecolors="k", linewidths=0.4, label=f"size {s}")
@@ -184,14 +185,14 @@ def plot_onion(table, title: str = "", ax=None):
     """
     import matplotlib.colors as mcolors
 
-    ax = _ax(ax, (5.5, 5.5))
+    ax = _ax(ax, (7, 5))
     t = table.drop(index="total", level=0)
     inner = t["removed"].groupby(level=0, sort=False).sum()
     total = float(inner.sum()) or 1.0
-    ax.pie(inner.to_numpy(), radius=0.7, colors=[ONION_COLORS.get(k, "grey") for k in inner.index],
-           wedgeprops=dict(width=0.35, edgecolor="w"), startangle=90, counterclock=False,
-           labels=[f"{k}\n{v / total:.0%}" if v / total >= 0.03 else "" for k, v in inner.items()],
-           labeldistance=0.45, textprops=dict(fontsize=7, ha="center"))
+    wedges, _ = ax.pie(inner.to_numpy(), radius=0.7, colors=[ONION_COLORS.get(k, "grey") for k in inner.index],
+                       wedgeprops=dict(width=0.35, edgecolor="w"), startangle=90, counterclock=False)
+    ax.legend(wedges, [f"{k}: {v / total:.0%}" for k, v in inner.items()], fontsize=7, frameon=False,
+              loc="center left", bbox_to_anchor=(1.0, 0.5))
     shades = []
     for oracle, group in t.groupby(level=0, sort=False):
         base = np.array(mcolors.to_rgb(ONION_COLORS.get(oracle, "grey")))

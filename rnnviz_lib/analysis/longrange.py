@@ -296,13 +296,18 @@ def closest_baseline(table: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("step").reset_index(drop=True)
 
 
-def long_range_summary(table: pd.DataFrame, names: tuple[str, str], beyond: int) -> dict:
-    """Pooled mean p(}) of two models over the buckets starting beyond ``beyond`` symbols
-    (weighted by the braces in each bucket), from ``distance_buckets``' table."""
-    t = table[(table["lo"] > beyond) & (table["count"] > 0)]
+def long_range_summary(table: pd.DataFrame, names, beyond: int, upto: int | None = None) -> dict:
+    """Pooled mean p(}) of each model over the buckets that start beyond ``beyond`` symbols (and,
+    with ``upto``, end by ``upto``), weighted by the braces in each bucket, from
+    ``distance_buckets``' table. With two models, ``diff`` is the first minus the second."""
+    sel = (table["lo"] > beyond) & (table["count"] > 0)
+    if upto is not None:
+        sel &= (table["hi"] > 0) & (table["hi"] <= upto)
+    t = table[sel]
     n = int(t["count"].sum())
-    if not n:
-        return {"braces": 0, names[0]: np.nan, names[1]: np.nan, "diff": np.nan}
-    a = float((t[names[0]] * t["count"]).sum() / n)
-    b = float((t[names[1]] * t["count"]).sum() / n)
-    return {"braces": n, names[0]: a, names[1]: b, "diff": a - b}
+    out = {"braces": n}
+    for name in names:
+        out[name] = float((t[name] * t["count"]).sum() / n) if n else np.nan
+    if len(names) == 2:
+        out["diff"] = out[names[0]] - out[names[1]]
+    return out

@@ -105,7 +105,7 @@ def layer_names(memory_windows=MEMORY_WINDOWS, rare_thresholds=RARE_THRESHOLDS, 
     layers += [("rare words", f"t = {t}") for t in rare_thresholds]
     layers += [("words", "after space/quote/newline"), ("punctuation", "punctuation")]
     e = list(boost_edges)
-    layers += [("boost", f"{a:.1f}–{b:.1f}") for a, b in zip(e[:-1], e[1:])]
+    layers += [("boost", f"raise by {a:.1f}–{b:.1f}") for a, b in zip(e[:-1], e[1:])]
     return layers
 
 
