@@ -367,3 +367,48 @@ def figure2_panels(study: CellStudy, width: int = 450, seed: int = 0,
                  f"{weak['metric']} = {weak['score']:.2f})",
     })
     return panels
+
+
+def grid_studies(profile: str, datasets, models, store=None, **kwargs) -> tuple[dict, dict]:
+    """``study_run`` for each requested grid model ("cell-layers-size") of each dataset that the
+    profile's grid trains and ``datasets`` lists; for each model, the run the grid chose (lowest
+    validation loss over its dropout values).
+
+    Returns
+    -------
+    studies : {"<dataset>-<cell>-<layers>-<size>": CellStudy}, in the order asked for
+    missing : {same name or dataset: why it is not there}
+    """
+    from rnnviz_lib import grid, train
+
+    studies, missing = {}, {}
+    trained = grid.datasets(profile)
+    for ds in datasets:
+        if ds not in trained:
+            missing[ds] = f"the {profile} profile's grid trains no {ds} models (its datasets: {', '.join(trained)})"
+            continue
+        by_name = {}
+        for d in grid.run_dirs(profile, ds, store):
+            cfg = train.load_config(d) if (d / "config.json").is_file() else None
+            if cfg is not None and train.is_finished(d):
+                by_name.setdefault(grid.model_name(cfg.cell, cfg.layers, cfg.size), d)
+        for m in models:
+            key = f"{ds}-{m}"
+            if m not in by_name:
+                missing[key] = f"no finished {m} run on {ds} in the {profile} grid (run notebook 01 first)"
+                continue
+            studies[key] = study_run(by_name[m], store=store, **kwargs)
+    return studies, missing
+
+
+def untrained_ranking(study: CellStudy, seed: int = 0) -> pd.DataFrame:
+    """The same ranking for a freshly initialised model of the same shape over the same text: the
+    chance level of "tracks a feature" (random cells correlate with frequent features a little)."""
+    import torch
+
+    from rnnviz_lib.analysis.activations import compute_activations
+    from rnnviz_lib.models import model_from_hparams
+
+    torch.manual_seed(seed)
+    fresh = model_from_hparams(study.model.hparams())
+    return rank_cells(compute_activations(fresh, study.sample), study.feats)
