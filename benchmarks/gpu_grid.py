@@ -276,22 +276,68 @@ def grid_steps(B: int, S: int, epochs: int) -> dict:
     return out
 
 
-def project(t_step: dict, t_eval: dict, steps: dict, factor: float = 1.0) -> dict:
-    """Seconds for the 72 grid runs (36 models × wp, lk): sum of steps × per-step time (divided
-    by the concurrency ``factor``), the longest single run, and per dataset."""
-    per_ds, longest = {}, 0.0
+PAPER_DROPOUT = {64: [0.0], 128: [0.0], 256: [0.0, 0.25], 512: [0.0, 0.25, 0.5]}  # paper.yaml's, as of writing
+
+
+def paper_variants() -> tuple[dict, str]:
+    """Runs per grid model by row: the number of dropout values of the paper profile."""
+    try:
+        from rnnviz_lib.config import load_profile
+
+        spec = load_profile("paper")["grid"].get("dropout") or {64: [0.0]}
+        if not isinstance(spec, dict):
+            spec = {size: spec for size in GRID_SIZES}
+        out = {size: len(spec.get(size, spec.get(str(size), spec.get("default", [0.0])))) for size in GRID_SIZES}
+        return out, "notebooks/params/paper.yaml"
+    except Exception:  # noqa: BLE001 -- no PyYAML / profile: the values known when this was written
+        return {size: len(v) for size, v in PAPER_DROPOUT.items()}, "built-in copy of paper.yaml's dropout lists"
+
+
+def project(t_step: dict, t_eval: dict, steps: dict, variants: dict, factor: float = 1.0,
+            stack_cost=None) -> dict:
+    """Seconds for the paper grid (36 models x wp, lk; ``variants[size]`` runs per model): per run,
+    steps x per-step time + evaluations x per-batch eval time, summed and divided by the
+    concurrency ``factor``; ``stack_cost(n, size)`` (stacked engine) is the cost of one step of n
+    same-shape runs stacked, in units of one run's step. Also the longest single job (a floor)."""
+    per_ds, longest, runs = {}, 0.0, 0
     for ds, s in steps.items():
         tot = 0.0
         for cell in CELLS:
             for L in GRID_DEPTHS:
                 for size in GRID_SIZES:
-                    one = (s["steps"] * interpolate(t_step, cell, L, size)
-                           + s["evals"] * interpolate(t_eval, cell, L, size))
-                    tot += one
-                    longest = max(longest, one)
+                    n = variants.get(size, 1)
+                    runs += n
+                    step = s["steps"] * interpolate(t_step, cell, L, size)
+                    ev = n * s["evals"] * interpolate(t_eval, cell, L, size)
+                    job = step * (stack_cost(n, size) if stack_cost else 1.0)
+                    jobs = [job + ev] if stack_cost else [step + ev / n] * n
+                    tot += sum(jobs)
+                    longest = max(longest, *jobs)
         per_ds[ds] = tot / factor
     total = sum(per_ds.values())
-    return {"total_s": total, "wall_s": max(total, longest), "per_dataset_s": per_ds, "longest_run_s": longest}
+    return {"runs": runs, "total_s": total, "wall_s": max(total, longest), "per_dataset_s": per_ds,
+            "longest_job_s": longest}
+
+
+def project_auto(t_cudnn: dict, t_stacked: dict, t_eval: dict, steps: dict, variants: dict, f_cudnn: float,
+                 f_stacked: float, stack_cost) -> dict:
+    """``run_fast``'s default (engine auto): a model with one run on its fused module, a model with
+    several dropout runs as one stack; each part at its measured concurrency."""
+    total, longest = 0.0, 0.0
+    for s in steps.values():
+        for cell in CELLS:
+            for L in GRID_DEPTHS:
+                for size in GRID_SIZES:
+                    n = variants.get(size, 1)
+                    ev = s["evals"] * interpolate(t_eval, cell, L, size)
+                    if n == 1:
+                        job, f = s["steps"] * interpolate(t_cudnn, cell, L, size) + ev, f_cudnn
+                    else:
+                        job = s["steps"] * interpolate(t_stacked, cell, L, size) * stack_cost(n, size) + n * ev
+                        f = f_stacked
+                    total += job / f
+                    longest = max(longest, job)
+    return {"total_s": total, "wall_s": max(total, longest), "longest_job_s": longest}
 
 
 # ----------------------------------------------------------------------------------------
@@ -447,24 +493,17 @@ def main(argv=None) -> int:
     del steppers
     torch.backends.cuda.matmul.allow_tf32 = False
 
-    # 3. projection of the full grid; each engine at its best measured stream count
-    gs = grid_steps(100, 100, 50)
-    proj = {"reference": {**project(t_ref, t_ref_eval, gs), "streams": 1}}
+    best_streams = {}
     for e in engines:
         ok = [c for c in conc if c["engine"] == e and "error" not in c]
-        if not ok or len(t_fast[e]) != len(t_ref):
-            proj[e] = {"error": "not measured"}
-            continue
-        best = max(ok, key=lambda c: c["speedup_vs_alone"])
-        proj[e] = {**project(t_fast[e], t_ref_eval, gs, best["speedup_vs_alone"]), "streams": best["streams"],
-                   "peak_mem_gb": best["peak_mem_gb"]}
-    fastest = min((k for k in engines if "error" not in proj[k]), key=lambda k: proj[k]["wall_s"], default=None)
+        if ok:
+            best_streams[e] = max(ok, key=lambda c: c["speedup_vs_alone"])
 
     # 4. equivalence
     eq = []
     if not args.skip_equivalence:
         eq_sizes = (sizes[0], sizes[-1]) if len(sizes) > 1 else (sizes[0],)
-        n_eq = proj[fastest]["streams"] if fastest else stream_counts[0]
+        n_eq = max((c["streams"] for c in best_streams.values()), default=stream_counts[0])
         try:
             eq = equivalence(base, eq_sizes, eq_steps, dev, graphs, n_eq, tf32=args.tf32)
         except Exception as exc:  # noqa: BLE001
@@ -498,6 +537,39 @@ def main(argv=None) -> int:
             stack_rows.append({"model": name, "error": repr(exc)[:300]})
     torch.backends.cuda.matmul.allow_tf32 = False
 
+    # 3. projection of the full paper grid; each engine at its best measured stream count
+    gs = grid_steps(100, 100, 50)
+    variants, variants_from = paper_variants()
+    ratios = {}  # measured cost of a step of 3 stacked same-shape runs / one run alone, by size
+    for r in stack_rows:
+        if "x3" in r["model"] and "error" not in r and math.isfinite(r["speedup"]):
+            ratios[int(r["model"].split(" ")[0].split("-")[-1])] = 3.0 / r["speedup"]
+
+    def stack_cost(n, size):
+        if n == 1:
+            return 1.0
+        if not ratios:
+            return float(n)  # unmeasured: no gain assumed
+        near = min(ratios, key=lambda s0: abs(math.log(s0 / size)))
+        return 1.0 + (n - 1) * (ratios[near] - 1.0) / 2.0  # linear between 1 run (1.0) and 3 runs (ratio)
+
+    proj = {"reference": {**project(t_ref, t_ref_eval, gs, variants), "streams": 1}}
+    for e in engines:
+        best = best_streams.get(e)
+        if best is None or len(t_fast[e]) != len(t_ref):
+            proj[e] = {"error": "not measured"}
+            continue
+        proj[e] = {**project(t_fast[e], t_ref_eval, gs, variants, best["speedup_vs_alone"],
+                             stack_cost if e == "stacked" else None),
+                   "streams": best["streams"], "peak_mem_gb": best["peak_mem_gb"]}
+    if all("error" not in proj[e] for e in engines):
+        proj["auto"] = {**project_auto(t_fast["cudnn"], t_fast["stacked"], t_ref_eval, gs, variants,
+                                       best_streams["cudnn"]["speedup_vs_alone"],
+                                       best_streams["stacked"]["speedup_vs_alone"], stack_cost),
+                        "streams": max(proj["cudnn"]["streams"], proj["stacked"]["streams"])}
+    fastest = min((k for k in proj if k != "reference" and "error" not in proj[k]), key=lambda k: proj[k]["wall_s"],
+                  default=None)
+
     # table
     print()
     print(f"{'model':<12} {'H':>4} {'params':>9} {'ref ms/step':>12} {'cudnn alone':>12} {'stacked alone':>14} "
@@ -521,14 +593,14 @@ def main(argv=None) -> int:
         else:
             print(f"stack {r['model']:<34} H={r['H']:<4} {r['stack_ms']:8.2f} ms/step vs "
                   f"{r['members_alone_sum_ms']:8.2f} ms for its members alone, one after another ({r['speedup']:.2f}x)")
-    print(f"\nprojected paper grid (72 runs, 50 epochs, wp {gs['wp']['steps']} + lk {gs['lk']['steps']} "
-          "steps per model):")
+    print(f"\nprojected paper grid ({proj['reference']['runs']} runs: 36 models x wp, lk x dropout values "
+          f"{variants} from {variants_from}; 50 epochs, wp {gs['wp']['steps']} + lk {gs['lk']['steps']} steps per run):")
     for k, p in proj.items():
         if "error" in p:
             print(f"  {k:<10} {p['error']}")
         else:
-            print(f"  {k:<10} {p['streams']:>2} streams: {p['wall_s'] / 60:9.1f} min  (longest single run "
-                  f"{p['longest_run_s'] / 60:.1f} min)")
+            print(f"  {k:<10} {p['streams']:>2} streams: {p['wall_s'] / 60:9.1f} min  (longest single job "
+                  f"{p['longest_job_s'] / 60:.1f} min)")
     if eq:
         print("\nequivalence (best val loss after a fixed short schedule, |diff| <= 0.01):")
         for r in eq:
@@ -549,12 +621,23 @@ def main(argv=None) -> int:
         "flags": {"cuda_matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
                   "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32},
         "rows": rows, "concurrent": conc, "stacking": stack_rows,
-        "grid_steps": gs, "projection": proj, "fastest": fastest,
+        "grid_steps": gs, "grid_variants": variants, "grid_variants_from": variants_from,
+        "stack3_cost_ratio": ratios, "projection": proj, "fastest": fastest,
         "targets_min": {"goal": 30, "stretch": 10}, "memory_limit_gb": MEM_LIMIT_GB,
         "peak_mem_gb": max(peaks) if peaks else None,
         "memory_ok": (max(peaks) <= MEM_LIMIT_GB) if peaks else None,
         "equivalence": eq, "equivalence_ok": eq_ok, "wall_s": time.perf_counter() - t_all,
     }
+    if fastest:
+        w = proj[fastest]["wall_s"] / 60
+        result["verdict"] = {"fastest": fastest, "projected_min": w, "meets_30_min": w <= 30, "meets_10_min": w <= 10,
+                             "speedup_vs_reference": proj["reference"]["wall_s"] / proj[fastest]["wall_s"],
+                             "memory_ok": result["memory_ok"], "equivalence_ok": eq_ok}
+        print(f"\nverdict: fastest = {fastest} at {w:.1f} min projected "
+              f"({result['verdict']['speedup_vs_reference']:.1f}x the sequential reference); goal 30 min "
+              f"{'met' if w <= 30 else 'NOT met'}, stretch 10 min {'met' if w <= 10 else 'not met'}; "
+              f"peak memory {result['peak_mem_gb']} GB; equivalence {'ok' if eq_ok else 'FAILED'}"
+              + ("  [CPU dry run: not GPU numbers]" if tiny else ""))
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(result, indent=2, default=float) + "\n")
     print(f"\nwrote {out_path} ({result['wall_s']:.0f} s)")
