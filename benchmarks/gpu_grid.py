@@ -26,7 +26,18 @@ What it does, in one process, on the paper's recipe (B = S = 100, WP, K = 87):
    validation losses must agree within 0.01 nats.
 
 Writes ``benchmarks/results/gpu_grid-<device-slug>.json`` (``gpu_grid-cpu-dryrun.json`` for
-``--tiny``) and prints a table. Needs torch, numpy and this package only: PyYAML and tqdm are
+``--tiny``) and prints a table.
+
+On a lent GPU machine (only the checkout travels; ``../shared`` does not, ``data/`` is
+git-ignored, so carry the corpus)::
+
+    cp ../shared/data/war_and_peace.txt data/
+    run  command: python3 benchmarks/gpu_grid.py --data-dir data --out-dir $OUT 2>&1 | tee $OUT/gpu_grid.log
+         carry: ["data/war_and_peace.txt"]   timeout_s: 540
+    then copy gpu_grid-<device>.json from the returned files to benchmarks/results/ and commit it.
+
+Then train the grid with the fastest setting it reports, e.g.
+``RNNVIZ_FAST=streams=8 rnnviz grid --profile paper --device cuda --executor fast``. Needs torch, numpy and this package only: PyYAML and tqdm are
 replaced by stand-ins when absent (the grid's profile files are not read here).
 """
 
@@ -446,6 +457,9 @@ def main(argv=None) -> int:
                 row = {"model": f"{cell}-{L}-{size}", "hidden": H, "params": models.n_params(cell, L, H, K),
                        "ref_ms": 1e3 * tr, "ref_eval_ms": 1e3 * te}
                 for e in engines:
+                    if time.perf_counter() - t_all > args.budget_s:
+                        row[f"{e}_error"] = "skipped: time budget"
+                        continue
                     try:
                         torch.backends.cuda.matmul.allow_tf32 = args.tf32  # fast paths only
                         st = make_stepper([cfg], K, dev, graphs, e)
