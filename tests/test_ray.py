@@ -34,8 +34,8 @@ def _rnnviz() -> list[str]:
 
 
 def _env(home: Path) -> dict:
-    env = {**os.environ, "RNNVIZ_HOME": str(home), "OMP_NUM_THREADS": "1", "RAY_ADDRESS": ""}
-    env.pop("RAY_ADDRESS")  # a local Ray, whatever the caller's shell says
+    env = {**os.environ, "RNNVIZ_HOME": str(home), "OMP_NUM_THREADS": "1"}
+    env.pop("RAY_ADDRESS", None)  # a local Ray, whatever the caller's shell says
     return env
 
 
@@ -50,9 +50,10 @@ def one_thread():
 
 
 @pytest.fixture
-def local_ray():
+def local_ray(monkeypatch):
     import ray
 
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
     assert not ray.is_initialized()
     ray.init(num_cpus=2, include_dashboard=False, object_store_memory=ray_executor.LOCAL_OBJECT_STORE_BYTES,
              log_to_driver=False)
@@ -80,6 +81,13 @@ def _table1(configs, store: Store) -> pd.DataFrame:
     return ours
 
 
+def test_readme_section_runs_the_tested_command():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Running the grid on several GPUs or a Ray cluster", 1)[1]
+    assert "rnnviz " + " ".join(README_COMMAND) in section
+    assert 'pip install "rnnviz[ray]"' in section  # the install hint of the missing-Ray error
+
+
 def test_resources_follow_device_and_model_size():
     cfg = train.TrainConfig(size=64, device="auto")
     assert ray_executor.task_resources(cfg, cluster_gpus=0) == ({"num_cpus": 1, "num_gpus": 0}, "cpu")
@@ -100,7 +108,7 @@ def test_missing_ray_says_how_to_install(home):
             "assert not [m for m, v in sys.modules.items() if v is not None and m.split('.')[0] == 'ray'], 'ray imported'\n"
             f"sys.exit(cli.main({README_COMMAND!r}))\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=home, env=_env(home), capture_output=True, text=True,
-                          timeout=DEADLINE_S)
+                          timeout=DEADLINE_S, check=False)
     assert proc.returncode == 2, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("rnnviz: error: the ray executor needs Ray"), proc.stderr[-2000:]
@@ -162,7 +170,7 @@ def test_smoke_grid_through_ray_matches_local_and_resumes_a_killed_run(home, tmp
 
     # the README's command resumes the killed run and skips the finished ones
     proc = subprocess.run(_rnnviz() + README_COMMAND, cwd=home, env=_env(home), capture_output=True, text=True,
-                          timeout=DEADLINE_S)
+                          timeout=DEADLINE_S, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Table 1, wp" in proc.stdout
     assert grid.status_of(tdir) == "finished"
