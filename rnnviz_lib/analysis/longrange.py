@@ -203,15 +203,22 @@ def symmetric_kl(P: np.ndarray, Q: np.ndarray, eps: float = 1e-8) -> float:
     P, Q : (..., K) predictive distributions over the same positions; each row sums to 1.
         Both are floored at ``eps`` and renormalised so a zero does not give infinity.
     """
-    P = np.asarray(P, dtype=np.float64)
-    Q = np.asarray(Q, dtype=np.float64)
-    if P.shape != Q.shape:
-        raise RnnvizError(f"distributions have shapes {P.shape} and {Q.shape}; compute both on the same positions")
-    P = np.maximum(P, eps)
-    Q = np.maximum(Q, eps)
+    if np.shape(P) != np.shape(Q):
+        raise RnnvizError(f"distributions have shapes {np.shape(P)} and {np.shape(Q)}; compute both on the same positions")
+    P, logP = _floored(P, eps)
+    Q, logQ = _floored(Q, eps)
+    return _sym_kl(P, logP, Q, logQ)
+
+
+def _floored(P, eps: float = 1e-8):
+    """P floored at eps and renormalised (float64), and its log."""
+    P = np.maximum(np.asarray(P, dtype=np.float64), eps)
     P /= P.sum(-1, keepdims=True)
-    Q /= Q.sum(-1, keepdims=True)
-    return float(((P - Q) * (np.log(P) - np.log(Q))).sum(-1).mean())
+    return P, np.log(P)
+
+
+def _sym_kl(P, logP, Q, logQ) -> float:
+    return float(((P - Q) * (logP - logQ)).sum(-1).mean())
 
 
 def correct_probs(P: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -256,13 +263,18 @@ def kl_over_training(snapshots, baselines: dict[str, np.ndarray], y: np.ndarray)
 
     rows = []
     base_loss = {n: cross_entropy(correct_probs(Q, y)) for n, Q in baselines.items()}
+    base = {n: _floored(Q) for n, Q in baselines.items()}  # floor and log each baseline once
     for snap in snapshots:
         P = snap["P"]
         lstm_loss = cross_entropy(correct_probs(P, y))
-        for name, Q in baselines.items():
+        Pf, logP = _floored(P)
+        for name, (Qf, logQ) in base.items():
+            if Qf.shape != Pf.shape:
+                raise RnnvizError(f"{name} distributions have shape {Qf.shape}, the LSTM's {Pf.shape}; "
+                                  "compute both on the same test positions")
             rows.append({"epoch": float(snap["epoch"]), "step": int(snap.get("step", -1)), "baseline": name,
-                         "sym_kl": symmetric_kl(P, Q), "lstm_loss": lstm_loss, "baseline_loss": base_loss[name],
-                         "delta_loss": base_loss[name] - lstm_loss})
+                         "sym_kl": _sym_kl(Pf, logP, Qf, logQ), "lstm_loss": lstm_loss,
+                         "baseline_loss": base_loss[name], "delta_loss": base_loss[name] - lstm_loss})
     return pd.DataFrame(rows)
 
 
