@@ -70,7 +70,8 @@ for name, st in studies.items():
 
 # %%
 best = pd.concat([st.best.assign(model=name) for name, st in studies.items()], ignore_index=True) if studies else pd.DataFrame()
-chance = {name: cells.best_cells(cells.untrained_ranking(st, seed)).set_index("feature")["score"] for name, st in studies.items()}
+untrained = {name: cells.untrained_ranking(st, seed) for name, st in studies.items()}  # same shape, initial weights
+chance = {name: cells.best_cells(rk).set_index("feature")["score"] for name, rk in untrained.items()}
 if len(best):
     best["untrained"] = [chance[m].get(f) for m, f in zip(best["model"], best["feature"])]
     best = best[["model", "feature", "cell", "metric", "score", "untrained", "sign"]]
@@ -88,7 +89,7 @@ best
 rows = []
 for name, st in studies.items():
     s = cells.interpretable_summary(st.ranking).assign(model=name)
-    s["untrained fraction"] = cells.interpretable_summary(cells.untrained_ranking(st, seed))["fraction"]
+    s["untrained fraction"] = cells.interpretable_summary(untrained[name])["fraction"]
     rows.append(s.reset_index(names="layer"))
 summary = pd.concat(rows, ignore_index=True)[["model", "layer", "cells", "interpretable", "fraction",
                                                "untrained fraction", "by_feature"]] if rows else pd.DataFrame()

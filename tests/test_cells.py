@@ -336,6 +336,9 @@ def test_rank_cells_against_sklearn_and_numpy():
     weak = C.uninterpretable_cell(rk, seed=0)
     assert weak["cell"] not in ("L1.1", "L1.4")
     assert C.uninterpretable_cell(rk, seed=0)["cell"] == weak["cell"]  # seeded
+    # with a spread per cell, only cells at least as busy as the median one are candidates
+    picks = {C.uninterpretable_cell(rk, seed=k, quantile=0.75, spread=np.arange(H))["cell"] for k in range(8)}
+    assert picks <= {"L1.3", "L1.5"}
 
 
 def test_pick_window_finds_the_busy_stretch():

@@ -162,12 +162,22 @@ def interpretable_summary(ranking: pd.DataFrame, r_min: float = R_MIN, auc_min: 
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def uninterpretable_cell(ranking: pd.DataFrame, seed: int = 0, quantile: float = 0.25) -> pd.Series:
+def uninterpretable_cell(ranking: pd.DataFrame, seed: int = 0, quantile: float = 0.25,
+                         spread: np.ndarray | None = None) -> pd.Series:
     """A seeded random cell among the ``quantile`` whose strongest feature is weakest: the paper's
-    "not easily interpretable" contrast. Returns its ``cell_table`` row."""
+    "not easily interpretable" contrast. Returns its ``cell_table`` row.
+
+    ``spread`` (L·H,), e.g. each cell's standard deviation over the text, keeps only cells that
+    vary at least as much as the median cell, so the contrast is a busy cell that tracks
+    nothing listed rather than a dead or saturated one.
+    """
     cells = cell_table(ranking)
-    cut = cells["strength"].quantile(quantile)
-    pool = cells[cells["strength"] <= cut]
+    keep = cells["strength"] <= cells["strength"].quantile(quantile)
+    if spread is not None:
+        spread = np.asarray(spread)[(cells["layer"].to_numpy() - 1) * (cells["unit"].max() + 1) + cells["unit"].to_numpy()]
+        busy = keep & (spread >= np.median(spread))
+        keep = busy if busy.any() else keep
+    pool = cells[keep]
     return pool.iloc[int(np.random.default_rng(seed).integers(len(pool)))]
 
 
@@ -355,7 +365,8 @@ def figure2_panels(study: CellStudy, width: int = 450, seed: int = 0,
             "title": f"{r.feature} ({feat.description}): cell {r.cell}, {r.metric} = {r.score:.2f}"
                      f"{'' if r.sign > 0 else ', low when on / rising'}",
         })
-    weak = uninterpretable_cell(study.ranking, seed)
+    spread = acts.all_cell_values().reshape(-1, acts.L * acts.H).std(0)
+    weak = uninterpretable_cell(study.ranking, seed, spread=spread)
     b, a = (0, 0)
     if panels:
         first = study.feats[best.iloc[0]["feature"]]
