@@ -62,3 +62,13 @@ def test_group_separation_finds_the_attribute_models_cluster_by():
     # the embedding keeps the grouping
     Y = tsne.embed(X, seed=0)
     assert tsne.group_separation(Y, meta, by=("cell",)).loc["cell", "ratio"] < 0.5
+
+
+def test_nearest_model():
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [5.0, 5.0], [0.9, 0.2]])
+    names = ["lstm", "gru", "2-gram", "3-gram"]
+    t = tsne.nearest(X, names, ["lstm", "gru"], ["2-gram", "3-gram"])
+    assert t["nearest"].tolist() == ["3-gram", "3-gram"]
+    assert t.loc["gru", "distance"] == pytest.approx(np.hypot(0.1, 0.2))
+    with pytest.raises(RnnvizError, match="unknown"):
+        tsne.nearest(X, names, ["nope"], ["2-gram"])

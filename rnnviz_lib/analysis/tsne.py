@@ -123,3 +123,28 @@ def group_separation(X: np.ndarray, meta: pd.DataFrame, by=("cell", "size", "dep
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "grouped by"
     return out
+
+
+def nearest(X: np.ndarray, names: list[str], queries, candidates) -> pd.DataFrame:
+    """For each model in ``queries``, the nearest model among ``candidates`` (Euclidean distance
+    between probability vectors, rows of X (M, N) named by ``names``).
+
+    Returns a DataFrame indexed by query with ``nearest`` and ``distance``.
+    """
+    pos = {n: i for i, n in enumerate(names)}
+    missing = [n for n in list(queries) + list(candidates) if n not in pos]
+    if missing:
+        raise RnnvizError(f"unknown model(s) {', '.join(missing)}; pass names of rows of X")
+    D = _pairwise(X)
+    cand = [c for c in candidates]
+    rows = {}
+    for q in queries:
+        others = [c for c in cand if c != q]
+        if not others:
+            continue
+        d = D[pos[q], [pos[c] for c in others]]
+        j = int(np.argmin(d))
+        rows[q] = {"nearest": others[j], "distance": float(d[j])}
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=["nearest", "distance"])
+    out.index.name = "model"
+    return out
