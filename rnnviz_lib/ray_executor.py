@@ -24,8 +24,9 @@ On a multi-node cluster both must be one shared filesystem mounted at the same p
 node; a task on a node that lacks the store root fails with a message saying so (it never
 writes a private copy).
 
-Faults. A finished run is skipped, as in local mode (``grid.run_one``). A killed worker leaves
-its run with its last atomic checkpoint: Ray retries the task ``max_retries`` times (default 2)
+Faults. A finished run is skipped, as in local mode: the driver skips it before starting Ray (a
+rerun of a finished grid starts no Ray at all), and a task checks again (``grid.run_one``). A
+killed worker leaves its run with its last atomic checkpoint: Ray retries the task ``max_retries`` times (default 2)
 and the retry resumes from that checkpoint; a run that still ends without a result is reported
 ``"failed"`` and rerunning the same grid command resumes it, skipping finished runs.
 """
@@ -83,12 +84,15 @@ def task_resources(config: train.TrainConfig, cluster_gpus: float) -> tuple[dict
     return {"num_cpus": 1, "num_gpus": 0}, "cpu"
 
 
-def _train_task(config: train.TrainConfig, root: str, env: dict, threads: int) -> dict:
+def _train_task(config: train.TrainConfig, root: str, env: dict, threads: int, log_level: int) -> dict:
     """Body of one Ray task: train (or skip, or resume) one run into the shared store."""
     import socket
 
     import torch
 
+    # the driver's verbosity; Ray forwards the worker's stderr to the driver, prefixed by worker
+    logging.basicConfig(level=log_level, format="%(name)s %(levelname)s: %(message)s")
+    logging.getLogger("rnnviz_lib").setLevel(log_level)
     for k, v in env.items():  # the driver's data location; workers are reused, so set each time
         os.environ[k] = v
     torch.set_num_threads(max(1, threads))
@@ -115,7 +119,8 @@ def submit(configs, store: Store, max_retries: int = DEFAULT_MAX_RETRIES) -> lis
     for cfg in configs:
         res, device = task_resources(cfg, gpus)
         task = remote.options(name=f"rnnviz:{cfg.slug}", max_retries=max_retries, **res)
-        refs.append(task.remote(cfg.replace(device=device), str(store.root), env, int(res["num_cpus"])))
+        refs.append(task.remote(cfg.replace(device=device), str(store.root), env, int(res["num_cpus"]),
+                                logging.getLogger("rnnviz_lib").getEffectiveLevel()))
     log.info("submitted %d runs to Ray (%s GPU(s) in the cluster)", len(refs), gpus)
     return refs
 
@@ -202,8 +207,17 @@ def run_ray(configs, store: Store | None = None, keep_going: bool = True, addres
     ray = import_ray()
     store = store or Store()
     configs = list(configs)
-    if not configs:
-        return []
+    results: list[dict | None] = [None] * len(configs)
+    todo = []
+    for i, cfg in enumerate(configs):  # finished runs are skipped here, without starting Ray
+        d = train.run_dir(cfg, store, create=False)
+        if train.is_finished(d):
+            results[i] = {"config": cfg, "run_dir": str(d), "status": "skipped", "error": "", "seconds": 0.0}
+        else:
+            todo.append(i)
+    log.info("%d of %d runs are finished; %d to train", len(configs) - len(todo), len(configs), len(todo))
+    if not todo:
+        return results
     address = address or os.environ.get("RNNVIZ_RAY_ADDRESS") or os.environ.get("RAY_ADDRESS") or None
     started = False
     if not ray.is_initialized():
@@ -223,8 +237,10 @@ def run_ray(configs, store: Store | None = None, keep_going: bool = True, addres
         log.info("Ray %s in %.0f s: %s", "joined" if address else "started", time.time() - t0,
                  ray.cluster_resources())
     try:
-        refs = submit(configs, store, max_retries)
-        return collect(configs, refs, store, keep_going)
+        pending = [configs[i] for i in todo]
+        for i, res in zip(todo, collect(pending, submit(pending, store, max_retries), store, keep_going)):
+            results[i] = res
+        return results
     finally:
         if started:
             ray.shutdown()
