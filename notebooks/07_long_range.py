@@ -130,8 +130,9 @@ else:
 # %%
 if kl_table is not None:
     closest = longrange.closest_baseline(kl_table)
-    path = " → ".join(dict.fromkeys(closest["closest"]))
-    verdict_5b = (f"The LSTM's nearest n-NN moves {path} over its first {closest['epoch'].max():.2f} epochs "
+    path = list(dict.fromkeys(closest["closest"]))
+    moves = f"moves {' → '.join(path)}" if len(path) > 1 else f"stays the {path[0]}"
+    verdict_5b = (f"The LSTM's nearest n-NN {moves} over its first {closest['epoch'].max():.2f} epochs "
                   f"(symmetric KL {closest['sym_kl'].iloc[0]:.3f} at the start, {closest['sym_kl'].iloc[-1]:.3f} at the end); "
                   "paper: the LSTM first behaves like the short-context n-NN and moves to longer contexts as it trains.")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))

@@ -119,7 +119,7 @@ for ds in datasets:
     per_symbol[ds] = t
     named = [s for s in ("}", '"', "\\n", "␣", ")", ";") if s in t.index]
     verdict = (f"{ds}: the LSTM ({name}) beats the {g} on {int((t['diff'] > 0).sum())} of {len(t)} symbols; "
-               + ", ".join(f"{s} {t.at[s, 'diff']:+.3f}" for s in named)
+               + ", ".join(f"`{s}` {t.at[s, 'diff']:+.3f}" for s in named)
                + f". Paper: the LSTM wins on symbols that need long-range reasoning (`}}`, `\"`, newline).")
     store.save_table(t.round(4), f"fig4_per_symbol_{ds}", profile,
                      f"Figure 4 (middle/right), {ds}: mean probability of the correct symbol per symbol, LSTM vs "
@@ -176,6 +176,9 @@ else:
                          f"missing: {', '.join(why)}."))
     if small is None:
         display(Markdown(f"**Note:** no 1-layer LSTM of row {small_size} has finished: only the best LSTM is peeled."))
+    elif small.name == best.name:
+        display(Markdown(f"**Note:** the small LSTM `{small.name}` is also the best LSTM of this profile: there is no "
+                         "difference between two models to break down."))
     c = corpora[oc]
     splits = data.corpus_splits(c)
     feats = onion.onion_features(c, splits, {int(k.split("-")[0]) + 1: v for k, v in grams.items()})
