@@ -312,6 +312,7 @@ def test_rank_cells_against_sklearn_and_numpy():
     vals = np.tanh(rng.normal(size=(B, T, H)))
     vals[..., 4] = np.where(pos > 0, -0.5, 0.5) + 0.01 * rng.normal(size=(B, T))  # tracks pos, inverted
     vals[..., 1] = np.tanh(cont) * 0.9  # tracks the continuous feature
+    vals[..., 5] = 0.995 + 0.002 * pos  # tracks pos perfectly, but too faintly to see: must not count
     acts = _acts_from(vals)
     feats = {"in_quotes": F.Feature("in_quotes", F.BINARY, "q", pos),
              "line_position": F.Feature("line_position", F.CONTINUOUS, "p", cont),
@@ -321,14 +322,15 @@ def test_rank_cells_against_sklearn_and_numpy():
     best = C.best_cells(rk).set_index("feature")
     assert best.loc["in_quotes", "cell"] == "L1.4" and best.loc["in_quotes", "sign"] == -1
     assert best.loc["line_position", "cell"] == "L1.1" and best.loc["line_position", "sign"] == 1
-    V = acts.cell_values(0).reshape(-1, H)
+    V = np.round(acts.cell_values(0).reshape(-1, H) * 127) / 127  # scored at the pages' colour resolution
     q = rk[rk.feature == "in_quotes"].set_index("unit")["score"]
     for u in range(H):
         auc = roc_auc_score(pos.reshape(-1), V[:, u])
         assert q[u] == pytest.approx(max(auc, 1 - auc), abs=1e-9)
     p = rk[rk.feature == "line_position"].set_index("unit")["score"]
     for u in range(H):
-        assert p[u] == pytest.approx(abs(np.corrcoef(cont.reshape(-1), V[:, u])[0, 1]), abs=1e-9)
+        assert p[u] == pytest.approx(abs(np.corrcoef(cont.reshape(-1), V[:, u])[0, 1]), abs=1e-6)
+    assert q[5] == pytest.approx(0.5)
     table = C.cell_table(rk)
     assert table.set_index("cell").loc["L1.4", "strong"] and not table.set_index("cell").loc["L1.0", "strong"]
     summ = C.interpretable_summary(rk)

@@ -15,7 +15,8 @@ A cell's value is what the paper colours text by: tanh(c) for the LSTM, h for GR
 * binary features: the AUC of the cell's value as a 1-D probe, ``max(AUC, 1 - AUC)`` (a cell that
   is low inside quotes tracks them as well as one that is high).
 
-``strength`` puts both on [0, 1]: |r|, or ``2·(AUC − 0.5)`` (Somers' D). A cell is called
+Values are rounded to 1/127 first (the explorer's colour steps), so differences too small to
+see do not count. ``strength`` puts both on [0, 1]: |r|, or ``2·(AUC − 0.5)`` (Somers' D). A cell is called
 *interpretable* when its strongest feature passes ``R_MIN`` (|r| ≥ 0.7) or ``AUC_MIN``
 (AUC ≥ 0.9); the paper estimated about 5% of cells by eye.
 """
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 R_MIN = 0.7  # |Pearson r| for a continuous feature to count as "tracked strongly"
 AUC_MIN = 0.9  # probe AUC for a binary feature
 MIN_CLASS = 10  # a binary feature needs this many symbols on each side to be scored
+QUANT = 127  # cell values are scored rounded to 1/QUANT, the explorer's colour resolution
 
 
 # ----------------------------------------------------------------------------------------
@@ -88,7 +90,9 @@ def rank_cells(acts: Activations, feats: dict[str, F.Feature]) -> pd.DataFrame:
     Features that are constant in the text (or a binary one with fewer than ``MIN_CLASS``
     symbols on a side) are left out.
     """
-    V = acts.all_cell_values().reshape(-1, acts.L * acts.H).astype(np.float64)  # (B·T, N)
+    # Scored at the colour resolution of the pages (1/127): a saturated cell whose tanh(c) only
+    # wiggles between 0.9999 and 1 would otherwise rank perfectly while looking (and acting) constant.
+    V = np.round(acts.all_cell_values().reshape(-1, acts.L * acts.H).astype(np.float64) * QUANT) / QUANT  # (B·T, N)
     layer = np.repeat(np.arange(1, acts.L + 1), acts.H)
     unit = np.tile(np.arange(acts.H), acts.L)
     R = None
