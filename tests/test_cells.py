@@ -312,7 +312,7 @@ def test_rank_cells_against_sklearn_and_numpy():
     vals = np.tanh(rng.normal(size=(B, T, H)))
     vals[..., 4] = np.where(pos > 0, -0.5, 0.5) + 0.01 * rng.normal(size=(B, T))  # tracks pos, inverted
     vals[..., 1] = np.tanh(cont) * 0.9  # tracks the continuous feature
-    vals[..., 5] = 0.995 + 0.002 * pos  # tracks pos perfectly, but too faintly to see: must not count
+    vals[..., 5] = 0.9901 + 0.001 * pos  # tracks pos perfectly, but too faintly to see: must not count
     acts = _acts_from(vals)
     feats = {"in_quotes": F.Feature("in_quotes", F.BINARY, "q", pos),
              "line_position": F.Feature("line_position", F.CONTINUOUS, "p", cont),
