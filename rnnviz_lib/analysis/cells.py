@@ -67,7 +67,7 @@ def _pearson(V: np.ndarray, f: np.ndarray) -> np.ndarray:
     fc = f - f.mean()
     den = np.sqrt((Vc ** 2).sum(0) * (fc ** 2).sum())
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = (fc @ Vc) / den
+        r = np.where(den > 1e-12, (fc @ Vc) / den, 0.0)
     return np.nan_to_num(r)
 
 
