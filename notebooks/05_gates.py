@@ -51,8 +51,8 @@ display(Markdown("Models: " + (", ".join(f"`{k}` ({studies[k].acts.L} layers of 
 # overwritten by the candidate; left-saturated: it is kept).
 
 # %%
-for ds in dict.fromkeys(name.split("-")[0] for name in sats):
-    group = {name.split("-", 1)[1].upper(): s for name, s in sats.items() if name.startswith(ds + "-")}
+for ds in dict.fromkeys(name.rsplit("-", 3)[0] for name in sats):  # names are <dataset>-<cell>-<layers>-<size>
+    group = {name[len(ds) + 1:].upper(): s for name, s in sats.items() if name.rsplit("-", 3)[0] == ds}
     axes = plotting.plot_saturation_grid(group, suptitle=f"{ds}: gate saturation per unit (colour: layer)")
     store.save_figure(axes[0].figure, f"fig3_gates_{ds}", profile,
                       f"Figure 3 on {ds}: each point a gate unit; x the fraction of symbols with activation < 0.1, y the "

@@ -391,10 +391,14 @@ def grid_studies(profile: str, datasets, models, store=None, **kwargs) -> tuple[
 
     Returns
     -------
-    studies : {"<dataset>-<cell>-<layers>-<size>": CellStudy}, in the order asked for
+    studies : {"<dataset>-<cell>-<layers>-<size>": CellStudy}, in the order asked for (a file
+        dataset is named by its slugified stem)
     missing : {same name or dataset: why it is not there}
     """
-    from rnnviz_lib import grid, train
+    from pathlib import Path
+
+    from rnnviz_lib import data, grid, train
+    from rnnviz_lib.config import slugify
 
     studies, missing = {}, {}
     trained = grid.datasets(profile)
@@ -407,8 +411,9 @@ def grid_studies(profile: str, datasets, models, store=None, **kwargs) -> tuple[
             cfg = train.load_config(d) if (d / "config.json").is_file() else None
             if cfg is not None and train.is_finished(d):
                 by_name.setdefault(grid.model_name(cfg.cell, cfg.layers, cfg.size), d)
+        label = ds if data.is_named_dataset(ds) else slugify(Path(ds).stem)
         for m in models:
-            key = f"{ds}-{m}"
+            key = f"{label}-{m}"
             if m not in by_name:
                 missing[key] = f"no finished {m} run on {ds} in the {profile} grid (run notebook 01 first)"
                 continue
