@@ -411,3 +411,21 @@ def test_rnnviz_cells_command(home, tmp_path, capsys):
     assert cli.main(["cells", "--run", str(tmp_path), "--out", str(out)]) == 2
     assert "not a run directory" in capsys.readouterr().err
     assert cli.main(["cells", "--run", str(run), "--text", str(tmp_path / "nope.txt"), "--out", str(out)]) == 2
+
+
+def test_grid_studies_find_the_grid_runs(home):
+    from rnnviz_lib import grid
+
+    corpus = home / "tiny corpus.c"
+    corpus.write_bytes(fixture_text(500, seed=2))
+    section = {"datasets": [str(corpus)], "models": ["lstm-1-16"], "dropout": [0.0],
+               "train": {"epochs": 1, "batch_size": 8, "seq_length": 40, "max_train_batches": 10,
+                         "max_eval_batches": 2, "max_test_batches": 1, "device": "cpu"}}
+    assert [r["status"] for r in grid.run(grid.expand(section))] == ["done"]
+    studies, missing = C.grid_studies(section, [str(corpus), "lk"], ["lstm-1-16", "gru-3-16"],
+                                      n_streams=3, n_steps=40, burn=10)
+    assert list(studies) == ["tiny-corpus-lstm-1-16"]
+    st = studies["tiny-corpus-lstm-1-16"]
+    assert st.acts.x.shape == (3, 40) and st.sample.lang == "c"  # the corpus looks like C
+    assert set(missing) == {"tiny-corpus-gru-3-16", "lk"}
+    assert "no finished gru-3-16" in missing["tiny-corpus-gru-3-16"] and "trains no lk models" in missing["lk"]

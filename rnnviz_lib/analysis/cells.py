@@ -337,7 +337,7 @@ def study_run(run_dir, text: bytes | None = None, text_name: str = "text", n_str
     model, cfg = train.load_model(run_dir)
     corpus, splits = train.load_splits(cfg, store)
     if text is None:
-        lang = lang or F.lang_for_dataset(cfg.dataset)
+        lang = lang or F.lang_for_dataset(cfg.dataset, corpus.data[:200_000])
         sample = A.sample_split(corpus, splits.val, n_streams, n_steps, burn, lang=lang)
     else:
         lang = lang or F.guess_lang(text)
