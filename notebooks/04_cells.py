@@ -128,11 +128,12 @@ effects
 # %%
 pages = {}
 for name, st in studies.items():
+    page_sample, page_acts = st.page_view(page_symbols, store)  # one long stretch of validation text
     pages[name] = explorer.write_explorer(
-        explorer.pages_dir(profile, store) / f"cells_{name}.html", st.sample, st.acts, st.ranking,
+        explorer.pages_dir(profile, store) / f"cells_{name}.html", page_sample, page_acts, st.ranking,
         title=f"rnnviz cell explorer: {name}",
         meta=f"{name} · {st.acts.cell.upper()}, {st.acts.L} layers of {st.acts.H} · profile {profile} · "
-             f"text: {st.sample.source}, stream 0", n_symbols=page_symbols)
+             f"page: {page_sample.source}", n_symbols=page_symbols, ranked_on=st.sample.source)
 display(Markdown("\n".join(f"- [{n}]({p})" for n, p in pages.items()) or "No pages."))
 
 # %% [markdown]

@@ -69,8 +69,11 @@ def script_json(obj) -> str:
 
 
 def page_data(sample: TextSample, acts: Activations, ranking, title: str, meta: str = "", stream: int = 0,
-              start: int = 0, n_symbols: int = PAGE_SYMBOLS, top_cells: int = TOP_CELLS) -> dict:
-    """Everything the page shows, for symbols ``start .. start + n_symbols`` of one stream."""
+              start: int = 0, n_symbols: int = PAGE_SYMBOLS, top_cells: int = TOP_CELLS,
+              ranked_on: str | None = None) -> dict:
+    """Everything the page shows, for symbols ``start .. start + n_symbols`` of one stream.
+
+    ``ranked_on`` names the text the ranking was computed on (default: this sample's)."""
     B, T = acts.x.shape
     if not 0 <= stream < B:
         raise RnnvizError(f"stream {stream} does not exist (the sample has {B}); pick 0..{B - 1}")
@@ -99,7 +102,7 @@ def page_data(sample: TextSample, acts: Activations, ranking, title: str, meta: 
         "note": ("Colour: the cell's value after reading each symbol, "
                  f"{'tanh(c)' if acts.cell == 'lstm' else 'h'}, from blue (-1) to red (+1), quantised to 1/127. "
                  "Hover a symbol for the model's five most probable next symbols (the true one in bold). "
-                 f"Cells are scored on {sample.source}: |Pearson r| for continuous features, the AUC of the cell "
+                 f"Cells are scored on {ranked_on or sample.source}: |Pearson r| for continuous features, the AUC of the cell "
                  f"as a 1-D probe, max(AUC, 1-AUC), for binary ones; strong means |r| >= {C.R_MIN} or AUC >= {C.AUC_MIN}. "
                  "Layers count from 1 (bottom), cells from 0."),
         "L": acts.L, "H": acts.H, "cell_kind": "tanh(c)" if acts.cell == "lstm" else "h",
@@ -127,7 +130,7 @@ def render(data: dict) -> str:
 
 
 def write_explorer(path, sample: TextSample, acts: Activations, ranking, title: str, meta: str = "",
-                   stream: int = 0, start: int = 0, n_symbols: int = PAGE_SYMBOLS) -> Path:
+                   stream: int = 0, start: int = 0, n_symbols: int = PAGE_SYMBOLS, ranked_on: str | None = None) -> Path:
     """Write the explorer page of one model to ``path`` (atomically); return the path."""
-    data = page_data(sample, acts, ranking, title, meta, stream, start, n_symbols)
+    data = page_data(sample, acts, ranking, title, meta, stream, start, n_symbols, ranked_on=ranked_on)
     return atomic_write_text(Path(path), render(data))

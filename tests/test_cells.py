@@ -4,6 +4,7 @@ cell ranking against references, a tiny trained LSTM that grows a quote cell, an
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -407,6 +408,16 @@ def test_rnnviz_cells_command(home, tmp_path, capsys):
     assert "track a feature strongly" in capsys.readouterr().out
     page = (out / f"{name}-explorer.html").read_text()
     assert "rnnviz-data" in page and len(page) < 2_000_000
+    # without --text: ranked on validation streams; the page shows one longer stretch of stream 0
+    out2 = tmp_path / "out2"
+    assert cli.main(["cells", "--run", str(run), "--out", str(out2), "--streams", "3", "--steps", "30", "--burn", "5",
+                     "--symbols", "10000", "--no-causal"]) == 0
+    page = (out2 / f"{name}-explorer.html").read_text()
+    data = json.loads(page.split('id="rnnviz-data">')[1].split("</script>")[0])
+    corpus_, splits = train.load_splits(cfg)
+    assert len(data["glyphs"]) == splits.val.x.shape[1] > 30  # the whole of stream 0, not the 30 ranked steps
+    assert data["x"] == splits.val.x[0].tolist()
+    assert "3 streams x 30" in data["note"]
     # bad input: one line, exit code 2
     assert cli.main(["cells", "--run", str(tmp_path), "--out", str(out)]) == 2
     assert "not a run directory" in capsys.readouterr().err

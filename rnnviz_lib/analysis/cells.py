@@ -316,10 +316,28 @@ class CellStudy:
     acts: Activations
     feats: dict
     ranking: pd.DataFrame
+    run_dir: object = None  # where the model came from (names its cached activations)
+    corpus: object = None  # the model's corpus and validation part, when the text is the split's
+    val: object = None
 
     @property
     def best(self) -> pd.DataFrame:
         return best_cells(self.ranking)
+
+    def page_view(self, n_symbols: int = 3000, store=None) -> tuple[TextSample, Activations]:
+        """A sample and its activations for an explorer page: one long stretch of text.
+
+        For the validation split, stream 0 read for ``n_symbols`` symbols (at most the stream's
+        length), after the same burn-in; for a user text, the text itself.
+        """
+        from rnnviz_lib.analysis import activations as A
+
+        if self.corpus is None or self.val is None:
+            return self.sample, self.acts
+        n = min(int(n_symbols), self.val.x.shape[1])
+        s = A.sample_split(self.corpus, self.val, 1, n, self.sample.burn, lang=self.sample.lang)
+        key = self.run_dir.name if self.run_dir is not None else None
+        return s, A.activations(self.model, s, key=key, store=store, slug=self.name)
 
 
 def study_run(run_dir, text: bytes | None = None, text_name: str = "text", n_streams: int = 20,
@@ -344,7 +362,8 @@ def study_run(run_dir, text: bytes | None = None, text_name: str = "text", n_str
         sample = A.sample_bytes(text, corpus.vocab, max_symbols, lang, source=text_name)
     acts = A.activations(model, sample, key=run_dir.name, store=store, slug=cfg.slug)
     feats = sample_features(sample)
-    return CellStudy(cfg.slug, model, cfg, sample, acts, feats, rank_cells(acts, feats))
+    return CellStudy(cfg.slug, model, cfg, sample, acts, feats, rank_cells(acts, feats), run_dir,
+                     corpus if text is None else None, splits.val if text is None else None)
 
 
 def figure2_panels(study: CellStudy, width: int = 450, seed: int = 0,

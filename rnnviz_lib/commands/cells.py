@@ -59,11 +59,12 @@ def _cells(args) -> int:
         eff = C.causal_effects(study.model, study.sample, acts, study.feats, study.best, seed=args.seed)
         files["causal"] = atomic_write_text(out / f"{name}-causal.csv", eff.to_csv(index=False))
 
-    meta = (f"{name} · {acts.cell.upper()}, {acts.L} layer(s) of {acts.H} · text: {study.sample.source} "
-            f"({study.sample.lang}) · page: stream 0, symbols 0-{min(args.symbols, acts.x.shape[1])}")
-    files["explorer"] = explorer.write_explorer(out / f"{name}-explorer.html", study.sample, acts, study.ranking,
-                                                title=f"rnnviz cell explorer: {name}", meta=meta,
-                                                n_symbols=args.symbols)
+    page_sample, page_acts = study.page_view(args.symbols)
+    meta = (f"{name} · {acts.cell.upper()}, {acts.L} layer(s) of {acts.H} · page: {page_sample.source} "
+            f"({page_sample.lang}), first {min(args.symbols, page_acts.x.shape[1])} symbols")
+    files["explorer"] = explorer.write_explorer(out / f"{name}-explorer.html", page_sample, page_acts,
+                                                study.ranking, title=f"rnnviz cell explorer: {name}", meta=meta,
+                                                n_symbols=args.symbols, ranked_on=study.sample.source)
     allrow = summary.loc["all"]
     print(f"{name}: {int(allrow['interpretable'])} of {int(allrow['cells'])} cells ({allrow['fraction']:.1%}) track a "
           f"feature strongly (|r| >= {C.R_MIN} or AUC >= {C.AUC_MIN})")
