@@ -124,7 +124,7 @@ def sample_split(corpus, part, n_streams: int = 20, n_steps: int = 1000, burn: i
         texts.append(corpus.data[s - c : s + n_steps].tobytes())
         ctxs.append(c)
     return TextSample(np.stack(rows).astype(np.uint8), burn, np.asarray(corpus.vocab, dtype=np.uint8),
-                      tuple(texts), tuple(ctxs), lang, f"{corpus.name} {part.name}, {len(starts)} streams x {n_steps}")
+                      tuple(texts), tuple(ctxs), lang, f"{corpus.name} {part.name}, {len(starts)} stream{'s' if len(starts) > 1 else ''} x {n_steps}")
 
 
 def sample_bytes(text: bytes, vocab, max_symbols: int = 0, lang: str = "prose", source: str = "text") -> TextSample:
