@@ -112,6 +112,7 @@ def submit(configs, store: Store, max_retries: int = DEFAULT_MAX_RETRIES) -> lis
     if not ray.is_initialized():
         raise RnnvizError("Ray is not initialised; call ray_executor.run_ray (or ray.init) first")
     gpus = float(ray.cluster_resources().get("GPU", 0))
+    store.root.mkdir(parents=True, exist_ok=True)  # tasks check that they see it (a shared filesystem)
     env = {k: os.environ[k] for k in ("RNNVIZ_DATA_DIR",) if os.environ.get(k)}
     env["RNNVIZ_HOME"] = str(store.root)
     remote = ray.remote(_train_task)

@@ -76,6 +76,23 @@ def _worker_of(slug: str) -> psutil.Process | None:
     return None
 
 
+def _kill_at_first_checkpoint(ray, ref, slug: str, run_dir: Path) -> None:
+    """SIGKILL the worker running task ``ref`` (training ``slug``) once ``run_dir/checkpoint.pt`` exists."""
+    t0 = time.time()
+    worker = None
+    while worker is None:
+        assert time.time() - t0 < DEADLINE_S, f"no Ray worker started {slug}"
+        assert not ray.wait([ref], timeout=0)[0], f"{slug} ended before it could be killed: {ray.get(ref)}"
+        worker = _worker_of(slug)
+        time.sleep(0.01)
+    while not (run_dir / "checkpoint.pt").is_file():
+        assert time.time() - t0 < DEADLINE_S, f"{slug} wrote no checkpoint"
+        assert not ray.wait([ref], timeout=0)[0], f"{slug} ended before it could be killed: {ray.get(ref)}"
+        time.sleep(0.002)
+    worker.send_signal(signal.SIGKILL)
+    assert not (run_dir / "metrics.json").exists(), f"{slug} finished before it could be killed"
+
+
 def _table1(configs, store: Store) -> pd.DataFrame:
     ours, _, _ = grid.table1(grid.summary(configs, store), "wp")
     return ours
@@ -145,17 +162,7 @@ def test_smoke_grid_through_ray_matches_local_and_resumes_a_killed_run(home, tmp
     tdir = train.run_dir(target, store, create=False)
     submitted = [c.replace(checkpoint_every=1) if c == target else c for c in configs]
     refs = ray_executor.submit(submitted, store, max_retries=0)
-    t0 = time.time()
-    worker = None
-    while worker is None:
-        assert time.time() - t0 < DEADLINE_S, f"no Ray worker started {target.slug}"
-        worker = _worker_of(target.slug)
-        time.sleep(0.01)
-    while not (tdir / "checkpoint.pt").is_file():
-        assert time.time() - t0 < DEADLINE_S, f"{target.slug} wrote no checkpoint"
-        time.sleep(0.002)
-    worker.send_signal(signal.SIGKILL)
-    assert not (tdir / "metrics.json").exists(), f"{target.slug} finished before it could be killed"
+    _kill_at_first_checkpoint(local_ray, refs[configs.index(target)], target.slug, tdir)
     results = ray_executor.collect(configs, refs, store)
     by_slug = {r["config"].slug: r for r in results}
     assert by_slug[target.slug]["status"] == "failed"
@@ -166,6 +173,19 @@ def test_smoke_grid_through_ray_matches_local_and_resumes_a_killed_run(home, tmp
     assert "step-0000000.pt" in first_files  # written before the first step
     finished = {c.slug: train.run_dir(c, store, create=False) / "metrics.json" for c in configs if c != target}
     mtimes = {s: f.stat().st_mtime_ns for s, f in finished.items()}
+
+    # with retries (the executor's default is 2), Ray reruns the killed task at once and the retry
+    # resumes from the checkpoint: the same call completes the run, with the same result
+    rdir = train.run_dir(target, Store(tmp_path / "retry"), create=False)
+    refs = ray_executor.submit([target.replace(checkpoint_every=1)], Store(tmp_path / "retry"), max_retries=1)
+    _kill_at_first_checkpoint(local_ray, refs[0], target.slug, rdir)
+    step0 = (rdir / "snapshots" / "step-0000000.pt").stat().st_mtime_ns
+    [res] = ray_executor.collect([target], refs, Store(tmp_path / "retry"))
+    assert res["status"] == "done" and grid.status_of(rdir) == "finished"
+    assert (rdir / "snapshots" / "step-0000000.pt").stat().st_mtime_ns == step0  # resumed, not restarted
+    ref_metrics = json.loads((train.run_dir(target, ref_store, create=False) / "metrics.json").read_text())
+    assert json.loads((rdir / "metrics.json").read_text())["test_loss"] == pytest.approx(ref_metrics["test_loss"],
+                                                                                          rel=1e-6)
     local_ray.shutdown()
 
     # the README's command resumes the killed run and skips the finished ones
