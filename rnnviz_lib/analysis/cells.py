@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -346,8 +347,6 @@ def study_run(run_dir, text: bytes | None = None, text_name: str = "text", n_str
     """Load a run's best model and read it over the validation split (``n_streams`` streams of
     ``n_steps`` symbols after a ``burn``-symbol warm-up) or over ``text`` (the first
     ``max_symbols`` symbols, from a zero state); activations are cached per (run, text)."""
-    from pathlib import Path
-
     from rnnviz_lib import train
     from rnnviz_lib.analysis import activations as A
 
@@ -414,8 +413,6 @@ def grid_studies(profile: str, datasets, models, store=None, **kwargs) -> tuple[
         dataset is named by its slugified stem)
     missing : {same name or dataset: why it is not there}
     """
-    from pathlib import Path
-
     from rnnviz_lib import data, grid, train
     from rnnviz_lib.config import slugify
 
