@@ -37,12 +37,11 @@ def _grid(args) -> int:
 
             raise RnnvizError("--address names a Ray cluster; add --executor ray")
         if args.executor == "ray" and args.address:
-            import functools
-
             from rnnviz_lib import ray_executor
 
-            grid.register_executor("ray", functools.partial(ray_executor.run_ray, address=args.address))
-        results = grid.run(configs, args.executor, keep_going=not args.stop_on_error)
+            results = ray_executor.run_ray(configs, keep_going=not args.stop_on_error, address=args.address)
+        else:
+            results = grid.run(configs, args.executor, keep_going=not args.stop_on_error)
         failed = [r for r in results if r["status"] == "failed"]
     else:
         failed = []
