@@ -116,9 +116,9 @@ def submit(configs, store: Store, max_retries: int = DEFAULT_MAX_RETRIES) -> lis
     env = {k: os.environ[k] for k in ("RNNVIZ_DATA_DIR",) if os.environ.get(k)}
     env["RNNVIZ_HOME"] = str(store.root)
     remote = ray.remote(_train_task)
+    plan = [(cfg, *task_resources(cfg, gpus)) for cfg in configs]  # every config checked before any starts
     refs = []
-    for cfg in configs:
-        res, device = task_resources(cfg, gpus)
+    for cfg, res, device in plan:
         task = remote.options(name=f"rnnviz:{cfg.slug}", max_retries=max_retries, **res)
         refs.append(task.remote(cfg.replace(device=device), str(store.root), env, int(res["num_cpus"]),
                                 logging.getLogger("rnnviz_lib").getEffectiveLevel()))
