@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 KINDS = ("ngram", "nnn")
 NGRAM_SMOOTHING = "interpolated-modified-kneser-ney"
 NGRAM_VERSION = 1
-NNN_VERSION = 2  # 2: epochs of full batches only
+NNN_VERSION = 3  # 2: epochs of full batches only; 3: PyTorch's default init
 SPLIT = {"batch_size": 100, "seq_length": 100, "split_mode": "charrnn"}
 # n-NN training recipe; a profile's `baselines:` section overrides these (keys nnn_<name>).
 NNN_DEFAULTS = {

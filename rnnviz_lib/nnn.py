@@ -9,6 +9,8 @@ symbol ``s`` at context slot ``i``), which is exactly that matrix product with o
 ``t`` of a sequence sees the ``min(t, n)`` symbols before it in the same sequence; a missing
 symbol is an all-zero one-hot vector (a padding row that stays zero and is never trained).
 
+**Initialisation** is PyTorch's default (the paper does not state it for the n-NN; see NNNModule).
+
 **Training** follows the paper's optimiser: RMSProp (lr 2e-3, smoothing 0.95), gradients clipped
 element-wise to [-5, 5], learning rate ×0.95 per epoch from epoch ``decay_after`` on, minibatches
 of ``batch_size`` random (history, symbol) pairs (a fresh permutation each epoch; the remainder
@@ -43,10 +45,9 @@ class NNNModule(nn.Module):
         self.b1 = nn.Parameter(torch.zeros(H))
         self.out = nn.Linear(H, K)
         self.register_buffer("slot", torch.arange(n) * K)
-        for p in self.parameters():  # the paper's uniform init
-            nn.init.uniform_(p, -0.08, 0.08)
-        with torch.no_grad():
-            self.embed.weight[n * K].zero_()
+        # PyTorch's default init (embedding rows N(0, 1), linear layer U(±1/sqrt(H))); the padding row is zero.
+        # The paper does not state the n-NN's init; the RNNs' U(±0.08) leaves this shallow net on a long
+        # plateau (n = 4: validation 2.01 after 1,500 steps against 1.65 with these defaults).
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         idx = torch.where(x < self.K, x + self.slot, torch.full_like(x, self.n * self.K))  # (M, n)
