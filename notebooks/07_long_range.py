@@ -91,7 +91,7 @@ if brace_dataset in corpora and (lstm is not None or grams):
                      f"{' vs '.join(names)}, on the {brace_dataset} test split. {closing - int(buckets['count'].sum()):,} "
                      f"of {closing:,} closing braces have their `{{` before the stream's test part and are left out. "
                      + verdict_5a)
-    ax = plotting.plot_brace_distance(buckets, ("LSTM", g), title=f"{brace_dataset}: p(}}) by distance to its {{")
+    ax = plotting.plot_brace_distance(buckets, ("LSTM", g), compare_ngram_n, title=f"{brace_dataset}: p(}}) by distance to its {{")
     store.save_figure(ax.figure, f"fig5_brace_distance_{brace_dataset}", profile,
                       f"Figure 5 (left): mean p(}}) per distance bucket, {' (red) vs '.join(names)} (blue). {verdict_5a}")
     display(Markdown(verdict_5a))

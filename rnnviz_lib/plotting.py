@@ -133,11 +133,17 @@ def plot_symbol_comparison(table, names: tuple[str, str] = ("LSTM", "20-gram"), 
     return ax
 
 
-def plot_brace_distance(table, names: tuple[str, str] = ("LSTM", "20-gram"), title: str = "", ax=None):
+def plot_brace_distance(table, names: tuple[str, str] = ("LSTM", "20-gram"), context: int | None = None,
+                        title: str = "", ax=None):
     """Figure 5 (left): mean probability of ``}`` per distance bucket to its ``{``, two models
-    (``analysis.longrange.distance_buckets``), with the number of braces per bucket on top."""
+    (``analysis.longrange.distance_buckets``), with the number of braces per bucket on top and,
+    given ``context``, a dashed line where the buckets pass the n-gram's context length."""
     ax = _ax(ax, (7, 3.5))
     t = table[table["count"] > 0]
+    if context is not None and (t["lo"] > context).any() and (t["lo"] <= context).any():
+        edge = int(np.argmax(t["lo"].to_numpy() > context)) - 0.5
+        ax.axvline(edge, color="grey", ls="--", lw=0.8)
+        ax.text(edge + 0.05, 0.9, f"beyond {context} symbols", fontsize=7, color="grey")
     x = np.arange(len(t))
     w = 0.4
     for j, (name, color) in enumerate(zip(names, PAIR_COLORS)):
