@@ -289,3 +289,17 @@ def test_encode_rejects_unknown_bytes(wp_path):
     c = data.load_corpus("wp", wp_path.parent, store=Store(wp_path.parent))
     with pytest.raises(RnnvizError, match="not in the wp vocabulary"):
         c.encode(b"\x00")
+
+
+def test_atomic_writes_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    from rnnviz_lib.store import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        p = atomic_write_text(tmp_path / "page.html", "<p>x</p>")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(p.stat().st_mode) & 0o044 == 0o044  # readable by group and others, e.g. a web server
