@@ -114,7 +114,8 @@ def main(argv=None) -> int:
                     r = {"cell": cell, "layers": L, "size": size, "H": H, "params": n_params(cell, L, H, K),
                          "path": path, "step_ms": t * 1e3, "symbols_per_s": B * S / t, "measured": True}
                     rows.append(r)
-                    print(f"{cell}-{L}-{size:<8}{H:>6}{r['params']:>11,}{path:>8}{t * 1e3:>10.1f}{r['symbols_per_s']:>12,.0f}")
+                    print(f"{cell}-{L}-{size:<8}{H:>6}{r['params']:>11,}{path:>8}{t * 1e3:>10.1f}"
+                          f"{r['symbols_per_s']:>12,.0f}", flush=True)
 
     # projection of the paper grid, extrapolating rows not measured by parameter count
     projected = {}
@@ -122,7 +123,7 @@ def main(argv=None) -> int:
     missing = set()
     for path in args.paths:
         total_72 = total_paper = 0.0
-        for ds, d in DATASETS.items():
+        for d in DATASETS.values():
             for size in SIZES:
                 for cell in CELLS:
                     for L in DEPTHS:

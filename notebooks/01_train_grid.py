@@ -25,7 +25,6 @@ executor: str = "local"  # local (one run after another) or a registered executo
 train_models: bool = True  # False: only summarise the runs that already exist
 
 # %%
-import pandas as pd
 from IPython.display import Markdown, display
 
 from rnnviz_lib import data, grid, plotting

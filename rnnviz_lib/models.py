@@ -37,8 +37,8 @@ from __future__ import annotations
 import logging
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from rnnviz_lib.errors import RnnvizError
 

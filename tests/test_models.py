@@ -50,15 +50,15 @@ def _reference(model: CharRNN, x, state):
             for l in range(L):
                 hp = h[l][b]
 
-                def lin(gname, hvec=hp):
-                    Wi, Wh, bi, bh = W[l, gname]
-                    return Wi @ inp + bi + Wh @ hvec + bh
+                def lin(gname, hvec=hp, layer=l, x_in=inp):
+                    Wi, Wh, bi, bh = W[layer, gname]
+                    return Wi @ x_in + bi + Wh @ hvec + bh
 
                 if cell == "lstm":
                     i, f, g, o = sig(lin("i")), sig(lin("f")), tanh(lin("g")), sig(lin("o"))
                     cn = f * c[l][b] + i * g
                     hn = o * tanh(cn)
-                    vals = dict(i=i, f=f, g=g, o=o, c=cn, h=hn)
+                    vals = {"i": i, "f": f, "g": g, "o": o, "c": cn, "h": hn}
                     c[l] = c[l].clone()
                     c[l][b] = cn
                 elif cell == "gru":
@@ -69,11 +69,11 @@ def _reference(model: CharRNN, x, state):
                     else:
                         n = tanh(Wi @ inp + bi + r * (Wh @ hp + bh))
                     hn = (1 - z) * n + z * hp
-                    vals = dict(r=r, z=z, n=n, h=hn)
+                    vals = {"r": r, "z": z, "n": n, "h": hn}
                 else:
                     pre = lin("a")
                     hn = tanh(pre)
-                    vals = dict(pre=pre, h=hn)
+                    vals = {"pre": pre, "h": hn}
                 for k, v in vals.items():
                     trace[l][k][b, t] = v
                 h[l] = h[l].clone()
