@@ -55,8 +55,10 @@ def stream_sequences(part: data.SplitPart) -> np.ndarray:
     return np.concatenate([part.x[:, :1], part.y], axis=1)
 
 
-def _corpus(dataset, data_dir=None) -> data.Corpus:
-    return dataset if isinstance(dataset, data.Corpus) else data.load_corpus(str(dataset), data_dir, download_ok=False)
+def _corpus(dataset, data_dir=None, download_ok: bool = False) -> data.Corpus:
+    if isinstance(dataset, data.Corpus):
+        return dataset
+    return data.load_corpus(str(dataset), data_dir, download_ok=download_ok)
 
 
 def _split_identity(corpus: data.Corpus) -> dict:
@@ -118,7 +120,7 @@ def run_ngrams(dataset, orders, store: Store | None = None, data_dir=None, force
     t0 = time.perf_counter()
     store = store or Store()
     orders = _parse_orders(orders)
-    corpus = _corpus(dataset, data_dir)
+    corpus = _corpus(dataset, data_dir, download_ok=True)
     dirs = {o: ngram_dir(corpus, o, store) for o in orders}
     todo = [o for o in orders if force or not is_finished(dirs[o])]
     splits = data.corpus_splits(corpus, SPLIT["batch_size"], SPLIT["seq_length"], SPLIT["split_mode"])
@@ -188,7 +190,7 @@ def run_nnn(dataset, ns, params: dict | None = None, store: Store | None = None,
     import torch
 
     store = store or Store()
-    corpus = _corpus(dataset, data_dir)
+    corpus = _corpus(dataset, data_dir, download_ok=True)
     params = dict(params or {})
     hidden = params.get("nnn_hidden", params.get("hidden", NNN_DEFAULTS["hidden"]))
     sizes = [int(h) for h in (hidden if isinstance(hidden, (list, tuple)) else [hidden])]
