@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import re
 import sys
@@ -87,7 +88,7 @@ def main(argv=None) -> int:
     ap.add_argument("--gru-variant", default="torch", choices=("torch", "paper"), help="GRU form (default torch)")
     ap.add_argument("--batch-size", type=int, default=100, help="B (default 100, the paper's)")
     ap.add_argument("--seq-length", type=int, default=100, help="S (default 100, the paper's)")
-    ap.add_argument("--steps", type=int, default=3, help="timed steps per model and path (median)")
+    ap.add_argument("--steps", type=int, default=2, help="timed steps per model and path (median)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
@@ -101,6 +102,10 @@ def main(argv=None) -> int:
     sizes = args.sizes or (list(SIZES) if device.type == "cuda" else [64, 128])
     B, S, K = args.batch_size, args.seq_length, DATASETS["wp"]["K"]
     rows = []
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    if load > (os.cpu_count() or 1):
+        print(f"warning: load average {load:.1f} exceeds {os.cpu_count()} cores; CPU rates are unreliable "
+              "(use --threads 1 on a shared machine)")
     print(f"device {device_name(device)}, torch {torch.__version__}, threads {torch.get_num_threads()}, B={B}, S={S}")
     print(f"{'model':<14}{'H':>6}{'params':>11}{'path':>8}{'ms/step':>10}{'symbols/s':>12}")
     for size in sizes:
@@ -161,7 +166,8 @@ def main(argv=None) -> int:
         "python": sys.version.split()[0], "platform": platform.platform(), "threads": torch.get_num_threads(),
         "batch_size": B, "seq_length": S, "K": K, "gru_variant": args.gru_variant, "steps": args.steps,
         "rows": rows, "projected_72_models_hours": proj_72, "projected_paper_grid_hours": projected,
-        "projection_note": note,
+        "projection_note": note, "load_average_start": load,
+        "load_average_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")
