@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from rnnviz_lib import data, plotting, report
+from rnnviz_lib import data, plotting
 from rnnviz_lib.analysis import errors, onion
 from rnnviz_lib.paper import ONION
 from rnnviz_lib.store import Store
@@ -121,7 +121,7 @@ for ds in datasets:
     named = [s for s in ("}", '"', "\\n", "␣", ")", ";") if s in t.index]
     verdict = (f"{ds}: the LSTM ({name}) beats the {g} on {int((t['diff'] > 0).sum())} of {len(t)} symbols; "
                + ", ".join(f"`{s}` {t.at[s, 'diff']:+.3f}" for s in named)
-               + f". Paper: the LSTM wins on symbols that need long-range reasoning (`}}`, `\"`, newline).")
+               + ". Paper: the LSTM wins on symbols that need long-range reasoning (`}`, `\"`, newline).")
     store.save_table(t.round(4), f"fig4_per_symbol_{ds}", profile,
                      f"Figure 4 (middle/right), {ds}: mean probability of the correct symbol per symbol, LSTM vs "
                      f"{g}, sorted by the difference (symbols with at least {min_count} test occurrences). {verdict}")

@@ -4,6 +4,7 @@ peeling invariants (each oracle takes a subset of what is left; the layers add u
 from __future__ import annotations
 
 import collections
+import itertools
 import re
 
 import numpy as np
@@ -96,12 +97,12 @@ def _conditions(f: onion.OnionFeatures, p: np.ndarray) -> list[np.ndarray]:
     m += [f.after_break, f.is_punct]
     need = 0.5 - p
     e = onion.BOOST_EDGES
-    m += [(need > a if i else need > -1) & (need <= b) for i, (a, b) in enumerate(zip(e[:-1], e[1:]))]
+    m += [(need > a if i else need > -1) & (need <= b) for i, (a, b) in enumerate(itertools.pairwise(e))]
     return m
 
 
 def test_onion_peels_each_error_exactly_once_in_order(wp):
-    corpus, splits, ngram, f = wp
+    f = wp[3]
     rng = np.random.default_rng(2)
     p = np.clip(rng.beta(2, 1.2, size=f.shape) - 0.3 * f.after_break, 0, 1).astype(np.float32)
     layer = onion.assign_layers(p, f)
@@ -129,7 +130,7 @@ def test_onion_peels_each_error_exactly_once_in_order(wp):
 
 
 def test_two_model_summary_and_difference(wp):
-    corpus, splits, ngram, f = wp
+    f = wp[3]
     rng = np.random.default_rng(5)
     p_best = rng.beta(3, 1.5, size=f.shape).astype(np.float32)
     p_small = (p_best * 0.8).astype(np.float32)  # strictly worse everywhere
@@ -143,7 +144,7 @@ def test_two_model_summary_and_difference(wp):
 
 
 def test_bad_inputs_are_named(wp):
-    corpus, splits, ngram, f = wp
+    f = wp[3]
     with pytest.raises(RnnvizError, match="shape"):
         onion.assign_layers(np.full((3, 3), 0.2), f)
     with pytest.raises(RnnvizError, match="boost edges"):
@@ -151,7 +152,7 @@ def test_bad_inputs_are_named(wp):
 
 
 def test_head_and_paper_comparison(wp):
-    corpus, splits, ngram, f = wp
+    f = wp[3]
     h = f.head(700)
     assert h.shape == (f.shape[0], 700) and np.array_equal(h.memory_distance, f.memory_distance[:, :700])
     assert h.ngram_orders == f.ngram_orders

@@ -20,6 +20,7 @@ symbols: a ``}`` right after its ``{`` is at distance 1.
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 import numpy as np
@@ -86,7 +87,7 @@ def unmatched_closing(part, open_id: int, close_id: int) -> int:
 
 def bucket_labels(edges=DISTANCE_EDGES) -> list[str]:
     e = list(edges)
-    return [f"{a}-{b - 1}" for a, b in zip(e[:-1], e[1:])] + [f"{e[-1]}+"]
+    return [f"{a}-{b - 1}" for a, b in itertools.pairwise(e)] + [f"{e[-1]}+"]
 
 
 def distance_buckets(dist: np.ndarray, probs: dict[str, np.ndarray], edges=DISTANCE_EDGES) -> pd.DataFrame:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import itertools
 import logging
 import string
 
@@ -91,7 +92,7 @@ class OnionFeatures:
     def shape(self) -> tuple:
         return self.ngram_ok.shape
 
-    def head(self, T: int) -> "OnionFeatures":
+    def head(self, T: int) -> OnionFeatures:
         """The features of the first ``T`` targets of each stream (a run scored on fewer batches)."""
         cut = {f.name: getattr(self, f.name)[:, :T] for f in dataclasses.fields(self)
                if isinstance(getattr(self, f.name), np.ndarray)}
@@ -105,7 +106,7 @@ def layer_names(memory_windows=MEMORY_WINDOWS, rare_thresholds=RARE_THRESHOLDS, 
     layers += [("rare words", f"t = {t}") for t in rare_thresholds]
     layers += [("words", "after space/quote/newline"), ("punctuation", "punctuation")]
     e = list(boost_edges)
-    layers += [("boost", f"raise by {a:.1f}–{b:.1f}") for a, b in zip(e[:-1], e[1:])]
+    layers += [("boost", f"raise by {a:.1f}–{b:.1f}") for a, b in itertools.pairwise(e)]
     return layers
 
 
@@ -256,7 +257,7 @@ def assign_layers(probs: np.ndarray, feats: OnionFeatures, memory_windows=MEMORY
     peel(feats.is_punct)
     need = threshold - p
     e = list(boost_edges)
-    for i, (a, b) in enumerate(zip(e[:-1], e[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(e)):
         peel((need > a) & (need <= b) if i else (need <= b))
     assert not left.any(), "boost edges leave errors unassigned"
     return layer
