@@ -196,7 +196,7 @@ def plot_onion(table, title: str = "", ax=None):
     inner = t["removed"].groupby(level=0, sort=False).sum()
     total = float(inner.sum()) or 1.0
     wedges, _ = ax.pie(inner.to_numpy(), radius=0.7, colors=[ONION_COLORS.get(k, "grey") for k in inner.index],
-                       wedgeprops=dict(width=0.35, edgecolor="w"), startangle=90, counterclock=False)
+                       wedgeprops={"width": 0.35, "edgecolor": "w"}, startangle=90, counterclock=False)
     ax.legend(wedges, [f"{k}: {v / total:.0%}" for k, v in inner.items()], fontsize=7, frameon=False,
               loc="center left", bbox_to_anchor=(1.0, 0.5))
     shades = []
@@ -204,11 +204,11 @@ def plot_onion(table, title: str = "", ax=None):
         base = np.array(mcolors.to_rgb(ONION_COLORS.get(oracle, "grey")))
         k = len(group)
         shades += [tuple(base + (1 - base) * (0.15 + 0.6 * i / max(k, 1))) for i in range(k)]
-    ax.pie(t["removed"].to_numpy(), radius=1.0, colors=shades, wedgeprops=dict(width=0.3, edgecolor="w"),
+    ax.pie(t["removed"].to_numpy(), radius=1.0, colors=shades, wedgeprops={"width": 0.3, "edgecolor": "w"},
            startangle=90, counterclock=False,
            labels=[d if r / total >= 0.02 and o in ("dynamic memory", "rare words", "boost") else ""
                    for (o, d), r in t["removed"].items()],
-           labeldistance=1.05, textprops=dict(fontsize=6))
+           labeldistance=1.05, textprops={"fontsize": 6})
     ax.set_title(title)
     ax.set_aspect("equal")
     return ax
