@@ -240,7 +240,9 @@ def summary(configs, store: Store | None = None) -> pd.DataFrame:
                 row.update(best_val_loss=min(r["val_loss"] for r in h), epochs_done=h[-1]["epoch"],
                            train_time_s=h[-1]["time"])
         rows.append(row)
-    df = pd.DataFrame(rows, columns=["slug"] + SUMMARY_COLUMNS)
+    df = pd.DataFrame(rows, columns=["slug", *SUMMARY_COLUMNS])
+    for col in ("hidden", "params"):  # integers, blank for runs not started
+        df[col] = pd.to_numeric(df[col]).round().astype("Int64")
     return df.set_index("slug")
 
 

@@ -54,7 +54,7 @@ from rnnviz_lib.store import Store, atomic_path, atomic_save_npy, atomic_write_j
 log = logging.getLogger(__name__)
 
 # Fields that say where/how a run executes, not what it computes: left out of the identity.
-EXECUTION_FIELDS = ("device", "checkpoint_every", "data_dir", "show_progress")
+EXECUTION_FIELDS = ("device", "checkpoint_every", "data_dir", "show_progress", "threads")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -94,6 +94,7 @@ class TrainConfig:
     checkpoint_every: int = 200  # steps between checkpoints (plus one at each epoch end)
     data_dir: str = ""  # folder with raw corpora; "" = $RNNVIZ_DATA_DIR then ./data
     show_progress: bool = False  # tqdm bar over steps
+    threads: int = 0  # torch CPU threads while this run trains; 0 = leave torch's setting
 
     def __post_init__(self):
         models._check_cell(self.cell)
@@ -196,14 +197,25 @@ def train_run(config: TrainConfig, store: Store | None = None,
 
     Idempotent: a finished run (metrics.json present) is returned untouched; an interrupted one
     resumes from its last checkpoint. ``on_step(step, model)`` is called after every optimizer
-    step (after any checkpoint at that step): a hook for progress reports and fault injection. Divergence (a NaN/inf loss) stops the run with an
-    RnnvizError and keeps the last good checkpoint.
+    step (after any checkpoint at that step): a hook for progress reports and fault injection.
+    Divergence (a NaN/inf loss) stops the run with an RnnvizError and keeps the last good checkpoint.
     """
     store = store or Store()
     out = run_dir(config, store, create=True)
     if is_finished(out):
         log.info("run %s is finished; skipping", out.name)
         return out
+    if config.threads <= 0:
+        return _train(config, store, out, on_step)
+    before = torch.get_num_threads()
+    torch.set_num_threads(config.threads)  # small models on a shared CPU: fewer threads, no spinning
+    try:
+        return _train(config, store, out, on_step)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(config: TrainConfig, store: Store, out: Path, on_step) -> Path:
     for stale in out.glob(".*.tmp"):  # left by a process killed mid-write
         stale.unlink(missing_ok=True)
     device = resolve_device(config.device)

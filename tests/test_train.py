@@ -78,15 +78,17 @@ def test_run_layout_loss_falls_and_seed_reproduces(tmp_path):
 
 
 def test_lr_schedule_and_carried_state(tmp_path):
-    cfg = _cfg(epochs=3, lr_decay_after=1, lr_decay=0.5, dropout=0.0)
+    cfg = _cfg(epochs=3, lr_decay_after=1, lr_decay=0.5, dropout=0.0, threads=2)
     assert [train.lr_at(cfg, e) for e in range(3)] == [2e-3, 1e-3, 5e-4]
     seen = {}
 
     def grab(step, model):
+        seen.setdefault("threads", torch.get_num_threads())
         if step == 3:  # the checkpoint of step 3 is written just before this hook
             seen.update(torch.load(train.run_dir(cfg, Store(tmp_path)) / "checkpoint.pt", weights_only=True))
 
     out = train.train_run(cfg, Store(tmp_path), on_step=grab)
+    assert seen["threads"] == 2 and torch.get_num_threads() == 1  # set for the run, then restored
     assert [r["lr"] for r in train.load_history(out)] == [2e-3, 1e-3, 5e-4]
     paper = train.TrainConfig()
     assert train.lr_at(paper, 9) == 2e-3 and train.lr_at(paper, 10) == pytest.approx(2e-3 * 0.95)
@@ -153,7 +155,7 @@ def test_divergence_stops_with_clear_error_and_keeps_last_checkpoint(tmp_path):
 
 
 def test_config_identity_and_validation(tmp_path):
-    a, b = _cfg(), _cfg(device="auto", checkpoint_every=50)
+    a, b = _cfg(), _cfg(device="auto", checkpoint_every=50, threads=1)
     assert a.identity() == b.identity() and train.run_dir(a, Store(tmp_path)) == train.run_dir(b, Store(tmp_path))
     assert train.run_dir(a.replace(dropout=0.3), Store(tmp_path)) != train.run_dir(a, Store(tmp_path))
     assert train.TrainConfig(cell="gru", gru_variant="paper", layers=3, size=128, dropout=0.25).slug == "wp-grup3-128-d0.25"

@@ -36,6 +36,7 @@ HELP = {
     "snapshot_epochs": "epochs over which snapshots are kept; 0 = none",
     "device": "auto (cuda if available), cpu or cuda",
     "checkpoint_every": "steps between checkpoints (plus one at each epoch end)",
+    "threads": "torch CPU threads while training; 0 = torch's default",
 }
 SKIP = {"dataset", "data_dir", "show_progress"}
 
