@@ -31,14 +31,17 @@ from rnnviz_lib import data, grid, plotting
 from rnnviz_lib.store import Store
 
 store = Store()
-configs = grid.expand(profile, device=device or None)
-display(Markdown(f"Profile `{profile}`: **{len(configs)} runs** on {', '.join(grid.datasets(profile))}."))
-widths = {ds: grid.widths_frame(data.load_corpus(ds).K) for ds in grid.datasets(profile)}
+corpora, missing = data.load_available(grid.datasets(profile))  # a corpus that can't be had is skipped, with the fix
+for ds, why in missing.items():
+    display(Markdown(f"**Note:** no `{ds}` models in this run: {why}"))
+configs = grid.expand(profile, datasets=list(corpora), device=device or None)
+display(Markdown(f"Profile `{profile}`: **{len(configs)} runs** on {', '.join(corpora)}."))
+widths = {ds: grid.widths_frame(c.K) for ds, c in corpora.items()}
 for ds, w in widths.items():
     store.save_table(w, f"grid_widths_{ds}", profile,
                      f"Hidden width H (parameter count) of every grid model on {ds}: each row shares the budget "
                      "of a 1-layer LSTM of the row's size.")
-widths[grid.datasets(profile)[0]]
+widths[next(iter(corpora))]
 
 # %% [markdown]
 # The parameter-matched widths (PAPER.md §2): all nine models of a row have about the parameter
@@ -68,7 +71,7 @@ chosen[["dataset", "cell", "layers", "size", "dropout", "best_val_loss", "test_l
 
 # %%
 hist = grid.histories(configs, store)
-for ds in grid.datasets(profile):
+for ds in corpora:
     h = hist[hist["dataset"] == ds] if len(hist) else hist
     if len(h):
         ax = plotting.plot_training_curves(h, "val_loss", title=f"{ds}: validation loss during training")

@@ -15,7 +15,8 @@ Profiles. ``notebooks/params/<profile>.yaml`` has a top-level ``grid:`` section:
       cells: [lstm, rnn, gru]          # default all three
       layers: [1, 2, 3]                # default all three
       sizes: [64, 128, 256, 512]       # grid rows (parameter budgets, PAPER.md §2)
-      models: [lstm-1-64, gru-3-64]    # optional: exactly these "cell-layers-size", instead of the product
+      models: [lstm-1-64, gru-3-64]    # optional: exactly these "cell-layers-size", instead of the product;
+                                       # or {lk: [lstm-3-64]}: per dataset (others get the product)
       dropout: [0.0]                   # or {size: [..]}: values cross-validated by validation loss
       train: {epochs: 50, ...}         # TrainConfig overrides for every run
       snapshots: {models: [lstm-3-512], every: 50, epochs: 3}   # weight snapshots (Figure 5b)
@@ -115,14 +116,19 @@ def expand(profile: str | dict, datasets=None, device: str | None = None, only=N
     """
     g = grid_section(profile)
     dsets = list(datasets) if datasets else list(g.get("datasets", ["wp"]))
-    if g.get("models"):
-        triples = [parse_model(m) for m in g["models"]]
-    else:
-        triples = [(c, int(l), int(s)) for s in g.get("sizes", SIZES) for c in g.get("cells", CELLS)
-                   for l in g.get("layers", DEPTHS)]
-    if only:
-        want = {parse_model(m) for m in only}
-        triples = [t for t in triples if t in want]
+    product = [(c, int(l), int(s)) for s in g.get("sizes", SIZES) for c in g.get("cells", CELLS)
+               for l in g.get("layers", DEPTHS)]
+    spec = g.get("models")
+
+    def triples_for(ds: str) -> list[tuple[str, int, int]]:
+        # models: a list for every dataset, or {dataset: list} (a dataset it does not name gets the product)
+        chosen = spec.get(ds) if isinstance(spec, dict) else spec
+        triples = [parse_model(m) for m in chosen] if chosen else product
+        if only:
+            want = {parse_model(m) for m in only}
+            triples = [t for t in triples if t in want]
+        return triples
+
     base = dict(g.get("train") or {})
     if device:
         base["device"] = device
@@ -134,7 +140,7 @@ def expand(profile: str | dict, datasets=None, device: str | None = None, only=N
     snap_models = {parse_model(m) for m in snaps.get("models", [])}
     out = []
     for ds in dsets:
-        for cell, layers, size in triples:
+        for cell, layers, size in triples_for(ds):
             extra = {}
             if (cell, layers, size) in snap_models:
                 extra = {"snapshot_every": int(snaps.get("every", 50)), "snapshot_epochs": int(snaps.get("epochs", 3))}

@@ -52,6 +52,9 @@ def test_expand_options_and_errors():
                                                                       ("rnn", 1, 64, 0.5)]
     assert all(c.device == "cpu" and c.epochs == 3 for c in cfgs)
     assert [c.cell for c in grid.expand(g, only=["rnn-1-64"])] == ["rnn", "rnn"]
+    per_ds = grid.expand({"datasets": ["wp", "lk"], "sizes": [64], "models": {"lk": ["lstm-3-64"]}})
+    assert [(c.dataset, c.cell, c.layers) for c in per_ds if c.dataset == "lk"] == [("lk", "lstm", 3)]
+    assert len([c for c in per_ds if c.dataset == "wp"]) == 9  # a dataset not named gets the whole product
     with pytest.raises(RnnvizError, match="unknown grid key"):
         grid.expand({"sizez": [64]})
     with pytest.raises(RnnvizError, match="cell-layers-size"):
