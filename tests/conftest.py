@@ -38,3 +38,14 @@ def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("RNNVIZ_HOME", str(root))
     monkeypatch.chdir(root)
     return root
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run fastest on one thread, and the CI machine has two shared cores."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -19,12 +19,7 @@ TINY = {"dataset": "wp", "batch_size": 11, "seq_length": 13, "epochs": 2, "max_t
 TOL = 1e-5  # nats; the stacked path differs from cuDNN/ATen only in float summation order
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _cfg(**kw) -> train.TrainConfig:

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from rnnviz_lib import grid, paper, train
 from rnnviz_lib.cli import main
@@ -20,12 +19,7 @@ TINY_TRAIN = {"epochs": 1, "batch_size": 11, "seq_length": 13, "max_train_batche
               "max_test_batches": 2, "device": "cpu"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_paper_profile_is_the_72_model_grid_with_cross_validated_dropout():

@@ -22,13 +22,7 @@ TINY = {"dataset": "wp", "cell": "lstm", "layers": 2, "size": 16, "batch_size": 
         "device": "cpu"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny models run fastest on one thread, and the shared CI machine has two cores
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _cfg(**kw) -> train.TrainConfig:
