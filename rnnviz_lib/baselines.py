@@ -185,6 +185,7 @@ def run_nnn(dataset, ns, params: dict | None = None, store: Store | None = None,
     validation loss is kept for each n (``selected_hidden``). Returns
     ``{"dataset", "test_symbols", "losses": {n: test loss}, "val": {n: {H: best val}},
     "selected_hidden": {n: H}, "train_seconds": {n: {H: s}}, "paths": {n: dir}}``.
+    An interrupted training resumes from the ``checkpoint.pt`` it left in its folder.
     """
     from rnnviz_lib.nnn import NNNLM  # torch is imported only when an n-NN is needed
     import torch
@@ -203,7 +204,7 @@ def run_nnn(dataset, ns, params: dict | None = None, store: Store | None = None,
             d = nnn_dir(corpus, n, p, store)
             if force or not is_finished(d):
                 log.info("%s: training n-NN n=%d H=%d", corpus.name, n, H)
-                m = NNNLM(n=n, device=device, threads=threads, **p).fit(
+                m = NNNLM(n=n, device=device, threads=threads, checkpoint=d / "checkpoint.pt", **p).fit(
                     stream_sequences(splits.train), stream_sequences(splits.val), vocab_size=corpus.K)
                 probs = np.exp(m.log_prob(stream_sequences(splits.test))[:, 1:])
                 atomic_save_npy(d / "test_probs.npy", probs.astype(np.float32))

@@ -16,6 +16,11 @@ element-wise to [-5, 5], learning rate ×0.95 per epoch from epoch ``decay_after
 of ``batch_size`` random (history, symbol) pairs (a fresh permutation each epoch; the remainder
 that does not fill a batch is left out of that epoch), and early stopping on the validation loss
 (evaluated every ``eval_every`` steps; the best weights are kept).
+
+**Resuming.** With ``checkpoint`` set, the whole training state (weights, optimiser, data order,
+random generator, best weights so far, history) is written atomically at every evaluation; a
+later ``fit`` with the same settings and data continues from there and ends with the same
+weights as an uninterrupted run. The file is removed when training ends.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import copy
 import logging
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,6 +37,7 @@ from torch import nn
 
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.ngram import _as_sequences, _concat
+from rnnviz_lib.store import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +99,8 @@ class NNNLM:
     device : str
     threads : int or None
         torch CPU threads during fit (None: leave torch's setting).
+    checkpoint : str or Path or None
+        File for the resumable training state (see "Resuming" above); None: no checkpoints.
 
     Attributes
     ----------
@@ -108,7 +117,8 @@ class NNNLM:
     def __init__(self, n: int = 3, hidden: int = 512, lr: float = 2e-3, alpha: float = 0.95,
                  batch_size: int = 1000, max_epochs: float = 10, max_steps: int | None = None,
                  eval_every: int = 1000, patience: int = 3, decay_after: int = 10, lr_decay: float = 0.95,
-                 val_max: int | None = None, seed: int = 0, device: str = "cpu", threads: int | None = None):
+                 val_max: int | None = None, seed: int = 0, device: str = "cpu", threads: int | None = None,
+                 checkpoint=None):
         self.n = n
         self.hidden = hidden
         self.lr = lr
@@ -124,6 +134,7 @@ class NNNLM:
         self.seed = seed
         self.device = device
         self.threads = threads
+        self.checkpoint = checkpoint
 
     # ------------------------------------------------------------------------------------
     def _pairs(self, sequences) -> tuple[torch.Tensor, torch.Tensor]:
@@ -179,8 +190,26 @@ class NNNLM:
             total = min(total, int(self.max_steps))
         self.history_, best_state = [], None
         self.best_val_loss_, self.best_step_, bad = math.inf, 0, 0
-        t0, run_loss, run_n = time.perf_counter(), 0.0, 0
+        run_loss, run_n, elapsed = 0.0, 0, 0.0
         perm, step = torch.randperm(N, generator=gen), 0
+        identity = {"n": int(self.n), "K": self.K_, "hidden": int(self.hidden), "N": N, "batch_size": Bsz,
+                    "total": total, "seed": self.seed, "lr": self.lr, "alpha": self.alpha}
+        ckpt = Path(self.checkpoint) if self.checkpoint else None
+        if ckpt is not None and ckpt.is_file():
+            st = torch.load(ckpt, map_location="cpu", weights_only=False)
+            if st["identity"] != identity:
+                raise RnnvizError(f"n-NN checkpoint {ckpt} was written for other settings or data "
+                                  f"({st['identity']} != {identity}); delete it to start afresh")
+            self.module_.load_state_dict(st["module"])
+            opt.load_state_dict(st["optimizer"])
+            gen.set_state(st["generator"])
+            torch.set_rng_state(st["torch_rng"])
+            perm, step, bad, elapsed = st["perm"], st["step"], st["bad"], st["seconds"]
+            self.history_, best_state = st["history"], st["best_state"]
+            self.best_val_loss_, self.best_step_ = st["best_val_loss"], st["best_step"]
+            log.info("n-NN n=%d H=%d resumes at step %d/%d from %s", self.n, self.hidden, step, total, ckpt)
+        t0 = time.perf_counter() - elapsed
+        stopped = False
         while step < total:
             epoch = step // steps_per_epoch
             a = (step % steps_per_epoch) * Bsz
@@ -213,13 +242,28 @@ class NNNLM:
                 self.history_.append(rec)
                 log.info("n-NN n=%d H=%d step %d/%d epoch %.2f train %.4f val %s", self.n, self.hidden, step, total,
                          rec["epoch"], rec["train_loss"], f"{rec.get('val_loss', float('nan')):.4f}")
-                if Xva is not None and bad >= int(self.patience):
+                stopped = Xva is not None and bad >= int(self.patience)
+                if ckpt is not None and step < total and not stopped:
+                    self._save_checkpoint(ckpt, identity, opt, gen, perm, step, bad, best_state, t0)
+                if stopped:
                     break
         if best_state is not None:
             self.module_.load_state_dict(best_state)
         self.n_steps_ = step
         self.train_seconds_ = time.perf_counter() - t0
         self.module_.eval()
+        if ckpt is not None:
+            ckpt.unlink(missing_ok=True)
+
+    def _save_checkpoint(self, path: Path, identity, opt, gen, perm, step, bad, best_state, t0) -> None:
+        """Atomically write the resumable training state (see the module docstring)."""
+        state = {"identity": identity, "module": self.module_.state_dict(), "optimizer": opt.state_dict(),
+                 "generator": gen.get_state(), "torch_rng": torch.get_rng_state(), "perm": perm, "step": step,
+                 "bad": bad, "seconds": time.perf_counter() - t0, "history": self.history_, "best_state": best_state,
+                 "best_val_loss": self.best_val_loss_, "best_step": self.best_step_}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
 
     # ------------------------------------------------------------------------------------
     def _check(self) -> None:

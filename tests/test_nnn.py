@@ -91,3 +91,43 @@ def test_bad_input_raises(wp_ids):
         NNNLM(max_steps=1).fit(np.array([0, 1, 50]), vocab_size=10)
     with pytest.raises(RnnvizError, match="n >= 1"):
         NNNLM(n=0).fit(wp_ids[:100])
+
+
+def test_interrupted_fit_resumes_to_the_same_weights(wp_ids, tmp_path, monkeypatch):
+    train = wp_ids[:30_000].reshape(3, 10_000)
+    val = wp_ids[40_000:44_000].reshape(2, 2000)
+    # 3 epochs of 117 steps: the lr decays from epoch 2 and each epoch draws a new order
+    kw = dict(n=3, hidden=16, batch_size=256, max_epochs=3, eval_every=50, decay_after=2, lr_decay=0.5,
+              patience=100, threads=1, seed=5)
+    ref = NNNLM(**kw).fit(train, val, vocab_size=90)
+
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    calls = {"n": 0}
+    real_loss = NNNLM._loss
+
+    def crash_on_fifth_eval(self, X, y, chunk=65536):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt("simulated kill")
+        return real_loss(self, X, y, chunk)
+
+    monkeypatch.setattr(NNNLM, "_loss", crash_on_fifth_eval)
+    with pytest.raises(KeyboardInterrupt):
+        NNNLM(checkpoint=ckpt, **kw).fit(train, val, vocab_size=90)
+    assert ckpt.is_file()  # written at the 4th evaluation (step 200, in the second epoch)
+    monkeypatch.setattr(NNNLM, "_loss", real_loss)
+    resumed = NNNLM(checkpoint=ckpt, **kw).fit(train, val, vocab_size=90)
+    assert not ckpt.exists()  # removed once training ends
+    assert [h["step"] for h in resumed.history_] == [h["step"] for h in ref.history_]
+    assert [h["val_loss"] for h in resumed.history_] == [h["val_loss"] for h in ref.history_]
+    for k, v in ref.module_.state_dict().items():
+        torch.testing.assert_close(resumed.module_.state_dict()[k], v, rtol=0, atol=0)
+
+    # a checkpoint of other settings is refused with a message naming the fix
+    monkeypatch.setattr(NNNLM, "_loss", crash_on_fifth_eval)
+    calls["n"] = 0
+    with pytest.raises(KeyboardInterrupt):
+        NNNLM(checkpoint=ckpt, **kw).fit(train, val, vocab_size=90)
+    monkeypatch.setattr(NNNLM, "_loss", real_loss)
+    with pytest.raises(RnnvizError, match="delete it to start afresh"):
+        NNNLM(checkpoint=ckpt, **{**kw, "hidden": 17}).fit(train, val, vocab_size=90)
