@@ -102,6 +102,28 @@ def test_a_failed_run_is_reported_and_the_grid_goes_on(tmp_path):
         grid.run([bad], "local", store, keep_going=False)
 
 
+def test_process_executor_trains_in_parallel_with_the_same_results_as_local(tmp_path, monkeypatch):
+    g = {"datasets": ["wp"], "models": ["lstm-1-16", "gru-2-16", "rnn-1-16"], "train": TINY_TRAIN}
+    cfgs = [c.replace(threads=1) for c in grid.expand(g)]
+    ref = grid.run(cfgs, "local", Store(tmp_path / "a"))
+    store = Store(tmp_path / "b")
+    monkeypatch.setenv("RNNVIZ_WORKERS", "2")
+    res = grid.run(cfgs, "processes", store)
+    assert [r["status"] for r in res] == ["done"] * 3
+    assert [r["config"] for r in res] == cfgs  # results in the configs' order
+    for a, b in zip(ref, res):
+        ma, mb = (json.loads((Path(r["run_dir"]) / "metrics.json").read_text()) for r in (a, b))
+        assert Path(b["run_dir"]).parent.parent.parent == tmp_path / "b"
+        assert mb["test_loss"] == ma["test_loss"] and mb["best_val_loss"] == ma["best_val_loss"]
+    assert [r["status"] for r in grid.run(cfgs, "processes", store)] == ["skipped"] * 3
+    bad = cfgs[0].replace(lr=1e38, grad_clip=1e38, seed=9)
+    out = grid.run([bad], "processes", store)
+    assert out[0]["status"] == "failed" and "diverged" in out[0]["error"]
+    monkeypatch.setenv("RNNVIZ_WORKERS", "0")
+    with pytest.raises(RnnvizError, match="RNNVIZ_WORKERS"):
+        grid.run(cfgs[:1], "processes", Store(tmp_path / "c"))
+
+
 def _summary_from(values: dict, dataset="wp") -> pd.DataFrame:
     rows = [{"dataset": dataset, "cell": c, "layers": d, "size": s, "dropout": 0.0, "status": "finished",
              "best_val_loss": v, "test_loss": v, "run_dir": f"{c}{d}{s}"} for (s, c, d), v in values.items()]
