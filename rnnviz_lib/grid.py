@@ -19,6 +19,7 @@ Profiles. ``notebooks/params/<profile>.yaml`` has a top-level ``grid:`` section:
                                        # or {lk: [lstm-3-64]}: per dataset (others get the product)
       dropout: [0.0]                   # or {size: [..]}: values cross-validated by validation loss
       train: {epochs: 50, ...}         # TrainConfig overrides for every run
+      train_overrides: {rnn: {lr: 0.002}, lstm-3-64: {epochs: 8}}  # per cell or per model, over train:
       snapshots: {models: [lstm-3-512], every: 50, epochs: 3}   # weight snapshots (Figure 5b)
 
 Dropout is cross-validated as in the paper: each value is its own run (its own directory), and
@@ -53,7 +54,8 @@ log = logging.getLogger(__name__)
 CELLS = paper.CELLS  # lstm, rnn, gru: the paper's column order
 DEPTHS = paper.DEPTHS
 SIZES = paper.SIZES
-GRID_KEYS = ("datasets", "cells", "layers", "sizes", "models", "dropout", "train", "snapshots", "executor")
+GRID_KEYS = ("datasets", "cells", "layers", "sizes", "models", "dropout", "train", "train_overrides", "snapshots",
+             "executor")
 MODEL_KEY = ("dataset", "cell", "layers", "size")  # one Table 1 cell; dropout runs share it
 
 
@@ -137,6 +139,16 @@ def expand(profile: str | dict, datasets=None, device: str | None = None, only=N
     bad = sorted(set(base) - fields)
     if bad:
         raise RnnvizError(f"unknown training option(s) {', '.join(bad)} in the grid's train: section")
+    overrides = {}
+    for key, vals in (g.get("train_overrides") or {}).items():
+        k = str(key).lower()
+        target = models._check_cell(k) if "-" not in k else parse_model(k)
+        if not isinstance(vals, dict):
+            raise RnnvizError(f"train_overrides[{key!r}] must map training options to values, e.g. {{lr: 0.002}}")
+        if sorted(set(vals) - fields):
+            raise RnnvizError(f"train_overrides[{key!r}] has unknown training option(s): "
+                              f"{', '.join(sorted(set(vals) - fields))}")
+        overrides[target] = dict(vals)
     snaps = g.get("snapshots") or {}
     snap_models = {parse_model(m) for m in snaps.get("models", [])}
     out = []
@@ -146,7 +158,8 @@ def expand(profile: str | dict, datasets=None, device: str | None = None, only=N
             if (cell, layers, size) in snap_models:
                 extra = {"snapshot_every": int(snaps.get("every", 50)), "snapshot_epochs": int(snaps.get("epochs", 3))}
             for p in _dropouts(g.get("dropout"), size):
-                out.append(train.TrainConfig(**{**base, **extra, "dataset": ds, "cell": cell, "layers": layers,
+                over = {**overrides.get(cell, {}), **overrides.get((cell, layers, size), {})}  # the model's wins
+                out.append(train.TrainConfig(**{**base, **over, **extra, "dataset": ds, "cell": cell, "layers": layers,
                                                 "size": size, "dropout": p}))
     return out
 

@@ -49,6 +49,14 @@ def test_expand_options_and_errors():
     per_ds = grid.expand({"datasets": ["wp", "lk"], "sizes": [64], "models": {"lk": ["lstm-3-64"]}})
     assert [(c.dataset, c.cell, c.layers) for c in per_ds if c.dataset == "lk"] == [("lk", "lstm", 3)]
     assert len([c for c in per_ds if c.dataset == "wp"]) == 9  # a dataset not named gets the whole product
+    over = grid.expand({"models": ["rnn-1-64", "rnn-3-64", "lstm-1-64"], "train": {"lr": 0.01, "epochs": 2},
+                        "train_overrides": {"rnn": {"lr": 0.002}, "rnn-3-64": {"epochs": 5}}})
+    assert [(c.cell, c.layers, c.lr, c.epochs) for c in over] == [("rnn", 1, 0.002, 2), ("rnn", 3, 0.002, 5),
+                                                                  ("lstm", 1, 0.01, 2)]
+    with pytest.raises(RnnvizError, match="unknown training option.*learning_rate"):
+        grid.expand({"sizes": [64], "train_overrides": {"rnn": {"learning_rate": 1}}})
+    with pytest.raises(RnnvizError, match="unknown cell type"):
+        grid.expand({"sizes": [64], "train_overrides": {"lstmm": {"lr": 1}}})
     with pytest.raises(RnnvizError, match="unknown grid key"):
         grid.expand({"sizez": [64]})
     with pytest.raises(RnnvizError, match="cell-layers-size"):
