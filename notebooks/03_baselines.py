@@ -25,6 +25,7 @@ profile: str = "smoke"  # which profile's n-NN recipe (section `baselines:`), ta
 datasets: list = ["wp"]  # corpora: wp, lk (left out with a note when not available)
 ngram_orders: list = [2, 3, 4, 5, 6, 7, 8, 9, 10, 21]  # full n-gram orders (Table 2's n + 1)
 nnn_ns: list = [1, 2]  # n-NN context lengths (the paper reports 1..6)
+nnn_reference: str = "paper"  # also show n-NN already trained by this profile's recipe (read, never trained here); "" = none
 
 # %%
 import pandas as pd
@@ -32,6 +33,7 @@ from IPython.display import Markdown, display
 
 from rnnviz_lib import baselines, paper, plotting
 from rnnviz_lib.data import load_available
+from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import Store
 
 store = Store()
@@ -81,6 +83,31 @@ for ds, r in nnn.items():
 display(Markdown(f"n-NN recipe of profile `{profile}`: {baselines.nnn_params(recipe)}"))
 pd.DataFrame(rows).set_index(["dataset", "n"]).round(4)
 
+# %%
+extra, ref_rows = {}, []
+if nnn_reference and nnn_reference != profile:
+    label = f"n-NN ({nnn_reference} recipe)"
+    for ds, c in corpora.items():
+        for n in nnn_ns:
+            try:
+                m = baselines.load_metrics(c, "nnn", n, store, profile=nnn_reference)
+            except RnnvizError:
+                continue  # not trained under that recipe in this store
+            extra.setdefault(ds, {label: {}})[label][n] = m["test_loss"]
+            p = paper.TABLE2.get(ds, {}).get("n-NN", {}).get(n)
+            ref_rows.append({"dataset": ds, "n": n, "hidden": m["hidden"], "steps": m["steps"],
+                             "best val": m["best_val_loss"], "ours": m["test_loss"], "paper": p,
+                             "diff": None if p is None else m["test_loss"] - p, "train s": m["train_seconds"]})
+if ref_rows:
+    display(Markdown(f"n-NN models trained earlier by the `{nnn_reference}` recipe were found in this store "
+                     f"({baselines.nnn_params(baselines.profile_params(nnn_reference))}); they are read, not trained, "
+                     "and shown as an extra row of Table 2:"))
+    display(pd.DataFrame(ref_rows).set_index(["dataset", "n"]).round(4))
+else:
+    display(Markdown(f"No n-NN trained by the `{nnn_reference}` recipe is in this store"
+                     + (f" (train them with `rnnviz nnn --dataset DS --n 1,2,3,4,5,6,7,8,9 --profile {nnn_reference}`)."
+                        if nnn_reference and nnn_reference != profile else ".")))
+
 # %% [markdown]
 # The n-NN follows the paper's optimiser (RMSProp, lr 2e-3, smoothing 0.95) with early stopping
 # on the validation loss. Where the profile lists several hidden sizes, each is trained and the
@@ -95,7 +122,7 @@ pd.DataFrame(rows).set_index(["dataset", "n"]).round(4)
 # %%
 tables = {}
 for ds in corpora:
-    tables[ds] = baselines.table2(ds, ngram[ds]["orders"], nnn[ds]["losses"])
+    tables[ds] = baselines.table2(ds, ngram[ds]["orders"], nnn[ds]["losses"], extra=extra.get(ds))
     store.save_table(tables[ds], f"table2_{ds}", profile,
                      f"Table 2 ({ds}): test cross-entropy (nats) of the (n+1)-gram and n-NN baselines, "
                      "ours (paper, difference).")
@@ -108,7 +135,7 @@ pd.concat(tables, names=["dataset"]) if tables else None
 
 # %%
 for ds in corpora:
-    ours, theirs = baselines.table2_frames(ds, ngram[ds]["orders"], nnn[ds]["losses"])
+    ours, theirs = baselines.table2_frames(ds, ngram[ds]["orders"], nnn[ds]["losses"], extra=extra.get(ds))
     rnn = baselines.best_rnn(ds, store)
     ax = plotting.plot_loss_vs_context(
         ours, theirs if ds in paper.TABLE2 else None,

@@ -309,28 +309,33 @@ def best_rnn(dataset: str, store: Store | None = None) -> dict | None:
 # ----------------------------------------------------------------------------------------
 # Table 2
 # ----------------------------------------------------------------------------------------
-def table2_frames(dataset: str, ngram_losses: dict, nnn_losses: dict, columns=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def table2_frames(dataset: str, ngram_losses: dict, nnn_losses: dict, columns=None,
+                  extra: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Ours and the paper's Table 2 rows for one dataset (index n-gram, n-NN; columns n).
 
     ``ngram_losses`` maps the n-gram *order* (int or str) to its test loss, ``nnn_losses`` the
-    n-NN's n. Columns default to the paper's n (1..9, 20) plus any other n measured.
+    n-NN's n. ``extra`` adds rows ``{label: {n: loss}}`` (e.g. ``"n-NN (paper recipe)"``); a
+    label is compared with the paper's row named by its part before " (". Columns default to
+    the paper's n (1..9, 20) plus any other n measured.
     """
-    ng = {int(o) - 1: float(v) for o, v in ngram_losses.items()}
-    nn = {int(k): float(v) for k, v in nnn_losses.items()}
-    cols = list(columns) if columns is not None else sorted(set(paper.TABLE2_N) | set(ng) | set(nn))
+    rows = {"n-gram": {int(o) - 1: float(v) for o, v in ngram_losses.items()},
+            "n-NN": {int(k): float(v) for k, v in nnn_losses.items()}}
+    rows.update({str(label): {int(k): float(v) for k, v in vals.items()} for label, vals in (extra or {}).items()})
+    measured = set().union(*(set(r) for r in rows.values()))
+    cols = list(columns) if columns is not None else sorted(set(paper.TABLE2_N) | measured)
     cols = [c for c in cols if c >= 1]
-    ours = pd.DataFrame([[ng.get(c, math.nan) for c in cols], [nn.get(c, math.nan) for c in cols]],
-                        index=["n-gram", "n-NN"], columns=cols, dtype=float)
+    ours = pd.DataFrame([[r.get(c, math.nan) for c in cols] for r in rows.values()], index=list(rows),
+                        columns=cols, dtype=float)
     ref = paper.TABLE2.get(dataset, {})
-    theirs = pd.DataFrame([[ref.get(r, {}).get(c) for c in cols] for r in ours.index], index=ours.index,
+    theirs = pd.DataFrame([[ref.get(r.split(" (")[0], {}).get(c) for c in cols] for r in ours.index], index=ours.index,
                           columns=cols, dtype=float)
     ours.columns.name = theirs.columns.name = "n"
     return ours, theirs
 
 
-def table2(dataset: str, ngram_losses: dict, nnn_losses: dict, columns=None) -> pd.DataFrame:
-    """Table 2 for one dataset, each cell "ours (paper, Δ)"."""
-    ours, theirs = table2_frames(dataset, ngram_losses, nnn_losses, columns)
+def table2(dataset: str, ngram_losses: dict, nnn_losses: dict, columns=None, extra: dict | None = None) -> pd.DataFrame:
+    """Table 2 for one dataset, each cell "ours (paper, Δ)"; ``extra`` as in ``table2_frames``."""
+    ours, theirs = table2_frames(dataset, ngram_losses, nnn_losses, columns, extra)
     out = report.compare_frame(ours, theirs)
     out.columns.name = "n"
     return out

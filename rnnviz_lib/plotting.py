@@ -413,13 +413,19 @@ def plot_loss_vs_context(ours, paper=None, best_rnn: tuple[str, float] | None = 
     """
     ax = _ax(ax, (6.4, 4))
     colors = {"n-gram": "#4c72b0", "n-NN": "#dd8452"}
+    extra_colors = iter(["#c44e52", "#8172b2", "#937860", "#da8bc3"])
+    drawn = set()  # a row "n-NN (paper recipe)" shares the paper's "n-NN" line, drawn once
     for row in ours.index:
-        c = colors.get(row, None)
+        base = str(row).split(" (")[0]
+        c = colors.get(row) or next(extra_colors, None)
         s = ours.loc[row].dropna()
-        ax.plot(s.index, s.values, "o-", color=c, label=f"{row} (ours)")
-        if paper is not None and row in paper.index:
+        if s.empty:
+            continue
+        ax.plot(s.index, s.values, "o-", color=c, label=f"{row} (ours)" if row == base else f"{base}, ours {row[len(base) + 1:]}")
+        if paper is not None and row in paper.index and base not in drawn and paper.loc[row].notna().any():
             p = paper.loc[row].dropna()
-            ax.plot(p.index, p.values, "s--", color=c, mfc="none", alpha=0.7, label=f"{row} (paper)")
+            ax.plot(p.index, p.values, "s--", color=colors.get(base, c), mfc="none", alpha=0.7, label=f"{base} (paper)")
+            drawn.add(base)
     if best_rnn is not None:
         ax.axhline(best_rnn[1], color="#55a868", lw=1.5, label=f"best RNN: {best_rnn[0]} ({best_rnn[1]:.3f})")
     elif note:

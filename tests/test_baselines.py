@@ -8,7 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from rnnviz_lib import baselines, cli, data, paper, train
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from rnnviz_lib import baselines, cli, data, paper, plotting, train  # noqa: E402
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.ngram import KneserNeyLM, cross_entropy
 from rnnviz_lib.store import Store
@@ -88,6 +93,17 @@ def test_table2_puts_ours_beside_the_paper():
     assert t.at["n-NN", 7] == "- (paper -)"
     user = baselines.table2_frames("file-x", {"3": 1.9}, {})[1]
     assert user.isna().all().all()  # no paper values for a user corpus
+    # an extra row (another recipe's n-NN) is compared with the paper's row of the same name
+    ours, theirs = baselines.table2_frames("wp", {"2": 2.41}, {1: 2.5}, extra={"n-NN (paper recipe)": {4: 1.386}})
+    assert list(ours.index) == ["n-gram", "n-NN", "n-NN (paper recipe)"]
+    assert ours.at["n-NN (paper recipe)", 4] == 1.386 and np.isnan(ours.at["n-NN (paper recipe)", 1])
+    assert theirs.at["n-NN (paper recipe)", 4] == paper.TABLE2["wp"]["n-NN"][4]
+    t = baselines.table2("wp", {"2": 2.41}, {1: 2.5}, extra={"n-NN (paper recipe)": {4: 1.386}})
+    assert t.at["n-NN (paper recipe)", 4] == "1.386 (paper 1.451, Δ -0.065)"
+    ax = plotting.plot_loss_vs_context(ours, theirs)
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels.count("n-NN (paper)") == 1 and "n-NN, ours (paper recipe)" in labels
+    plt.close(ax.figure)
 
 
 def test_best_rnn_reads_finished_runs(small):
