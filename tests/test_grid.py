@@ -35,7 +35,9 @@ def test_paper_profile_is_the_72_model_grid_with_cross_validated_dropout():
     assert len({train.run_dir(c, Store("/nonexistent"), create=False) for c in cfgs}) == len(cfgs)
     quick = grid.expand("quick")
     assert {(c.cell, c.layers) for c in quick} == {(c, d) for c in grid.CELLS for d in grid.DEPTHS}
-    assert {c.size for c in quick} == {64} and all(c.device == "cpu" for c in quick)
+    assert {(c.dataset, c.size) for c in quick} == {("wp", 64), ("wp", 128), ("lk", 64)}
+    assert all(c.device == "cpu" for c in quick)
+    assert {c.lr for c in quick if c.cell == "rnn"} == {0.005} and {c.lr for c in quick if c.cell != "rnn"} == {0.01}
 
 
 def test_expand_options_and_errors():
