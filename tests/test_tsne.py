@@ -59,6 +59,9 @@ def test_group_separation_finds_the_attribute_models_cluster_by():
     assert sep.loc["cell", "silhouette"] > 0.5 > sep.loc["size", "silhouette"]
     assert sep["ratio"].idxmin() == "cell"
     assert sep.loc["cell", "groups"] == 2
+    # an attribute whose only other group is a single model says nothing about grouping
+    lone = meta.assign(size=[128] + [64] * (len(meta) - 1))
+    assert np.isnan(tsne.group_separation(X, lone, by=("size", "cell")).loc["size", "ratio"])
     # the embedding keeps the grouping
     Y = tsne.embed(X, seed=0)
     assert tsne.group_separation(Y, meta, by=("cell",)).loc["cell", "ratio"] < 0.5

@@ -99,8 +99,9 @@ def group_separation(X: np.ndarray, meta: pd.DataFrame, by=("cell", "size", "dep
     DataFrame indexed by attribute with ``groups``, ``within`` (mean distance between models
     of the same group), ``between`` (of different groups), ``ratio`` = within / between
     (below 1: the attribute clusters; the smallest ratio is the strongest grouping) and
-    scikit-learn's ``silhouette`` (higher clusters better). Attributes with a single group,
-    or with every model alone in its group, get NaN.
+    scikit-learn's ``silhouette`` (higher clusters better). An attribute with fewer than two
+    groups of at least two models gets NaN: one model alone in its group (say the only
+    128-unit model among 64-unit ones) would measure that model's distance, not a grouping.
     """
     from sklearn.metrics import silhouette_score
 
@@ -115,6 +116,9 @@ def group_separation(X: np.ndarray, meta: pd.DataFrame, by=("cell", "size", "dep
         same = (lab[:, None] == lab[None, :]) & off
         diff = lab[:, None] != lab[None, :]
         k = len(set(lab))
+        if (pd.Series(lab).value_counts() >= 2).sum() < 2:
+            rows[attr] = {"groups": k, "within": np.nan, "between": np.nan, "ratio": np.nan, "silhouette": np.nan}
+            continue
         within = D[same].mean() if same.any() else np.nan
         between = D[diff].mean() if diff.any() else np.nan
         sil = silhouette_score(D, lab, metric="precomputed") if 2 <= k <= M - 1 else np.nan
