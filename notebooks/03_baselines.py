@@ -120,9 +120,10 @@ else:
 # at most, about 20 s per epoch on one free core).
 
 # %%
+own_row = {} if profile == "paper" else {"n-NN": f"n-NN ({profile} recipe)"}  # say which recipe each n-NN row used
 tables = {}
 for ds in corpora:
-    tables[ds] = baselines.table2(ds, ngram[ds]["orders"], nnn[ds]["losses"], extra=extra.get(ds))
+    tables[ds] = baselines.table2(ds, ngram[ds]["orders"], nnn[ds]["losses"], extra=extra.get(ds)).rename(index=own_row)
     store.save_table(tables[ds], f"table2_{ds}", profile,
                      f"Table 2 ({ds}): test cross-entropy (nats) of the (n+1)-gram and n-NN baselines, "
                      "ours (paper, difference).")
@@ -135,7 +136,8 @@ pd.concat(tables, names=["dataset"]) if tables else None
 
 # %%
 for ds in corpora:
-    ours, theirs = baselines.table2_frames(ds, ngram[ds]["orders"], nnn[ds]["losses"], extra=extra.get(ds))
+    ours, theirs = (f.rename(index=own_row) for f in
+                    baselines.table2_frames(ds, ngram[ds]["orders"], nnn[ds]["losses"], extra=extra.get(ds)))
     rnn = baselines.best_rnn(ds, store)
     ax = plotting.plot_loss_vs_context(
         ours, theirs if ds in paper.TABLE2 else None,
