@@ -119,7 +119,7 @@ else:
 # n-NN row sits well above the paper's; the paper profile trains to early stopping (30 epochs
 # at most, about 20 s per epoch on one free core).
 #
-# Measured with the paper recipe on War and Peace (`rnnviz nnn --dataset wp --n 1,...,9
+# Measured with the paper recipe on War and Peace (`rnnviz nnn --dataset wp --n 1,2,3,4,5,6,7,8,9
 # --profile paper`, 15 to 19 minutes per n with two trained side by side on 2 cores; validation
 # was still improving slowly at epoch 30, so no run stopped early): n = 1…6 give 2.402, 1.939,
 # 1.546, 1.386, 1.346, 1.339 against the paper's 2.399, 1.931, 1.553, 1.451, 1.339, 1.321, and
