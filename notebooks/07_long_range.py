@@ -31,6 +31,8 @@ kl_nnn_ns: list = [1, 2, 3, 4, 5, 6, 7, 8, 9]  # n-NN context lengths compared
 kl_batches: int = 4  # test batches of B x S symbols on which distributions are compared
 
 # %%
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -38,7 +40,7 @@ from IPython.display import Markdown, display
 
 from rnnviz_lib import data, plotting, train
 from rnnviz_lib.analysis import errors, longrange
-from rnnviz_lib.store import Store
+from rnnviz_lib.store import Store, read_json
 
 store = Store()
 corpora, unavailable = data.load_available(sorted({kl_dataset} | ({brace_dataset} & set(datasets))))
@@ -132,12 +134,15 @@ if kl_table is not None:
     closest = longrange.closest_baseline(kl_table)
     path = list(dict.fromkeys(closest["closest"]))
     moves = f"moves {' → '.join(path)}" if len(path) > 1 else f"stays the {path[0]}"
-    verdict_5b = (f"The LSTM's nearest n-NN {moves} over its first {closest['epoch'].max():.2f} epochs "
+    per_epoch = int(read_json(Path(snap_run["path"]) / "config.json").get("max_train_batches") or 0)
+    short = f" of {per_epoch} batches" if per_epoch else ""  # a short profile's epoch is a slice of the data
+    verdict_5b = (f"The LSTM's nearest n-NN {moves} over its first {closest['epoch'].max():.2f} epochs{short} "
                   f"(symmetric KL {closest['sym_kl'].iloc[0]:.3f} at the start, {closest['sym_kl'].iloc[-1]:.3f} at the end); "
                   "paper: the LSTM first behaves like the short-context n-NN and moves to longer contexts as it trains.")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
-    plotting.plot_kl_over_training(kl_table, "sym_kl", title=f"{snap_run.name}: KL to each n-NN", ax=ax1)
-    plotting.plot_kl_over_training(kl_table, "delta_loss", title="test loss: n-NN − LSTM", ax=ax2)
+    xlabel = f"LSTM training epoch{short}"
+    plotting.plot_kl_over_training(kl_table, "sym_kl", title=f"{snap_run.name}: KL to each n-NN", ax=ax1, xlabel=xlabel)
+    plotting.plot_kl_over_training(kl_table, "delta_loss", title="test loss: n-NN − LSTM", ax=ax2, xlabel=xlabel)
     store.save_figure(fig, f"fig5_kl_training_{kl_dataset}", profile,
                       f"Figure 5 (right), {kl_dataset}: symmetric KL between the LSTM's and each n-NN's predictions, and "
                       f"the test-loss difference, over the LSTM's first epochs. {verdict_5b}")

@@ -161,7 +161,7 @@ def plot_brace_distance(table, names: tuple[str, str] = ("LSTM", "20-gram"), con
     return ax
 
 
-def plot_kl_over_training(table, value: str = "sym_kl", title: str = "", ax=None):
+def plot_kl_over_training(table, value: str = "sym_kl", title: str = "", ax=None, xlabel: str = "LSTM training epoch"):
     """Figure 5 (right): ``value`` (``sym_kl`` or ``delta_loss``) against the LSTM's training
     epoch, one line per baseline (``analysis.longrange.kl_over_training``)."""
     ax = _ax(ax, (5, 3.5))
@@ -172,7 +172,7 @@ def plot_kl_over_training(table, value: str = "sym_kl", title: str = "", ax=None
         ax.plot(t["epoch"], t[value], marker=".", color=cmap(i), label=name)
     if value == "delta_loss":
         ax.axhline(0, color="k", lw=0.6)
-    ax.set_xlabel("LSTM training epoch")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel({"sym_kl": "symmetric KL (nats)", "delta_loss": "Δ loss = n-NN − LSTM (nats)"}.get(value, value))
     ax.legend(fontsize=7, frameon=False)
     ax.set_title(title)
