@@ -245,6 +245,6 @@ if summary is not None:
 # --size 64 --device cpu`); the third from `make report`. Our paper-recipe small LSTM makes about
 # as many errors as the paper's (57% against 56%), and its best LSTM of the same size peels like
 # the quick one: an error share of n-gram errors about twice the paper's, because a model of 45K
-# parameters still misses much local structure the paper's 3.3M-parameter LSTM has learnt. The
+# parameters still misses much local structure that the paper's 1.28M-parameter LSTM has learnt. The
 # quick row's difference is almost all n-gram errors, which is the paper's finding in a stronger
 # form: a larger but still under-trained LSTM first gains exactly the short-context cases.
