@@ -103,10 +103,9 @@ if ref_rows:
                      f"({baselines.nnn_params(baselines.profile_params(nnn_reference))}); they are read, not trained, "
                      "and shown as an extra row of Table 2:"))
     display(pd.DataFrame(ref_rows).set_index(["dataset", "n"]).round(4))
-else:
-    display(Markdown(f"No n-NN trained by the `{nnn_reference}` recipe is in this store"
-                     + (f" (train them with `rnnviz nnn --dataset DS --n 1,2,3,4,5,6,7,8,9 --profile {nnn_reference}`)."
-                        if nnn_reference and nnn_reference != profile else ".")))
+elif nnn_reference and nnn_reference != profile:
+    display(Markdown(f"No n-NN trained by the `{nnn_reference}` recipe is in this store (train them with "
+                     f"`rnnviz nnn --dataset DS --n 1,2,3,4,5,6,7,8,9 --profile {nnn_reference}`)."))
 
 # %% [markdown]
 # The n-NN follows the paper's optimiser (RMSProp, lr 2e-3, smoothing 0.95) with early stopping

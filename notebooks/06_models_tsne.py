@@ -82,9 +82,9 @@ if enough and rnn.sum() >= 3:
     sep = sep.join(sep_2d[["ratio", "silhouette"]], rsuffix=" (map)")
     valid = sep["ratio"].dropna()
     strongest = valid.idxmin() if len(valid) else None
+    others = ", ".join(f"{a} {r:.2f}×" for a, r in valid.items() if a != strongest)
     verdict = (f"Our {int(rnn.sum())} RNNs cluster most by {strongest} (mean distance within a group is "
-               f"{valid[strongest]:.2f}× that between groups"
-               + "; " + ", ".join(f"{a} {r:.2f}×" for a, r in valid.items() if a != strongest) + ")."
+               f"{valid[strongest]:.2f}× that between groups" + (f"; {others})." if others else ").")
                if strongest else "Too few models per group to say how they cluster.")
     store.save_table(sep.round(4), "fig1_tsne_grouping", profile,
                      "Figure 1 (right), numbers behind it: how strongly the RNNs cluster by cell type, size and depth, "

@@ -135,7 +135,8 @@ if kl_table is not None:
     path = list(dict.fromkeys(closest["closest"]))
     moves = f"moves {' → '.join(path)}" if len(path) > 1 else f"stays the {path[0]}"
     per_epoch = int(read_json(Path(snap_run["path"]) / "config.json").get("max_train_batches") or 0)
-    short = f" of {per_epoch} batches" if per_epoch else ""  # a short profile's epoch is a slice of the data
+    full = data.corpus_splits(corpora[kl_dataset]).train.n_batches  # batches in a whole epoch
+    short = f" of {per_epoch} batches" if 0 < per_epoch < full else ""  # a short profile's epoch is a slice of the data
     verdict_5b = (f"The LSTM's nearest n-NN {moves} over its first {closest['epoch'].max():.2f} epochs{short} "
                   f"(symmetric KL {closest['sym_kl'].iloc[0]:.3f} at the start, {closest['sym_kl'].iloc[-1]:.3f} at the end); "
                   "paper: the LSTM first behaves like the short-context n-NN and moves to longer contexts as it trains.")

@@ -320,6 +320,10 @@ def table2_frames(dataset: str, ngram_losses: dict, nnn_losses: dict, columns=No
     """
     rows = {"n-gram": {int(o) - 1: float(v) for o, v in ngram_losses.items()},
             "n-NN": {int(k): float(v) for k, v in nnn_losses.items()}}
+    clash = sorted(set(map(str, extra or {})) & set(rows))
+    if clash:
+        raise RnnvizError(f"extra Table 2 row(s) {', '.join(clash)} would replace our own; name them e.g. "
+                          "'n-NN (paper recipe)'")
     rows.update({str(label): {int(k): float(v) for k, v in vals.items()} for label, vals in (extra or {}).items()})
     measured = set().union(*(set(r) for r in rows.values()))
     cols = list(columns) if columns is not None else sorted(set(paper.TABLE2_N) | measured)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -140,14 +141,22 @@ def expand(profile: str | dict, datasets=None, device: str | None = None, only=N
     if bad:
         raise RnnvizError(f"unknown training option(s) {', '.join(bad)} in the grid's train: section")
     overrides = {}
+    in_grid = {t for ds in dsets for t in triples_for(ds)}
     for key, vals in (g.get("train_overrides") or {}).items():
         k = str(key).lower()
         target = models._check_cell(k) if "-" not in k else parse_model(k)
+        if isinstance(target, tuple) and target not in in_grid and not only:
+            raise RnnvizError(f"train_overrides names {key}, which is not in the grid; check the spelling "
+                              "(cell-layers-size, e.g. lstm-3-512)")
         if not isinstance(vals, dict):
             raise RnnvizError(f"train_overrides[{key!r}] must map training options to values, e.g. {{lr: 0.002}}")
         if sorted(set(vals) - fields):
             raise RnnvizError(f"train_overrides[{key!r}] has unknown training option(s): "
                               f"{', '.join(sorted(set(vals) - fields))}")
+        fixed = sorted(set(vals) & {"dataset", "cell", "layers", "size", "dropout"})
+        if fixed:
+            raise RnnvizError(f"train_overrides[{key!r}] cannot change {', '.join(fixed)}: the grid sets it "
+                              "(use the models:, sizes: or dropout: keys)")
         overrides[target] = dict(vals)
     snaps = g.get("snapshots") or {}
     snap_models = {parse_model(m) for m in snaps.get("models", [])}
@@ -159,8 +168,10 @@ def expand(profile: str | dict, datasets=None, device: str | None = None, only=N
                 extra = {"snapshot_every": int(snaps.get("every", 50)), "snapshot_epochs": int(snaps.get("epochs", 3))}
             for p in _dropouts(g.get("dropout"), size):
                 over = {**overrides.get(cell, {}), **overrides.get((cell, layers, size), {})}  # the model's wins
-                out.append(train.TrainConfig(**{**base, **over, **extra, "dataset": ds, "cell": cell, "layers": layers,
-                                                "size": size, "dropout": p}))
+                kw = {**base, **over, **extra, "dataset": ds, "cell": cell, "layers": layers, "size": size, "dropout": p}
+                if device:
+                    kw["device"] = device  # the command line's --device beats the profile
+                out.append(train.TrainConfig(**kw))
     return out
 
 
@@ -206,22 +217,43 @@ def _process_task(config: train.TrainConfig, root: str, log_level: int) -> dict:
     return {**res, "config": None}  # the parent keeps its own config object
 
 
-def run_processes(configs, store: Store, keep_going: bool = True, workers: int | None = None) -> list[dict]:
-    """Several runs at once on one machine's CPU cores, one run per worker process.
+def _process_entry(task: Callable, config, root: str, log_level: int, conn) -> None:
+    """Worker process body: run ``task`` and send its result (or the exception's text) back."""
+    try:
+        conn.send(("ok", task(config, root, log_level)))
+    except BaseException as exc:  # noqa: BLE001  reported by the parent as a failed run
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
 
-    ``workers`` defaults to ``$RNNVIZ_WORKERS``, else the number of cores; each run that does not
-    set ``threads`` gets ``cores // workers`` torch threads (small models scale poorly across
-    threads, so a core per run is the faster use of a CPU). Results are bit-identical to ``local``
-    with the same thread count. Finished runs are skipped without starting a worker.
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the cores this process may use (taskset, cgroups)
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def run_processes(configs, store: Store, keep_going: bool = True, workers: int | None = None,
+                  task: Callable | None = None) -> list[dict]:
+    """Several runs at once on one machine's CPU cores, each run in its own worker process.
+
+    ``workers`` defaults to ``$RNNVIZ_WORKERS``, else the number of usable cores; each run that
+    does not set ``threads`` gets ``cores // workers`` torch threads (small models scale poorly
+    across threads, so a core per run is the faster use of a CPU). Results are bit-identical to
+    ``local`` with the same thread count. Finished runs are skipped without starting a process.
+    A worker that dies (killed, out of memory) fails only its own run, which resumes from its
+    checkpoint next time; with ``keep_going=False`` the first failure stops the other workers
+    at once (their runs resume too). ``task`` replaces the per-run function (tests).
     """
     import multiprocessing as mp
-    import os
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing.connection import wait
 
     from tqdm.auto import tqdm
 
     configs = list(configs)
-    cores = os.cpu_count() or 1
+    task = task or _process_task
+    cores = _cpu_count()
     workers = int(workers or os.environ.get("RNNVIZ_WORKERS") or cores)
     if workers < 1:
         raise RnnvizError(f"the process executor needs at least one worker (got {workers}); set RNNVIZ_WORKERS >= 1")
@@ -233,31 +265,54 @@ def run_processes(configs, store: Store, keep_going: bool = True, workers: int |
             results[i] = {"config": cfg, "run_dir": str(d), "status": "skipped", "error": "", "seconds": 0.0}
         else:
             todo.append(i)
-    if todo:
-        workers = min(workers, len(todo))
-        threads = max(1, cores // workers)
-        log.info("%d runs on %d worker processes, %d torch thread(s) each", len(todo), workers, threads)
-        # spawn, not fork: a forked copy of a process that already runs torch threads can deadlock
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = {}
-            for i in todo:
+    if not todo:
+        return results
+    workers = min(workers, len(todo))
+    threads = max(1, cores // workers)
+    log.info("%d runs on %d worker processes, %d torch thread(s) each", len(todo), workers, threads)
+    ctx = mp.get_context("spawn")  # not fork: a forked copy of a process running torch threads can deadlock
+    level = logging.getLogger().level
+    running: dict = {}  # process sentinel -> (index, process, receiving end, start time)
+    bar = tqdm(total=len(todo), desc="grid", unit="run")
+
+    def failed(i: int, why: str, t0: float) -> dict:
+        return {"config": configs[i], "run_dir": str(train.run_dir(configs[i], store, create=False)),
+                "status": "failed", "error": why, "seconds": time.time() - t0}
+
+    try:
+        queue = list(todo)
+        while queue or running:
+            while queue and len(running) < workers:
+                i = queue.pop(0)
                 cfg = configs[i] if configs[i].threads > 0 else dataclasses.replace(configs[i], threads=threads)
-                futures[pool.submit(_process_task, cfg, str(store.root), logging.getLogger().level)] = i
-            bar = tqdm(as_completed(futures), total=len(futures), desc="grid", unit="run")
-            for fut in bar:
-                i = futures[fut]
-                try:
-                    res = {**fut.result(), "config": configs[i]}
-                except Exception as exc:  # a worker that died (killed, out of memory): the run resumes next time
-                    res = {"config": configs[i], "run_dir": str(train.run_dir(configs[i], store, create=False)),
-                           "status": "failed", "error": f"worker process failed: {type(exc).__name__}: {exc}",
-                           "seconds": 0.0}
+                recv, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_process_entry, args=(task, cfg, str(store.root), level, send), daemon=True)
+                proc.start()
+                send.close()
+                running[proc.sentinel] = (i, proc, recv, time.time())
+            for sentinel in wait(list(running)):
+                i, proc, recv, t0 = running.pop(sentinel)
+                msg = recv.recv() if recv.poll() else None
+                proc.join()
+                recv.close()
+                if msg is None:
+                    res = failed(i, f"worker process died (exit code {proc.exitcode}); rerun to resume the run "
+                                    "from its last checkpoint", t0)
+                elif msg[0] == "error":
+                    res = failed(i, f"worker process failed: {msg[1]}", t0)
+                else:
+                    res = {**msg[1], "config": configs[i]}
                 results[i] = res
+                bar.update(1)
                 log.info("grid %s: %s (%.0f s)", configs[i].slug, res["status"], res["seconds"])
                 if res["status"] == "failed" and not keep_going:
-                    for f in futures:
-                        f.cancel()
                     raise RnnvizError(f"{configs[i].slug}: {res['error']}")
+    finally:
+        bar.close()
+        for _, proc, recv, _ in running.values():  # only after an error: stop the others, they resume later
+            proc.terminate()
+            proc.join()
+            recv.close()
     return results
 
 

@@ -29,6 +29,7 @@ import copy
 import logging
 import math
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -193,7 +194,11 @@ class NNNLM:
         run_loss, run_n, elapsed = 0.0, 0, 0.0
         perm, step = torch.randperm(N, generator=gen), 0
         identity = {"n": int(self.n), "K": self.K_, "hidden": int(self.hidden), "N": N, "batch_size": Bsz,
-                    "total": total, "seed": self.seed, "lr": self.lr, "alpha": self.alpha}
+                    "total": total, "seed": self.seed, "lr": self.lr, "alpha": self.alpha,
+                    "eval_every": int(self.eval_every), "patience": int(self.patience),
+                    "decay_after": self.decay_after, "lr_decay": self.lr_decay, "val_max": self.val_max,
+                    "data_crc32": zlib.crc32(ytr.numpy().tobytes()),
+                    "val_crc32": None if yva is None else zlib.crc32(yva.numpy().tobytes())}
         ckpt = Path(self.checkpoint) if self.checkpoint else None
         if ckpt is not None and ckpt.is_file():
             st = torch.load(ckpt, map_location="cpu", weights_only=False)

@@ -414,14 +414,15 @@ def plot_loss_vs_context(ours, paper=None, best_rnn: tuple[str, float] | None = 
     ax = _ax(ax, (6.4, 4))
     colors = {"n-gram": "#4c72b0", "n-NN": "#dd8452"}
     extra_colors = iter(["#c44e52", "#8172b2", "#937860", "#da8bc3"])
-    drawn = set()  # a row "n-NN (paper recipe)" shares the paper's "n-NN" line, drawn once
+    drawn, coloured = set(), set()  # a row "n-NN (paper recipe)" shares the paper's "n-NN" line, drawn once
     for row in ours.index:
         base = str(row).split(" (")[0]
-        c = colors.get(row) or next(extra_colors, None)
+        c = colors[base] if base in colors and base not in coloured else next(extra_colors, None)
+        coloured.add(base)
         s = ours.loc[row].dropna()
-        if s.empty:
-            continue
-        ax.plot(s.index, s.values, "o-", color=c, label=f"{row} (ours)" if row == base else f"{base}, ours {row[len(base) + 1:]}")
+        if not s.empty:
+            ax.plot(s.index, s.values, "o-", color=c,
+                    label=f"{row} (ours)" if row == base else f"{base}, ours {row[len(base) + 1:]}")
         if paper is not None and row in paper.index and base not in drawn and paper.loc[row].notna().any():
             p = paper.loc[row].dropna()
             ax.plot(p.index, p.values, "s--", color=colors.get(base, c), mfc="none", alpha=0.7, label=f"{base} (paper)")

@@ -104,6 +104,8 @@ def test_table2_puts_ours_beside_the_paper():
     labels = ax.get_legend_handles_labels()[1]
     assert labels.count("n-NN (paper)") == 1 and "n-NN, ours (paper recipe)" in labels
     plt.close(ax.figure)
+    with pytest.raises(RnnvizError, match="would replace our own"):
+        baselines.table2_frames("wp", {"2": 2.41}, {1: 2.5}, extra={"n-NN": {4: 1.386}})
 
 
 def test_best_rnn_reads_finished_runs(small):

@@ -52,9 +52,16 @@ def test_expand_options_and_errors():
     assert [(c.dataset, c.cell, c.layers) for c in per_ds if c.dataset == "lk"] == [("lk", "lstm", 3)]
     assert len([c for c in per_ds if c.dataset == "wp"]) == 9  # a dataset not named gets the whole product
     over = grid.expand({"models": ["rnn-1-64", "rnn-3-64", "lstm-1-64"], "train": {"lr": 0.01, "epochs": 2},
-                        "train_overrides": {"rnn": {"lr": 0.002}, "rnn-3-64": {"epochs": 5}}})
-    assert [(c.cell, c.layers, c.lr, c.epochs) for c in over] == [("rnn", 1, 0.002, 2), ("rnn", 3, 0.002, 5),
-                                                                  ("lstm", 1, 0.01, 2)]
+                        "train_overrides": {"rnn": {"lr": 0.002, "epochs": 4}, "rnn-3-64": {"epochs": 5}}},
+                       device="cpu")
+    assert [(c.cell, c.layers, c.lr, c.epochs) for c in over] == [("rnn", 1, 0.002, 4), ("rnn", 3, 0.002, 5),
+                                                                  ("lstm", 1, 0.01, 2)]  # the model's override wins
+    assert grid.expand({"models": ["rnn-1-64"], "train_overrides": {"rnn": {"device": "cuda"}}},
+                       device="cpu")[0].device == "cpu"  # --device beats the profile
+    with pytest.raises(RnnvizError, match="not in the grid"):
+        grid.expand({"models": ["rnn-1-64"], "train_overrides": {"rnn-3-46": {"lr": 1}}})
+    with pytest.raises(RnnvizError, match="cannot change dropout"):
+        grid.expand({"models": ["rnn-1-64"], "train_overrides": {"rnn": {"dropout": 0.5}}})
     with pytest.raises(RnnvizError, match="unknown training option.*learning_rate"):
         grid.expand({"sizes": [64], "train_overrides": {"rnn": {"learning_rate": 1}}})
     with pytest.raises(RnnvizError, match="unknown cell type"):
@@ -114,8 +121,9 @@ def test_a_failed_run_is_reported_and_the_grid_goes_on(tmp_path):
 
 def test_process_executor_trains_in_parallel_with_the_same_results_as_local(tmp_path, monkeypatch):
     g = {"datasets": ["wp"], "models": ["lstm-1-16", "gru-2-16", "rnn-1-16"], "train": TINY_TRAIN}
-    cfgs = [c.replace(threads=1) for c in grid.expand(g)]
-    ref = grid.run(cfgs, "local", Store(tmp_path / "a"))
+    cfgs = grid.expand(g)  # threads unset: each worker gets cores // workers
+    per_worker = max(1, grid._cpu_count() // 2)
+    ref = grid.run([c.replace(threads=per_worker) for c in cfgs], "local", Store(tmp_path / "a"))
     store = Store(tmp_path / "b")
     monkeypatch.setenv("RNNVIZ_WORKERS", "2")
     res = grid.run(cfgs, "processes", store)
@@ -132,6 +140,42 @@ def test_process_executor_trains_in_parallel_with_the_same_results_as_local(tmp_
     monkeypatch.setenv("RNNVIZ_WORKERS", "0")
     with pytest.raises(RnnvizError, match="RNNVIZ_WORKERS"):
         grid.run(cfgs[:1], "processes", Store(tmp_path / "c"))
+
+
+def _die_on_gru(config, root, log_level):
+    """A worker that is killed while training the GRU (as by the OOM killer); the others train."""
+    import os
+    if config.cell == "gru":
+        os._exit(9)
+    return grid._process_task(config, root, log_level)
+
+
+def _die_on_gru_others_hang(config, root, log_level):
+    import os
+    import time
+    if config.cell == "gru":
+        time.sleep(2)  # let the other worker start
+        os._exit(9)
+    time.sleep(300)
+    return {}
+
+
+def test_a_dead_worker_fails_only_its_run_and_stop_on_error_stops_the_others(tmp_path):
+    import psutil
+
+    g = {"datasets": ["wp"], "models": ["lstm-1-16", "gru-1-16", "rnn-1-16"], "train": TINY_TRAIN}
+    cfgs = grid.expand(g)
+    store = Store(tmp_path)
+    res = grid.run_processes(cfgs, store, workers=2, task=_die_on_gru)
+    assert [r["status"] for r in res] == ["done", "failed", "done"]
+    assert "died (exit code 9)" in res[1]["error"] and "resume" in res[1]["error"]
+    # keep_going=False: the first failure stops the run still in progress at once
+    store2 = Store(tmp_path / "stop")
+    with pytest.raises(RnnvizError, match="gru1-16: worker process died"):
+        grid.run_processes([cfgs[1], cfgs[0]], store2, keep_going=False, workers=2, task=_die_on_gru_others_hang)
+    alive = [c for c in psutil.Process().children(recursive=True) if c.is_running() and c.status() != "zombie"
+             and "spawn" in " ".join(c.cmdline())]
+    assert alive == []  # the hanging worker (300 s) was terminated, not waited for
 
 
 def _summary_from(values: dict, dataset="wp") -> pd.DataFrame:

@@ -93,41 +93,69 @@ def test_bad_input_raises(wp_ids):
         NNNLM(n=0).fit(wp_ids[:100])
 
 
+def _crash_on(monkeypatch, k: int) -> dict:
+    """Make the k-th validation pass raise (a kill during training); returns the call counter."""
+    calls = {"n": 0, "real": NNNLM._loss}
+
+    def loss(self, X, y, chunk=65536):
+        calls["n"] += 1
+        if calls["n"] == k:
+            raise KeyboardInterrupt("simulated kill")
+        return calls["real"](self, X, y, chunk)
+
+    monkeypatch.setattr(NNNLM, "_loss", loss)
+    return calls
+
+
+def _same_fit(a: NNNLM, b: NNNLM) -> None:
+    assert [h["step"] for h in b.history_] == [h["step"] for h in a.history_]
+    assert [h["val_loss"] for h in b.history_] == [h["val_loss"] for h in a.history_]
+    assert (b.n_steps_, b.best_step_, b.best_val_loss_) == (a.n_steps_, a.best_step_, a.best_val_loss_)
+    for k, v in a.module_.state_dict().items():
+        torch.testing.assert_close(b.module_.state_dict()[k], v, rtol=0, atol=0)
+
+
 def test_interrupted_fit_resumes_to_the_same_weights(wp_ids, tmp_path, monkeypatch):
     train = wp_ids[:30_000].reshape(3, 10_000)
     val = wp_ids[40_000:44_000].reshape(2, 2000)
-    # 3 epochs of 117 steps: the lr decays from epoch 2 and each epoch draws a new order
+    # 3 epochs of 117 steps; the lr halves from epoch 2 (step 234) and each epoch draws a new order
     kw = dict(n=3, hidden=16, batch_size=256, max_epochs=3, eval_every=50, decay_after=2, lr_decay=0.5,
               patience=100, threads=1, seed=5)
     ref = NNNLM(**kw).fit(train, val, vocab_size=90)
+    assert len(ref.history_) == 8  # steps 50, 100, ..., 350 and the last, 351
 
     ckpt = tmp_path / "run" / "checkpoint.pt"
-    calls = {"n": 0}
-    real_loss = NNNLM._loss
-
-    def crash_on_fifth_eval(self, X, y, chunk=65536):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt("simulated kill")
-        return real_loss(self, X, y, chunk)
-
-    monkeypatch.setattr(NNNLM, "_loss", crash_on_fifth_eval)
+    calls = _crash_on(monkeypatch, 6)
     with pytest.raises(KeyboardInterrupt):
         NNNLM(checkpoint=ckpt, **kw).fit(train, val, vocab_size=90)
-    assert ckpt.is_file()  # written at the 4th evaluation (step 200, in the second epoch)
-    monkeypatch.setattr(NNNLM, "_loss", real_loss)
+    assert ckpt.is_file()  # written at the 5th evaluation, step 250, after the lr decay
+    monkeypatch.setattr(NNNLM, "_loss", calls["real"])
+    calls = _crash_on(monkeypatch, 10**9)  # count the validation passes of the resumed fit
     resumed = NNNLM(checkpoint=ckpt, **kw).fit(train, val, vocab_size=90)
+    assert calls["n"] == 3  # steps 300, 350, 351: it went on from step 250, not from the start
     assert not ckpt.exists()  # removed once training ends
-    assert [h["step"] for h in resumed.history_] == [h["step"] for h in ref.history_]
-    assert [h["val_loss"] for h in resumed.history_] == [h["val_loss"] for h in ref.history_]
-    for k, v in ref.module_.state_dict().items():
-        torch.testing.assert_close(resumed.module_.state_dict()[k], v, rtol=0, atol=0)
+    _same_fit(ref, resumed)
 
-    # a checkpoint of other settings is refused with a message naming the fix
-    monkeypatch.setattr(NNNLM, "_loss", crash_on_fifth_eval)
-    calls["n"] = 0
+    # a checkpoint of other settings or other data is refused with a message naming the fix
+    _crash_on(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         NNNLM(checkpoint=ckpt, **kw).fit(train, val, vocab_size=90)
-    monkeypatch.setattr(NNNLM, "_loss", real_loss)
+    monkeypatch.setattr(NNNLM, "_loss", calls["real"])
     with pytest.raises(RnnvizError, match="delete it to start afresh"):
         NNNLM(checkpoint=ckpt, **{**kw, "hidden": 17}).fit(train, val, vocab_size=90)
+    with pytest.raises(RnnvizError, match="delete it to start afresh"):
+        NNNLM(checkpoint=ckpt, **kw).fit(train[:, ::-1].copy(), val, vocab_size=90)
+
+
+def test_resumed_fit_stops_early_where_an_uninterrupted_one_does(wp_ids, tmp_path, monkeypatch):
+    train, val = wp_ids[:20_000], wp_ids[30_000:32_000]
+    kw = dict(n=2, hidden=8, batch_size=64, lr=0.5, max_steps=2000, eval_every=10, patience=3, threads=1, seed=1)
+    ref = NNNLM(**kw).fit(train, val, vocab_size=90)  # a huge learning rate: validation stalls early
+    assert ref.n_steps_ < 2000
+    ckpt = tmp_path / "checkpoint.pt"
+    k = len(ref.history_)  # crash at the last validation pass, with the patience counter part used
+    calls = _crash_on(monkeypatch, k)
+    with pytest.raises(KeyboardInterrupt):
+        NNNLM(checkpoint=ckpt, **kw).fit(train, val, vocab_size=90)
+    monkeypatch.setattr(NNNLM, "_loss", calls["real"])
+    _same_fit(ref, NNNLM(checkpoint=ckpt, **kw).fit(train, val, vocab_size=90))
