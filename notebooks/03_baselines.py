@@ -119,8 +119,8 @@ elif nnn_reference and nnn_reference != profile:
 # at most, about 20 s per epoch on one free core).
 #
 # Measured with the paper recipe on War and Peace (`rnnviz nnn --dataset wp --n 1,2,3,4,5,6,7,8,9
-# --profile paper`, 15 to 19 minutes per n with two trained side by side on 2 cores; validation
-# was still improving slowly at epoch 30, so no run stopped early): n = 1…6 give 2.402, 1.939,
+# --profile paper`, 15 to 19 minutes per n with two trained side by side on 2 cores; only n = 1
+# stopped early, after 27 epochs, the others still improved slowly at 30): n = 1…6 give 2.402, 1.939,
 # 1.546, 1.386, 1.346, 1.339 against the paper's 2.399, 1.931, 1.553, 1.451, 1.339, 1.321, and
 # n = 7, 8, 9 give 1.342, 1.348, 1.355. All but n = 4 lie within 0.02 of the paper. At n = 4 ours
 # is 0.065 lower; the paper's n = 4 sits off its own curve (it falls 0.10 from n = 3 and then
