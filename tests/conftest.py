@@ -42,7 +42,8 @@ def home(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def one_thread():
-    """Tiny models run fastest on one thread, and the CI machine has two shared cores."""
+    """Tiny models run fastest on one thread, and the CI machine has two shared cores; Ray tasks
+    also train on one thread, so the local baseline does the same floating-point work."""
     import torch
 
     n = torch.get_num_threads()

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import psutil
 import pytest
-import torch
 
 from rnnviz_lib import grid, ray_executor, train
 from rnnviz_lib.errors import RnnvizError
@@ -37,16 +36,6 @@ def _env(home: Path) -> dict:
     env = {**os.environ, "RNNVIZ_HOME": str(home), "OMP_NUM_THREADS": "1"}
     env.pop("RAY_ADDRESS", None)  # a local Ray, whatever the caller's shell says
     return env
-
-
-@pytest.fixture
-def one_thread():
-    # Ray tasks train on one thread (one declared CPU); the local baseline does the same, so the
-    # two executors do the same floating-point work
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture
