@@ -33,7 +33,6 @@ from IPython.display import Markdown, display
 
 from rnnviz_lib import baselines, paper, plotting
 from rnnviz_lib.data import load_available
-from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import Store
 
 store = Store()
@@ -84,25 +83,15 @@ display(Markdown(f"n-NN recipe of profile `{profile}`: {baselines.nnn_params(rec
 pd.DataFrame(rows).set_index(["dataset", "n"]).round(4)
 
 # %%
-extra, ref_rows = {}, []
+extra, found = {}, {}
 if nnn_reference and nnn_reference != profile:
-    label = f"n-NN ({nnn_reference} recipe)"
-    for ds, c in corpora.items():
-        for n in nnn_ns:
-            try:
-                m = baselines.load_metrics(c, "nnn", n, store, profile=nnn_reference)
-            except RnnvizError:
-                continue  # not trained under that recipe in this store
-            extra.setdefault(ds, {label: {}})[label][n] = m["test_loss"]
-            p = paper.TABLE2.get(ds, {}).get("n-NN", {}).get(n)
-            ref_rows.append({"dataset": ds, "n": n, "hidden": m["hidden"], "steps": m["steps"],
-                             "best val": m["best_val_loss"], "ours": m["test_loss"], "paper": p,
-                             "diff": None if p is None else m["test_loss"] - p, "train s": m["train_seconds"]})
-if ref_rows:
+    found = {ds: t for ds, c in corpora.items() if len(t := baselines.trained_nnn(c, nnn_ns, nnn_reference, store))}
+    extra = {ds: {f"n-NN ({nnn_reference} recipe)": t["ours"].to_dict()} for ds, t in found.items()}
+if found:
     display(Markdown(f"n-NN models trained earlier by the `{nnn_reference}` recipe were found in this store "
                      f"({baselines.nnn_params(baselines.profile_params(nnn_reference))}); they are read, not trained, "
                      "and shown as an extra row of Table 2:"))
-    display(pd.DataFrame(ref_rows).set_index(["dataset", "n"]).round(4))
+    display(pd.concat(found, names=["dataset"]).round(4))
 elif nnn_reference and nnn_reference != profile:
     display(Markdown(f"No n-NN trained by the `{nnn_reference}` recipe is in this store (train them with "
                      f"`rnnviz nnn --dataset DS --n 1,2,3,4,5,6,7,8,9 --profile {nnn_reference}`)."))

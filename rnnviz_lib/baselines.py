@@ -290,6 +290,31 @@ def load_metrics(dataset, kind: str, n: int, store: Store | None = None, profile
     return read_json(baseline_dir(dataset, kind, n, store, profile, data_dir) / "metrics.json")
 
 
+def trained_nnn(dataset, ns, profile: str, store: Store | None = None) -> pd.DataFrame:
+    """The n-NN already in the store under ``profile``'s recipe, read and never trained.
+
+    One row per n in ``ns`` that has a finished model (the others are left out), indexed by n,
+    with ``hidden, steps, best val, ours`` (test loss), ``paper`` (Table 2, NaN where it has
+    none), ``diff`` and ``train s``. Empty when none is found.
+    """
+    store = store or Store()
+    name = dataset.name if isinstance(dataset, data.Corpus) else str(dataset)
+    ref = paper.TABLE2.get(name, {}).get("n-NN", {})
+    rows = []
+    for n in ns:
+        try:
+            m = load_metrics(dataset, "nnn", int(n), store, profile=profile)
+        except RnnvizError:
+            continue  # not trained under that recipe in this store
+        p = ref.get(int(n))
+        p = math.nan if p is None else p  # the paper reports n = 1..6
+        rows.append({"n": int(n), "hidden": m["hidden"], "steps": m["steps"], "best val": m["best_val_loss"],
+                     "ours": m["test_loss"], "paper": p, "diff": m["test_loss"] - p,
+                     "train s": m["train_seconds"]})
+    cols = ["n", "hidden", "steps", "best val", "ours", "paper", "diff", "train s"]
+    return pd.DataFrame(rows, columns=cols).set_index("n")
+
+
 def best_rnn(dataset: str, store: Store | None = None) -> dict | None:
     """The finished RNN run (artifacts/runs) with the lowest full test loss on ``dataset``, or None."""
     store = store or Store()

@@ -75,6 +75,11 @@ def test_nnn_selects_hidden_size_on_validation_and_is_found_by_profile(small, ca
     np.testing.assert_array_equal(baselines.load_test_probs(corpus, "nnn", 2, store, profile=str(prof)), probs)
     with pytest.raises(RnnvizError, match="n-NN with n=3"):
         baselines.load_test_probs(corpus, "nnn", 3, store, profile=str(prof))
+    # the models already trained under that recipe are listed, read not trained; missing n are left out
+    found = baselines.trained_nnn(corpus, [1, 2, 3], str(prof), store)
+    assert list(found.index) == [2] and found.at[2, "ours"] == res["losses"][2]
+    assert found.at[2, "hidden"] == res["selected_hidden"][2] and np.isnan(found.at[2, "paper"])
+    assert baselines.trained_nnn(corpus, [3], str(prof), store).empty
     # a second call trains nothing: same folders, same numbers; the CLI reads the same model back
     assert baselines.run_nnn(corpus, [2], recipe, store) == res
     assert cli.main(["nnn", "--dataset", str(small), "--n", "2", "--profile", str(prof), "--json"]) == 0
