@@ -292,7 +292,10 @@ def run_processes(configs, store: Store, keep_going: bool = True, workers: int |
                 running[proc.sentinel] = (i, proc, recv, time.time())
             for sentinel in wait(list(running)):
                 i, proc, recv, t0 = running.pop(sentinel)
-                msg = recv.recv() if recv.poll() else None
+                try:
+                    msg = recv.recv() if recv.poll() else None
+                except EOFError:  # the worker died before sending: its end of the pipe is closed, nothing in it
+                    msg = None
                 proc.join()
                 recv.close()
                 if msg is None:
