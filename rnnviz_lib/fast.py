@@ -680,7 +680,7 @@ def train_stack(configs, store: Store | None = None, graphs: bool = False, tf32:
             result(i, "failed", st["error"])
             continue
         try:
-            train._finish(cfgs[m], outs[m], splits, device, st)
+            train._finish(cfgs[m], outs[m], splits, device, st, f"fast-{engine}")
             result(i, "done")
         except RnnvizError as exc:
             result(i, "failed", str(exc))

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnviz_lib import data, evaluate, models
+from rnnviz_lib import data, evaluate, models, provenance
 from rnnviz_lib.config import config_hash
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import Store, atomic_path, atomic_save_npy, atomic_write_json, read_json
@@ -54,8 +54,9 @@ from rnnviz_lib.store import Store, atomic_path, atomic_save_npy, atomic_write_j
 log = logging.getLogger(__name__)
 
 # Fields that say where/how a run executes, not what it computes: left out of the identity.
-EXECUTION_FIELDS = ("device", "checkpoint_every", "data_dir", "show_progress", "threads")
+EXECUTION_FIELDS = ("device", "checkpoint_every", "data_dir", "show_progress", "threads", "engine")
 DEVICES = ("auto", "cpu", "cuda")
+ENGINES = ("auto", "reference", "cpu_step")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +96,7 @@ class TrainConfig:
     data_dir: str = ""  # folder with raw corpora; "" = $RNNVIZ_DATA_DIR then ./data
     show_progress: bool = False  # tqdm bar over steps
     threads: int = 0  # torch CPU threads while this run trains; 0 = leave torch's setting
+    engine: str = "auto"  # training step: reference (autograd over nn.LSTM/GRU/RNN), cpu_step, auto
 
     def __post_init__(self):
         models._check_cell(self.cell)
@@ -104,6 +106,8 @@ class TrainConfig:
             raise RnnvizError(f"unknown width matching {self.matching!r}: use row or depth")
         if self.device not in DEVICES:
             raise RnnvizError(f"unknown device {self.device!r}: use auto, cpu or cuda")
+        if self.engine not in ENGINES:
+            raise RnnvizError(f"unknown engine {self.engine!r}: use auto, reference or cpu_step")
         if self.split_mode not in data.SPLIT_MODES:
             raise RnnvizError(f"unknown split mode {self.split_mode!r}: use charrnn or contiguous")
         for name in ("layers", "size", "epochs", "batch_size", "seq_length", "checkpoint_every"):
@@ -226,6 +230,7 @@ def _train(config: TrainConfig, store: Store, out: Path, on_step) -> Path:
                                             "K": corpus.K, "hidden_resolved": model.H, "params": model.num_params(),
                                             "hparams": model.hparams()})
     opt = torch.optim.RMSprop(model.parameters(), lr=config.lr, alpha=config.rmsprop_alpha, eps=config.rmsprop_eps)
+    fast_step = _fast_step(config, model)
 
     train = splits.train
     nb = train.n_batches if not config.max_train_batches else min(config.max_train_batches, train.n_batches)
@@ -309,13 +314,19 @@ def _train(config: TrainConfig, store: Store, out: Path, on_step) -> Path:
                 i = st["batch"]
                 x = x_train[:, i * S : (i + 1) * S].long()
                 y = y_train[:, i * S : (i + 1) * S].long()
-                logits, state = model(x, state)
-                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-                lv = loss.item()
-                if not math.isfinite(lv):
-                    raise _Diverged(f"training loss {lv}")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
+                if fast_step is not None:  # forward and backward in one call (cpu_step)
+                    loss, state = fast_step(x, y, state)
+                    lv = loss.item()
+                    if not math.isfinite(lv):
+                        raise _Diverged(f"training loss {lv}")
+                else:
+                    logits, state = model(x, state)
+                    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+                    lv = loss.item()
+                    if not math.isfinite(lv):
+                        raise _Diverged(f"training loss {lv}")
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
                 torch.nn.utils.clip_grad_value_(model.parameters(), config.grad_clip)
                 opt.step()
                 state = models.detach_state(state)
@@ -358,10 +369,28 @@ def _train(config: TrainConfig, store: Store, out: Path, on_step) -> Path:
     bar.close()
     if not st["stopped"]:
         st["stopped"] = "completed"
-    return _finish(config, out, splits, device, st)
+    return _finish(config, out, splits, device, st, "cpu_step" if fast_step is not None else "reference")
 
 
-def _finish(config: TrainConfig, out: Path, splits, device, st: dict) -> Path:
+def _fast_step(config: TrainConfig, model: models.CharRNN):
+    """The training step's engine: ``cpu_step.CpuStep`` or None for the reference step.
+
+    ``auto`` takes the fast step where it applies (CPU, no dropout, not the paper's GRU form, the
+    compiled loops available) and the reference step elsewhere; ``cpu_step`` insists on it.
+    """
+    if config.engine == "reference":
+        return None
+    from rnnviz_lib import cpu_step
+
+    if cpu_step.CpuStep.supports(model):
+        log.info("%s: fast CPU training step (cpu_step)", config.slug)
+        return cpu_step.CpuStep(model)
+    if config.engine == "cpu_step":
+        cpu_step.CpuStep(model)  # raises, saying why
+    return None
+
+
+def _finish(config: TrainConfig, out: Path, splits, device, st: dict, engine: str = "reference") -> Path:
     """Score the best-validation weights on the test split; write probabilities and metrics."""
     if not (out / "best.pt").is_file():
         raise RnnvizError(f"{out} has no best.pt (no evaluation finished); delete the folder and rerun")
@@ -380,9 +409,12 @@ def _finish(config: TrainConfig, out: Path, splits, device, st: dict) -> Path:
         "hidden": model.H,
         "train_time_s": st["train_time"],
         "device": str(device),
+        "engine": engine,
         "torch": torch.__version__,
         "slug": config.slug,
         "identity_hash": config_hash(config.identity()),
+        "code": provenance.code_version(),
+        "machine": provenance.machine()["processor"],
     }
     atomic_write_json(out / "metrics.json", metrics)
     log.info("%s finished: test %.4f nats (%.4f bits), best val %.4f at epoch %.2f", config.slug,

@@ -1,0 +1,54 @@
+"""Where a result came from: the code's git commit, the machine, the library versions.
+
+API::
+
+    code_version()   # {"commit": "28f114f…", "dirty": False} or {"commit": None, ...} outside git
+    machine()        # {"hostname", "platform", "processor", "cpus", "python"}
+    versions()       # {"python", "torch", "numpy"}
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def code_version() -> dict:
+    """The git commit of this package's checkout and whether tracked files differ from it."""
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def machine() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"hostname": socket.gethostname(), "platform": platform.platform(), "processor": cpu,
+            "cpus": os.cpu_count(), "python": sys.version.split()[0]}
+
+
+def versions() -> dict:
+    import numpy
+    import torch
+
+    return {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": numpy.__version__}
