@@ -48,13 +48,17 @@ stats
 # while its vocabulary differs slightly from the paper's 101.
 
 # %%
-pd.DataFrame({n: {k: c.manifest.get(k) for k in ("source", "sha256", "checksum_ok", "files_used", "seed", "kernel_tarball")}
+pd.DataFrame({n: {k: c.manifest.get(k) for k in ("source", "kernel_version", "files_used", "sha256", "reference_sha256",
+                                                 "checksum_ok", "reference", "warning", "seed", "kernel_tarball")}
               for n, c in corpora.items()})
 
 # %% [markdown]
-# Provenance of each corpus: where it came from and its checksum. `checksum_ok` is `False`
-# only when a War and Peace file with another checksum was allowed explicitly; then numbers
-# are not comparable with the paper.
+# Provenance of each corpus: where it came from and its checksum. For War and Peace
+# `checksum_ok` is `False` only when a file with another checksum was allowed explicitly. For
+# the Linux corpus `reference` says whether it is the project's reference corpus (built from
+# `linux-source-6.1` 6.1.192-2, `rnnviz_lib.data.LK_REFERENCE_*`): `kernel_version` and
+# `files_used` name the source, and `warning` says why numbers of any other corpus are not
+# comparable with the shipped runs and the notes.
 
 # %%
 for name, c in corpora.items():

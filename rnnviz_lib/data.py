@@ -23,6 +23,8 @@ import math
 import os
 import random
 import re
+import shutil
+import subprocess
 import tarfile
 import urllib.error
 import urllib.request
@@ -43,6 +45,13 @@ LK_BYTES = 6_206_996
 LK_SEED = 0
 LK_SUBTREE = "kernel/"
 LK_DEBIAN_PACKAGE = "linux-source-6.1"
+# The reference LK corpus: one kernel source, pinned (README "Data"). Every LK number of the
+# project (Table 1, Table 2, the figures, the shipped runs) was computed on this corpus.
+LK_REFERENCE_VERSION = "6.1.192-2"
+LK_REFERENCE_DEB = f"{LK_DEBIAN_PACKAGE}_{LK_REFERENCE_VERSION}_all.deb"
+LK_REFERENCE_DEB_SHA256 = "ae95fe63d4c553f8d0e6c86cb1ab566f3894a43743eb19ab585cd97d82f26514"
+LK_REFERENCE_SHA256 = "dfd3f2619810c54743f6a62bf5e10f89e2026fda34daff86c112e18019213315"
+LK_REFERENCE_SNAPSHOT = f"https://snapshot.debian.org/package/linux/{LK_REFERENCE_VERSION}/"
 LK_SOURCE_GLOBS = ("linux-source-*.tar.xz", "linux-*.tar.xz", "linux-*.tar.gz", "linux-source-*.deb")
 
 # Split fractions of the paper (PAPER.md §1); user files get WP's.
@@ -234,17 +243,83 @@ def _load_wp(data_dir, store: Store, allow_checksum_mismatch: bool, download_ok:
     return data, str(path), ok
 
 
-def _find_kernel_source(kernel_source, dirs: list[Path]) -> str | None:
+def _find_kernel_source(kernel_source, dirs: list[Path], store: Store | None = None, fetch: bool = False) -> str | None:
+    """The kernel source to build LK from: the one named (argument, ``$RNNVIZ_KERNEL_SOURCE``),
+    else the reference package found in a data directory, else (``fetch``) the reference package
+    downloaded with apt-get, else any other kernel source found (its corpus is then flagged)."""
     if kernel_source:
         return str(kernel_source)
     if os.environ.get("RNNVIZ_KERNEL_SOURCE"):
         return os.environ["RNNVIZ_KERNEL_SOURCE"]
+    for d in dirs:  # the reference package first, wherever it is
+        if (d / LK_REFERENCE_DEB).is_file():
+            return str(d / LK_REFERENCE_DEB)
+    if fetch and store is not None and shutil.which("apt-get"):
+        try:
+            return str(fetch_kernel_source(store.data_dir))
+        except RnnvizError as exc:
+            log.warning("%s", exc)
     for d in dirs:
         for pattern in LK_SOURCE_GLOBS:
             found = sorted(d.glob(pattern))
             if found:
                 return str(found[-1])
     return None
+
+
+def _apt_download(spec: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["apt-get", "download", spec], cwd=cwd, capture_output=True, text=True, timeout=1800)
+
+
+def fetch_kernel_source(dest_dir: Path) -> Path:
+    """Download the reference kernel source (``apt-get download linux-source-6.1=<version>``) into
+    ``dest_dir`` and verify its sha256. Runs ``apt-get update`` first when apt does not know
+    that version yet. Returns the path of the ``.deb``."""
+    dest_dir = Path(dest_dir)
+    target = dest_dir / LK_REFERENCE_DEB
+    if target.is_file() and sha256_file(target) == LK_REFERENCE_DEB_SHA256:
+        return target
+    how = (f"download {LK_REFERENCE_DEB} from {LK_REFERENCE_SNAPSHOT} and pass it with --kernel-source PATH "
+           "(or put it in the data directory)")
+    if not shutil.which("apt-get"):
+        raise RnnvizError(f"the LK corpus needs {LK_DEBIAN_PACKAGE} {LK_REFERENCE_VERSION} and apt-get is not "
+                          f"available here; {how}")
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    spec = f"{LK_DEBIAN_PACKAGE}={LK_REFERENCE_VERSION}"
+    log.info("fetching %s with apt-get download", spec)
+    res = _apt_download(spec, dest_dir)
+    if res.returncode != 0:  # apt's package list may predate that version: update it once
+        log.info("apt-get download failed (%s); running apt-get update", (res.stderr.strip().splitlines() or ["?"])[-1])
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, text=True, timeout=1800)
+        res = _apt_download(spec, dest_dir)
+    if res.returncode != 0 or not target.is_file():
+        last = (res.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RnnvizError(f"apt-get download {spec} failed ({last}); {how}")
+    digest = sha256_file(target)
+    if digest != LK_REFERENCE_DEB_SHA256:
+        target.unlink(missing_ok=True)
+        raise RnnvizError(f"{LK_REFERENCE_DEB} from apt has sha256 {digest}, expected {LK_REFERENCE_DEB_SHA256}; "
+                          f"nothing was kept. {how[0].upper() + how[1:]}")
+    return target
+
+
+def _source_version(path: Path, tarball: str) -> str:
+    """The kernel source's version as its file names say (``6.1.192-2`` for the Debian package)."""
+    m = re.match(rf"{re.escape(LK_DEBIAN_PACKAGE)}_([^_]+)_all\.deb$", path.name)
+    if m:
+        return m.group(1)
+    m = re.match(r"linux-(?:source-)?([0-9][^/]*?)\.tar\.(?:xz|gz|bz2)$", path.name) or \
+        re.match(r"linux-(?:source-)?([0-9][^/]*?)\.tar\.(?:xz|gz|bz2)$", tarball)
+    return m.group(1) if m else path.name
+
+
+def lk_reference_warning(manifest: dict) -> str:
+    """One line saying that an LK corpus is not the reference one ("" when it is)."""
+    if not manifest or manifest.get("sha256") in (None, LK_REFERENCE_SHA256):
+        return ""
+    return (f"LK corpus is not the reference: built from {manifest.get('source', '?')} (version "
+            f"{manifest.get('kernel_version', '?')}), sha256 {manifest.get('sha256')}, not {LK_REFERENCE_SHA256[:16]}… "
+            f"of {LK_DEBIAN_PACKAGE} {LK_REFERENCE_VERSION}; LK numbers are not comparable with the reference's")
 
 
 def _iter_deb_data(fh) -> Iterator[tuple[str, io.BufferedIOBase]]:
@@ -351,14 +426,21 @@ def build_lk(
         "sha256": sha256_bytes(corpus),
         "vocab_size": int(np.unique(np.frombuffer(corpus, dtype=np.uint8)).size),
         "recipe": "sorted member paths, random.Random(seed).shuffle, bytes concatenated, cut at n_bytes",
+        "kernel_version": _source_version(path, version),
+        "reference_version": LK_REFERENCE_VERSION,
+        "reference_sha256": LK_REFERENCE_SHA256,
     }
+    manifest["reference"] = manifest["sha256"] == LK_REFERENCE_SHA256
+    manifest["warning"] = lk_reference_warning(manifest)
     atomic_write_bytes(out_dir / "lk.txt", corpus)
     atomic_write_json(out_dir / "manifest.json", manifest)
     log.info("LK corpus: %d files, %d bytes, sha256 %s", used, len(corpus), manifest["sha256"])
+    if manifest["warning"]:
+        log.warning("%s", manifest["warning"])
     return manifest
 
 
-def _load_lk(data_dir, store: Store, kernel_source, rebuild: bool = False) -> tuple[bytes, str, dict]:
+def _load_lk(data_dir, store: Store, kernel_source, rebuild: bool = False, fetch: bool = False) -> tuple[bytes, str, dict]:
     dirs = _data_dirs(data_dir, store)
     out_dir = store.data_dir / "lk"
     for d in dirs[:-1]:
@@ -367,12 +449,12 @@ def _load_lk(data_dir, store: Store, kernel_source, rebuild: bool = False) -> tu
             return _read_file(d / "lk.txt"), str(d / "lk.txt"), read_json(man) if man.is_file() else {}
     if (out_dir / "lk.txt").is_file() and (out_dir / "manifest.json").is_file() and not kernel_source and not rebuild:
         return _read_file(out_dir / "lk.txt"), str(out_dir / "lk.txt"), read_json(out_dir / "manifest.json")
-    src = _find_kernel_source(kernel_source, dirs)
+    src = _find_kernel_source(kernel_source, dirs, store, fetch)
     if src is None:
         raise RnnvizError(
             "LK corpus not built and no kernel source found: run `apt-get download "
-            f"{LK_DEBIAN_PACKAGE}` (or fetch a kernel.org tarball) and pass it with --kernel-source PATH "
-            "(or put it in the data directory)"
+            f"{LK_DEBIAN_PACKAGE}={LK_REFERENCE_VERSION}` (or `rnnviz data prepare --dataset lk`, which fetches it) "
+            "and pass it with --kernel-source PATH (or put it in the data directory)"
         )
     manifest = build_lk(src, out_dir)
     return _read_file(out_dir / "lk.txt"), str(out_dir / "lk.txt"), manifest
@@ -398,7 +480,9 @@ def load_corpus(
         name, manifest = "wp", {"dataset": "wp", "source": source, "reference_sha256": WP_SHA256}
     elif dataset == "lk":
         data, source, manifest = _load_lk(data_dir, store, kernel_source)
-        name, ok = "lk", None
+        name = "lk"
+        ok = sha256_bytes(data) == LK_REFERENCE_SHA256  # False: a corpus of another kernel source (warned)
+        manifest = {**manifest, "reference": ok, "warning": lk_reference_warning({**manifest, "sha256": sha256_bytes(data)})}
         if manifest.get("sha256") and manifest["sha256"] != sha256_bytes(data):
             ok = False
             if not allow_checksum_mismatch:
@@ -454,8 +538,8 @@ def symbol_counts(corpus: Corpus) -> np.ndarray:
 def prepare(dataset: str, data_dir=None, allow_checksum_mismatch=False, kernel_source=None, store=None) -> Path:
     """Fetch/build and verify a corpus; save its vocabulary and manifest under ``data/<name>/``."""
     store = store or Store()
-    if dataset == "lk" and kernel_source:
-        _load_lk(data_dir, store, kernel_source, rebuild=True)
+    if dataset == "lk":  # an explicit source rebuilds; otherwise find, or fetch the reference, and build once
+        _load_lk(data_dir, store, kernel_source, rebuild=bool(kernel_source), fetch=True)
     corpus = load_corpus(dataset, data_dir, allow_checksum_mismatch, None, store)
     out = store.data_dir / corpus.name
     atomic_write_json(out / "vocab.json", {"bytes": corpus.vocab.tolist(), "labels": [byte_label(int(b)) for b in corpus.vocab]})

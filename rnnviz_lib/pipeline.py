@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import platform
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -234,6 +235,24 @@ figcaption{font-size:.85em;color:#444}.meta{color:#666;font-size:.85em}code{back
 """
 
 
+def _is_lk(name: str) -> bool:
+    """Does a table or figure name belong to the Linux corpus (``table1_lk``, ``lk_cells`` ...)?"""
+    return re.search(r"(^|[_-])lk([_-]|$)", name) is not None
+
+
+def _lk_warning(store: Store) -> str:
+    """The warning line of a non-reference LK corpus in this store ("" for the reference corpus)."""
+    man = store.data_dir / "lk" / "manifest.json"
+    if not man.is_file():
+        return ""
+    from rnnviz_lib import data
+
+    try:
+        return data.lk_reference_warning(json.loads(man.read_text()))
+    except (OSError, ValueError):
+        return f"{man} cannot be read; rebuild the LK corpus with `rnnviz data prepare --dataset lk`"
+
+
 def write_index(profile: str, root: Path, status: dict) -> Path:
     """Write ``report/index.html``: notebooks (status, links), tables (inline, with files), figures."""
     store = Store(root)
@@ -252,9 +271,12 @@ def write_index(profile: str, root: Path, status: dict) -> Path:
         "<p>Karpathy, Johnson &amp; Fei-Fei, <i>Visualizing and Understanding Recurrent Networks</i> (2015). "
         "Every table shows our value, the paper's, and the difference. Symbols are bytes; splits are char-rnn's.</p>"
     )
+    lk_warning = _lk_warning(store)
+    if lk_warning:
+        parts.append(f"<p class='warn' id='lk-warning'>Data warning: {esc(lk_warning)}.</p>")
     for man in sorted(store.data_dir.glob("*/prepared.json")):
         m = json.loads(man.read_text())
-        if m.get("checksum_ok") is False:
+        if m.get("checksum_ok") is False and not (m.get("dataset") == "lk" and lk_warning):
             parts.append(f"<p class='warn'>Data warning: {esc(m.get('dataset', man.parent.name))} was used with a checksum "
                          f"mismatch (sha256 {esc(m.get('sha256', '?'))}); numbers may not be comparable with the paper.</p>")
     parts.append("<h2 id='notebooks'>Notebooks</h2><table><tr><th>notebook</th><th>reproduces</th><th>status</th>"
@@ -273,10 +295,14 @@ def write_index(profile: str, root: Path, status: dict) -> Path:
         files = " · ".join(f"<a href='{rel(t['dir'] / f)}'>{esc(k)}</a>" for k, f in sorted(t["files"].items()))
         parts.append(f"<h3 id='table-{esc(t['name'])}'>{esc(t['name'])}</h3><p>{esc(t.get('caption', ''))} "
                      f"<span class='meta'>({esc(t.get('notebook', ''))}; {files})</span></p>")
+        if lk_warning and _is_lk(t["name"]):
+            parts.append(f"<p class='warn lk-flag'>{esc(lk_warning)}.</p>")
         h = t["dir"] / t["files"].get("html", "")
         if h.is_file():
             parts.append(h.read_text())
     figures = _sidecars(store.figures_dir / profile)
+    flag = lambda name: (f"<span class='warn lk-flag'>{esc(lk_warning)}.</span><br>"  # noqa: E731
+                         if lk_warning and _is_lk(name) else "")
     parts.append("<h2 id='figures'>Figures</h2>")
     if not figures:
         parts.append("<p>No figures yet.</p>")
@@ -284,7 +310,7 @@ def write_index(profile: str, root: Path, status: dict) -> Path:
         png = f["dir"] / f["files"].get("png", "")
         links = " · ".join(f"<a href='{rel(f['dir'] / v)}'>{esc(k)}</a>" for k, v in sorted(f["files"].items()))
         parts.append(f"<figure id='figure-{esc(f['name'])}'><a href='{rel(png)}'><img src='{rel(png)}' alt='{esc(f['name'])}'></a>"
-                     f"<figcaption><b>{esc(f['name'])}</b>: {esc(f.get('caption', ''))} "
+                     f"<figcaption>{flag(f['name'])}<b>{esc(f['name'])}</b>: {esc(f.get('caption', ''))} "
                      f"<span class='meta'>({esc(f.get('notebook', ''))}; {links})</span></figcaption></figure>")
     extra = sorted((rep / "pages").glob("**/*.html")) if (rep / "pages").is_dir() else []
     if extra:

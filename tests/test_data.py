@@ -303,3 +303,106 @@ def test_atomic_writes_get_normal_permissions(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(p.stat().st_mode) & 0o044 == 0o044  # readable by group and others, e.g. a web server
+
+
+# -- the pinned reference LK corpus ---------------------------------------------------------
+def test_lk_from_another_kernel_version_is_flagged_everywhere(tmp_path, home):
+    """A corpus built from another kernel than the pinned 6.1.192-2 builds, with one warning line
+    naming the version and sha256; the manifest records it and the report flags every LK table
+    and figure (but no WP one)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from rnnviz_lib import pipeline
+
+    # a full-size kernel tree of another version (synthetic C, 7.2 MB under kernel/), built by the CLI
+    rng = random.Random(7)
+    words = [b"int", b"return", b"static", b"struct", b"if (x)", b"{", b"}", b";", b"/* lock */", b"\n", b"\t"]
+    with tarfile.open(tmp_path / "linux-7.7.tar.gz", "w:gz", compresslevel=1) as tar:
+        for i in range(5):
+            body = b" ".join(rng.choice(words) for _ in range(300_000))
+            info = tarfile.TarInfo(f"linux-7.7/kernel/part{i}.c")
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    res = subprocess.run([sys.executable, "-m", "rnnviz_lib.cli", "data", "prepare", "--dataset", "lk", "--kernel-source",
+                          str(tmp_path / "linux-7.7.tar.gz")], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    err = res.stderr
+    warnings = [ln for ln in err.splitlines() if "WARNING" in ln]
+    assert len(warnings) == 1, err
+    man = json.loads((home / "data" / "lk" / "manifest.json").read_text())
+    assert man["kernel_version"] == "7.7" and man["reference"] is False
+    assert man["reference_version"] == data.LK_REFERENCE_VERSION == "6.1.192-2"
+    assert man["reference_sha256"] == data.LK_REFERENCE_SHA256
+    for needle in ("linux-7.7.tar.gz", "version 7.7", man["sha256"], "not comparable"):
+        assert needle in warnings[0] and needle in man["warning"], needle
+    corpus = data.load_corpus("lk")
+    assert corpus.checksum_ok is False and corpus.manifest["reference"] is False
+
+    store = Store(home)
+    store.save_table(pd.DataFrame({"x": [1.0]}), "table1_lk", "smoke", "LK table")
+    store.save_table(pd.DataFrame({"x": [1.0]}), "table1_wp", "smoke", "WP table")
+    for name in ("cells_lk", "cells_wp"):
+        fig, ax = plt.subplots()
+        ax.plot([0, 1])
+        store.save_figure(fig, name, "smoke", name)
+    index = pipeline.write_index("smoke", home, {}).read_text()
+    assert index.count("class='warn lk-flag'") == 2  # the LK table and the LK figure
+    assert "id='lk-warning'" in index and man["sha256"] in index
+    lk_table = index[index.index("id='table-table1_lk'"):index.index("id='table-table1_wp'")]
+    assert "lk-flag" in lk_table
+    wp_part = index[index.index("id='table-table1_wp'"):index.index("id='figures'")]
+    assert "lk-flag" not in wp_part
+
+
+def test_reference_lk_corpus_gets_no_warning(tmp_path, monkeypatch):
+    """The reference corpus is recognised by its sha256 alone."""
+    monkeypatch.setattr(data, "LK_REFERENCE_SHA256", data.sha256_bytes(b"x"))
+    assert data.lk_reference_warning({"sha256": data.sha256_bytes(b"x"), "source": "a.deb"}) == ""
+    assert "not the reference" in data.lk_reference_warning({"sha256": data.sha256_bytes(b"y"), "source": "a.deb"})
+
+
+def _fake_apt(tmp_path, monkeypatch, payload: bytes, known_after_update: bool):
+    """An ``apt-get`` on PATH that knows the pinned version only after ``apt-get update``
+    (as on a machine whose package list is old) and logs every call."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    state = tmp_path / "apt-updated"
+    (tmp_path / "payload").write_bytes(payload)
+    script = f"""#!/bin/sh
+echo "$@" >> {tmp_path}/apt.log
+if [ "$1" = update ]; then touch {state}; exit 0; fi
+if [ "$1" = download ]; then
+  if [ {'-f ' + str(state) if known_after_update else '-z ""'} ]; then cp {tmp_path}/payload "{data.LK_REFERENCE_DEB}"; exit 0; fi
+  echo "E: Version '{data.LK_REFERENCE_VERSION}' for 'linux-source-6.1' was not found" >&2; exit 100
+fi
+exit 1
+"""
+    (bindir / "apt-get").write_text(script)
+    (bindir / "apt-get").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{__import__('os').environ['PATH']}")
+
+
+def test_fetch_updates_apt_when_the_version_is_unknown_and_verifies_the_package(tmp_path, monkeypatch):
+    payload = b"not the kernel package"
+    monkeypatch.setattr(data, "LK_REFERENCE_DEB_SHA256", data.sha256_bytes(payload))
+    _fake_apt(tmp_path, monkeypatch, payload, known_after_update=True)
+    got = data.fetch_kernel_source(tmp_path / "dl")
+    assert got == tmp_path / "dl" / data.LK_REFERENCE_DEB and got.read_bytes() == payload
+    calls = (tmp_path / "apt.log").read_text().splitlines()
+    assert calls == [f"download linux-source-6.1={data.LK_REFERENCE_VERSION}", "update -q",
+                     f"download linux-source-6.1={data.LK_REFERENCE_VERSION}"]
+    data.fetch_kernel_source(tmp_path / "dl")  # present and verified: apt is not asked again
+    assert len((tmp_path / "apt.log").read_text().splitlines()) == 3
+
+
+def test_fetch_refuses_a_package_with_the_wrong_checksum(tmp_path, monkeypatch):
+    _fake_apt(tmp_path, monkeypatch, b"tampered", known_after_update=False)
+    monkeypatch.setattr(data, "LK_REFERENCE_DEB_SHA256", "0" * 64)
+    (tmp_path / "dl").mkdir()
+    with pytest.raises(RnnvizError, match="expected 0000"):
+        data.fetch_kernel_source(tmp_path / "dl")
+    assert not (tmp_path / "dl" / data.LK_REFERENCE_DEB).exists()  # nothing half-trusted is kept
