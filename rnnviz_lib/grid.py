@@ -347,7 +347,7 @@ def run(configs, executor: str = "local", store: Store | None = None, keep_going
 # Reading results
 # ----------------------------------------------------------------------------------------
 SUMMARY_COLUMNS = ["dataset", "cell", "layers", "size", "dropout", "hidden", "params", "status", "best_val_loss",
-                   "test_loss", "test_bootstrap_std", "best_epoch", "epochs_done", "train_time_s", "run_dir"]
+                   "test_loss", "test_bootstrap_std", "best_epoch", "epochs_done", "train_time_s", "origin", "run_dir"]
 
 
 def status_of(d: Path) -> str:
@@ -371,6 +371,7 @@ def summary(configs, store: Store | None = None) -> pd.DataFrame:
         if (d / "config.json").is_file():
             c = read_json(d / "config.json")
             row.update(hidden=c.get("hidden_resolved"), params=c.get("params"))
+        row["origin"] = store.origin(d)
         if row["status"] == "finished":
             m = read_json(d / "metrics.json")
             row.update({k: m.get(k) for k in SUMMARY_COLUMNS if k in m})
@@ -384,6 +385,22 @@ def summary(configs, store: Store | None = None) -> pd.DataFrame:
     for col in ("hidden", "params"):  # integers, blank for runs not started
         df[col] = pd.to_numeric(df[col]).round().astype("Int64")
     return df.set_index("slug")
+
+
+def summary_json(df: pd.DataFrame) -> dict:
+    """``{"<dataset>-<model>": {test_loss, paper, delta, bootstrap_std, origin, run}}`` of every
+    model of a ``summary`` frame with a finished run (its chosen dropout, ``select_best``)."""
+    out = {}
+    for _, r in select_best(df).iterrows():
+        cell, layers, size = r["cell"], int(r["layers"]), int(r["size"])
+        p = paper.TABLE1.get(r["dataset"], {}).get(size, {}).get((cell, layers))
+        loss = float(r["test_loss"])
+        std = r.get("test_bootstrap_std")
+        out[f"{r['dataset']}-{model_name(cell, layers, size)}"] = {
+            "test_loss": loss, "paper": None if p is None else float(p), "delta": None if p is None else loss - float(p),
+            "bootstrap_std": None if std is None or pd.isna(std) else float(std), "origin": r["origin"],
+            "run": Path(r["run_dir"]).name, "dropout": float(r["dropout"])}
+    return out
 
 
 def select_best(df: pd.DataFrame) -> pd.DataFrame:

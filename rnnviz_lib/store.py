@@ -7,6 +7,14 @@ Layout under the project root (``$RNNVIZ_HOME`` or the working directory)::
     artifacts/tables/<profile>/       tables (csv, md, html, tex, json)
     figures/<profile>/                figures (png, pdf) with a json caption sidecar
     report/                           executed notebooks and index.html
+
+Shipped runs. Finished runs committed with the code live in ``data/runs/`` of the repository
+(``shipped_dir()``; ``$RNNVIZ_SHIPPED_RUNS`` names another folder, ``off`` ignores them). They are
+read like the store's own: ``Store.run_dir`` returns a shipped run of the same name (slug and
+config hash) when the store has no finished copy, and nothing ever writes into them. A
+store copy that finishes (``rnnviz grid --retrain``) takes precedence; deleting it brings the
+shipped run back. Per-symbol arrays are not shipped: ``cached_file`` keeps what is recomputed
+from a shipped run (its test probabilities) under ``artifacts/shipped-cache/<run>/``.
 """
 
 from __future__ import annotations
@@ -25,6 +33,25 @@ import numpy as np
 from rnnviz_lib.config import artifact_name, project_root
 
 log = logging.getLogger(__name__)
+
+SHIPPED_ENV = "RNNVIZ_SHIPPED_RUNS"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def shipped_dir() -> Path | None:
+    """The folder of shipped runs (``data/runs`` of this checkout), or None when there is none
+    or ``$RNNVIZ_SHIPPED_RUNS`` is ``off``."""
+    env = os.environ.get(SHIPPED_ENV, "")
+    if env.lower() in ("off", "0", "no", "false"):
+        return None
+    d = Path(env).expanduser() if env else REPO / "data" / "runs"
+    return d.resolve() if d.is_dir() else None
+
+
+def is_shipped(path) -> bool:
+    """Is ``path`` a shipped run (or inside one)?"""
+    d = shipped_dir()
+    return d is not None and Path(path).resolve().is_relative_to(d)
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -117,6 +144,41 @@ class Store:
         if create:
             d.mkdir(parents=True, exist_ok=True)
         return d
+
+    def run_dir(self, slug: str, identity: Any, create: bool = False) -> Path:
+        """The directory of a training run: the store's own when it has finished there, else a
+        shipped run of the same name, else the store's own (created if ``create``)."""
+        own = self.artifact_dir("runs", slug, identity, create=False)
+        if not (own / "metrics.json").is_file():
+            ship = shipped_dir()
+            if ship is not None and (ship / own.name / "metrics.json").is_file():
+                return ship / own.name
+        if create:
+            own.mkdir(parents=True, exist_ok=True)
+        return own
+
+    def run_dirs(self, finished: bool = True) -> list[Path]:
+        """Every run directory of the store and the shipped runs (a store copy hides a shipped
+        run of the same name); only finished ones unless ``finished`` is False."""
+        seen = {}
+        ship = shipped_dir()
+        for base in [self.artifacts_dir / "runs", *([ship] if ship is not None else [])]:
+            for d in sorted(base.glob("*")) if base.is_dir() else []:
+                if d.is_dir() and d.name not in seen and (not finished or (d / "metrics.json").is_file()):
+                    seen[d.name] = d
+        return [seen[k] for k in sorted(seen)]
+
+    def origin(self, run_dir) -> str:
+        """``shipped`` for a shipped run, ``store`` for one trained into this store."""
+        return "shipped" if is_shipped(run_dir) else "store"
+
+    def cached_file(self, run_dir, name: str) -> Path:
+        """Where a file recomputed for a run lives: in the run itself, or for a shipped run
+        (never written to) under ``artifacts/shipped-cache/<run>/``."""
+        run_dir = Path(run_dir)
+        if is_shipped(run_dir):
+            return self.artifacts_dir / "shipped-cache" / run_dir.name / name
+        return run_dir / name
 
     def tables_dir(self, profile: str) -> Path:
         return self.artifacts_dir / "tables" / profile

@@ -150,8 +150,9 @@ def resolve_device(device: str) -> torch.device:
 
 
 def run_dir(config: TrainConfig, store: Store | None = None, create: bool = False) -> Path:
-    """The run directory of a config (created only if ``create``)."""
-    return (store or Store()).artifact_dir("runs", config.slug, config.identity(), create=create)
+    """The run directory of a config: the store's, or a shipped run of the same config hash when
+    the store has not finished one (``Store.run_dir``); the store's is created if ``create``."""
+    return (store or Store()).run_dir(config.slug, config.identity(), create=create)
 
 
 def is_finished(path: Path) -> bool:
@@ -241,7 +242,7 @@ def _train(config: TrainConfig, store: Store, out: Path, on_step) -> Path:
     # training position and bookkeeping (all saved in the checkpoint)
     st = {"step": 0, "epoch": 0, "batch": 0, "history": [], "best_val": math.inf, "best_step": -1,
           "best_epoch": -1, "evals_since_best": 0, "train_time": 0.0, "loss_sum": 0.0, "loss_n": 0,
-          "symbols_since_eval": 0, "time_since_eval": 0.0, "snapshots": [], "stopped": ""}
+          "symbols_since_eval": 0, "time_since_eval": 0.0, "snapshots": [], "stopped": "", "segments": []}
     state = None
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.is_file():
@@ -254,10 +255,20 @@ def _train(config: TrainConfig, store: Store, out: Path, on_step) -> Path:
         if device.type == "cuda" and ck.get("rng_cuda") is not None:
             torch.cuda.set_rng_state(ck["rng_cuda"], device)
         st.update(ck["progress"])
+        if "segments" not in ck["progress"] and st["step"] > 0:  # a checkpoint of code that kept no segments
+            st["segments"] = [{"step": 0, "commit": None, "engine": None, "note": "not recorded"}]
         state = _state_to(ck["hidden"], device)
         log.info("resuming %s at step %d (epoch %d, batch %d)", out.name, st["step"], st["epoch"], st["batch"])
     else:
         torch.manual_seed(config.seed)  # dropout masks start from the seed, after init
+
+    # provenance of this stretch of training: where it starts, which code and engine run it
+    code = provenance.code_version()
+    st["segments"] = [*st["segments"], {"step": st["step"], "commit": code["commit"], "dirty": code["dirty"],
+                                        "engine": "cpu_step" if fast_step is not None else "reference",
+                                        "device": str(device), "torch": str(torch.__version__),
+                                        "machine": provenance.machine()["processor"],
+                                        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]
 
     def checkpoint():
         _save({"identity_hash": ident, "model": model.state_dict(), "optimizer": opt.state_dict(),
@@ -415,6 +426,7 @@ def _finish(config: TrainConfig, out: Path, splits, device, st: dict, engine: st
         "identity_hash": config_hash(config.identity()),
         "code": provenance.code_version(),
         "machine": provenance.machine()["processor"],
+        "segments": st.get("segments", []),
     }
     atomic_write_json(out / "metrics.json", metrics)
     log.info("%s finished: test %.4f nats (%.4f bits), best val %.4f at epoch %.2f", config.slug,
@@ -455,11 +467,24 @@ def load_model(path, which: str = "best", device="cpu") -> tuple[models.CharRNN,
     return model.to(device).eval(), config
 
 
-def load_probs(path) -> np.ndarray:
-    """(B, T) float32 probabilities of the correct test symbols of a finished run."""
-    f = Path(path) / "test_probs.npy"
+def load_probs(path, store: Store | None = None) -> np.ndarray:
+    """(B, T) float32 probabilities of the correct test symbols of a finished run.
+
+    A shipped run carries no per-symbol arrays: its probabilities are recomputed once from its
+    best weights on the test split and kept in the store (``Store.cached_file``)."""
+    p = Path(path)
+    f = p / "test_probs.npy"
     if not f.is_file():
-        raise RnnvizError(f"{f} does not exist; the run has not finished (rerun its train command)")
+        store = store or Store()
+        f = store.cached_file(p, "test_probs.npy")
+        if not f.is_file():
+            if not (p / "metrics.json").is_file() or not (p / "best.pt").is_file():
+                raise RnnvizError(f"{p / 'test_probs.npy'} does not exist; the run has not finished (rerun its train command)")
+            config = load_config(p)
+            _, splits = load_splits(config, store)
+            model, _ = load_model(p)
+            log.info("computing the test probabilities of %s (once; cached in %s)", p.name, f.parent)
+            atomic_save_npy(f, evaluate.stream_probs(model, splits.test, torch.device("cpu"), config.max_test_batches))
     return np.load(f, allow_pickle=False)
 
 

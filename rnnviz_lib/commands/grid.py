@@ -21,6 +21,12 @@ def _grid(args) -> int:
 
     if args.widths:
         return _widths(args)
+    if args.retrain:  # train into the store even where a shipped run exists (workers inherit it)
+        import os
+
+        from rnnviz_lib.store import SHIPPED_ENV
+
+        os.environ[SHIPPED_ENV] = "off"
     configs = grid.expand(args.profile, [args.dataset] if args.dataset else None, args.device, args.only)
     if args.data_dir:
         configs = [c.replace(data_dir=args.data_dir) for c in configs]
@@ -46,6 +52,11 @@ def _grid(args) -> int:
     else:
         failed = []
     df = grid.summary(configs)
+    if args.json:
+        import json
+
+        print(json.dumps(grid.summary_json(df), sort_keys=True))
+        return 1 if failed else 0
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(df.drop(columns="run_dir").to_string(float_format=lambda v: f"{v:.4f}"))
         for ds in dict.fromkeys(c.dataset for c in configs):
@@ -76,6 +87,12 @@ def register(sub) -> None:
     p.add_argument("--dry-run", action="store_true", help="list the runs and stop")
     p.add_argument("--summary", action="store_true", help="train nothing; print the summary and Table 1")
     p.add_argument("--stop-on-error", action="store_true", help="stop at the first failed run")
+    p.add_argument("--retrain", action="store_true",
+                   help="train into the store even models that have a shipped run (data/runs/); a finished "
+                        "store copy is then read instead of the shipped one")
+    p.add_argument("--json", action="store_true",
+                   help="with --summary: one JSON object {<dataset>-<model>: {test_loss, paper, delta, "
+                        "bootstrap_std, origin, run}} of every finished model")
     p.add_argument("--progress", action="store_true", help="a progress bar per run, too")
     p.add_argument("--widths", action="store_true",
                    help="print the parameter-matched hidden widths of the grid for --dataset (default wp)")

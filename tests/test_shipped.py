@@ -1,0 +1,144 @@
+"""Shipped runs (data/runs/): re-evaluated on the real test split, checked against their manifest
+and the paper profile, and read by the store like its own runs without ever being written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from rnnviz_lib import data, evaluate, grid, shipped, train
+from rnnviz_lib.config import artifact_name, config_hash
+from rnnviz_lib.store import REPO, Store
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+SHIPPED = REPO / "data" / "runs"
+MANIFEST = shipped.manifest(SHIPPED).get("runs", {})
+LK_DIR = REPO / "data" / "lk"  # where `rnnviz data prepare --dataset lk` (make data, .ci/run) builds LK
+
+
+def test_there_are_shipped_runs_and_they_fit_the_budget():
+    assert len(MANIFEST) >= 1
+    total = sum(f["bytes"] for e in MANIFEST.values() for f in e["files"].values())
+    on_disk = sum(p.stat().st_size for p in SHIPPED.rglob("*") if p.is_file())
+    assert on_disk <= shipped.BUDGET_BYTES and total <= on_disk
+    for name in MANIFEST:
+        assert sorted(p.name for p in (SHIPPED / name).iterdir()) == sorted(shipped.FILES)  # nothing else
+
+
+def test_manifest_matches_files_and_the_paper_profile_today():
+    assert shipped.verify(SHIPPED, profile="paper") == []
+    paper_names = {artifact_name(c.slug, c.identity()): c for c in grid.expand("paper")}
+    for name, e in MANIFEST.items():
+        cfg = paper_names[name]  # the paper profile computes this very config hash today
+        assert config_hash(cfg.identity()) == e["identity_hash"]
+        assert e["commit"] and len(e["commit"]) == 40 and e["torch"] and e["machine"] and e["train_time_s"] > 0
+        m = json.loads((SHIPPED / name / "metrics.json").read_text())
+        assert m["identity_hash"] == e["identity_hash"] and m["test_loss"] == e["test_loss"]
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_shipped_weights_give_their_test_loss_on_the_real_test_split(name):
+    """Load best.pt, run it over the whole test split of the real corpus, get metrics.json back."""
+    run = SHIPPED / name
+    cfg = train.load_config(run)
+    data_dir = str(LK_DIR) if cfg.dataset == "lk" else None
+    if cfg.dataset == "lk":
+        assert (LK_DIR / "lk.txt").is_file(), f"LK runs are shipped: build the corpus with `rnnviz data prepare --dataset lk` into {LK_DIR}"
+    corpus = data.load_corpus(cfg.dataset, data_dir, download_ok=False)
+    if cfg.dataset == "lk":
+        assert corpus.sha256 == data.LK_REFERENCE_SHA256
+    splits = data.corpus_splits(corpus, cfg.batch_size, cfg.seq_length, cfg.split_mode)
+    model, _ = train.load_model(run)
+    probs = evaluate.stream_probs(model, splits.test, torch.device("cpu"), 0)
+    assert probs.shape == (100, splits.test.x.shape[1])
+    m = train.load_metrics(run)
+    assert abs(evaluate.cross_entropy(probs) - m["test_loss"]) < 1e-4
+    assert m["epochs_done"] == cfg.epochs or m["stopped"] == "early"
+
+
+# -- the store reads shipped runs like its own ------------------------------------------------
+SMOKE_TRAIN = {"epochs": 1, "max_train_batches": 3, "max_eval_batches": 1, "max_test_batches": 2, "device": "cpu"}
+
+
+def _profile(tmp_path):
+    prof = tmp_path / "tiny.yaml"
+    prof.write_text(json.dumps({"grid": {"datasets": ["wp"], "models": ["lstm-1-64", "gru-1-64"], "dropout": [0.0],
+                                         "train": SMOKE_TRAIN}}))
+    return str(prof)
+
+
+def _tree(d):
+    return {p.relative_to(d): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_store_reads_a_shipped_run_and_never_writes_it(tmp_path, monkeypatch):
+    prof = _profile(tmp_path)
+    cfgs = grid.expand(prof)
+    a = Store(tmp_path / "a")
+    grid.run(cfgs[:1], store=a)  # train lstm-1-64 in store a, then ship it
+    ship_root = tmp_path / "shipped"
+    monkeypatch.setenv("RNNVIZ_SHIPPED_RUNS", str(ship_root))
+    ship_root.mkdir()
+    assert shipped.ship(cfgs[:1], a, profile="tiny", root=ship_root, full_only=False) == [train.run_dir(cfgs[0], a).name]
+    before = _tree(ship_root)
+    b = Store(tmp_path / "b")  # a fresh clone's store: nothing trained
+    res = grid.run(cfgs, store=b)
+    assert [r["status"] for r in res] == ["skipped", "done"]  # the shipped model is not trained again
+    df = grid.summary(cfgs, b)
+    assert list(df["origin"]) == ["shipped", "store"] and list(df["status"]) == ["finished", "finished"]
+    ours, _, _ = grid.table1(df, "wp")
+    assert ours.loc[64, "LSTM-1"] == train.load_metrics(ship_root / res[0]["run_dir"].split("/")[-1])["test_loss"]
+    probs = train.load_probs(train.run_dir(cfgs[0], b), b)  # recomputed into b's cache, not into the shipped run
+    np.testing.assert_allclose(probs, train.load_probs(train.run_dir(cfgs[0], a), a), atol=1e-6)
+    assert (b.artifacts_dir / "shipped-cache" / train.run_dir(cfgs[0], a).name / "test_probs.npy").is_file()
+    assert _tree(ship_root) == before and shipped.verify(ship_root, profile=None) == []
+
+
+def test_retrain_trains_into_the_store_and_its_copy_wins_until_deleted(tmp_path, monkeypatch):
+    import shutil
+
+    prof = _profile(tmp_path)
+    cfgs = grid.expand(prof)[:1]
+    a = Store(tmp_path / "a")
+    grid.run(cfgs, store=a)
+    ship_root = tmp_path / "shipped"
+    ship_root.mkdir()
+    shipped.ship(cfgs, a, profile="tiny", root=ship_root, full_only=False)
+    env = {"RNNVIZ_SHIPPED_RUNS": str(ship_root), "RNNVIZ_HOME": str(tmp_path / "b")}
+    monkeypatch.setenv("RNNVIZ_SHIPPED_RUNS", str(ship_root))
+
+    def summary_json(*extra):
+        out = subprocess.run([sys.executable, "-m", "rnnviz_lib.cli", "grid", "--profile", prof, *extra],
+                             capture_output=True, text=True, env={**__import__("os").environ, **env}, timeout=600)
+        assert out.returncode == 0, out.stderr
+        return out
+
+    got = json.loads(summary_json("--summary", "--json").stdout)
+    assert got["wp-lstm-1-64"]["origin"] == "shipped" and got["wp-lstm-1-64"]["paper"] == 1.449
+    assert abs(got["wp-lstm-1-64"]["delta"] - (got["wp-lstm-1-64"]["test_loss"] - 1.449)) < 1e-12
+    summary_json("--retrain")
+    own = Store(tmp_path / "b").artifact_dir("runs", cfgs[0].slug, cfgs[0].identity(), create=False)
+    assert (own / "metrics.json").is_file()  # trained afresh in the store
+    assert json.loads(summary_json("--summary", "--json").stdout)["wp-lstm-1-64"]["origin"] == "store"
+    shutil.rmtree(own)
+    assert json.loads(summary_json("--summary", "--json").stdout)["wp-lstm-1-64"]["origin"] == "shipped"
+
+
+def test_verify_finds_an_edited_shipped_file(tmp_path, monkeypatch):
+    cfgs = grid.expand(_profile(tmp_path))[:1]
+    a = Store(tmp_path / "a")
+    grid.run(cfgs, store=a)
+    root = tmp_path / "shipped"
+    root.mkdir()
+    (name,) = shipped.ship(cfgs, a, profile="tiny", root=root, full_only=False)
+    assert shipped.verify(root, profile=None) == []
+    m = root / name / "metrics.json"
+    m.write_text(m.read_text().replace('"test_loss": ', '"test_loss": 0.0'))  # a hand edit
+    (problem,) = shipped.verify(root, profile=None)
+    assert "metrics.json" in problem and "sha256 differs" in problem
