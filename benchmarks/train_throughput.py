@@ -1,10 +1,17 @@
-"""Training throughput (symbols/s) of every grid model on this device, fused vs traced path,
-and the projected wall time of the paper's full grid.
+"""Training throughput (symbols/s) of every grid model on this device, per training path, and
+the projected wall time of the paper's full grid and of the shipped set.
 
 A training step is the paper's: forward over B x S symbols, cross-entropy, backward, element-wise
-clip, RMSProp update. ``fused`` is ``CharRNN.forward`` (nn.LSTM/GRU/RNN, cuDNN on a GPU; a custom
-loop for the paper's GRU); ``traced`` is ``forward_traced`` (a Python loop over time recording
-every gate), which analysis code uses and training does not.
+clip, RMSProp update. ``fused`` is the reference step, ``CharRNN.forward`` + autograd
+(nn.LSTM/GRU/RNN, cuDNN on a GPU; a custom loop for the paper's GRU); ``cpu_step`` is
+``rnnviz_lib.cpu_step.CpuStep`` (the CPU step with a hand-derived backward that ``train`` uses
+on the CPU); ``traced`` is ``forward_traced`` (a Python loop over time recording every gate),
+which analysis code uses and training does not. The paths are timed interleaved, step by step,
+so a change in machine load hits them alike.
+
+``--equivalence N`` also trains the row-64 models for N steps of the paper's recipe on War and
+Peace (evaluating every 50 steps on 8 validation batches) with the reference and the cpu_step
+engine, and prints the largest validation-loss difference (the goal: below 1e-4).
 
 Projection. Every model of a grid row has about the same parameter count, and the work per
 symbol grows with it, so a row that was not measured is extrapolated from the largest measured
@@ -18,6 +25,7 @@ Usage::
 
     python benchmarks/train_throughput.py                     # short default: rows 64 and 128
     python benchmarks/train_throughput.py --sizes 64 128 256 512 --device cuda
+    python benchmarks/train_throughput.py --sizes 64 --depths 1 3 --threads 1 --equivalence 300   # the CPU engines
 
 Prints a table and writes benchmarks/results/train_throughput-<device>.json.
 """
@@ -47,29 +55,79 @@ DROPOUT_RUNS = {64: 1, 128: 1, 256: 2, 512: 3}
 CELLS, DEPTHS, SIZES = ("lstm", "rnn", "gru"), (1, 2, 3), (64, 128, 256, 512)
 
 
-def step_time(model, path: str, B: int, S: int, K: int, steps: int, warmup: int, device) -> float:
-    """Seconds per training step (median of ``steps``) on random symbols."""
+def _step_fn(model, path: str, B: int, S: int, K: int, device):
     opt = torch.optim.RMSprop(model.parameters(), lr=2e-3, alpha=0.95)
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, K, (B, S), generator=g).to(device)
     y = torch.randint(0, K, (B, S), generator=g).to(device)
+    if path == "cpu_step":
+        from rnnviz_lib.cpu_step import CpuStep
+
+        step = CpuStep(model)
+
+        def run():
+            step(x, y, None)
+            torch.nn.utils.clip_grad_value_(model.parameters(), 5.0)
+            opt.step()
+        return run
     fwd = model if path == "fused" else (lambda inp: model.forward_traced(inp)[::2])
-    times = []
-    for i in range(warmup + steps):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
+
+    def run():
         logits, _ = fwd(x)
         loss = F.cross_entropy(logits.reshape(-1, K), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_value_(model.parameters(), 5.0)
         opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    return run
+
+
+def step_times(models_by_path: dict, B: int, S: int, K: int, steps: int, warmup: int, device) -> dict:
+    """Seconds per training step (median of ``steps``) of each path, timed interleaved."""
+    fns = {p: _step_fn(m, p, B, S, K, device) for p, m in models_by_path.items()}
+    times = {p: [] for p in fns}
+    for i in range(warmup + steps):
+        for p, fn in fns.items():
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            if i >= warmup:
+                times[p].append(time.perf_counter() - t0)
+    return {p: float(np.median(t)) for p, t in times.items()}
+
+
+def equivalence(cells, depths, steps: int, data_dir: str | None) -> list[dict]:
+    """Validation losses of a ``steps``-step paper-recipe schedule, reference vs cpu_step engine."""
+    import tempfile
+
+    from rnnviz_lib import train
+    from rnnviz_lib.store import Store
+
+    rows = []
+    nb = 100
+    for cell in cells:
+        for L in depths:
+            base = train.TrainConfig(dataset="wp", cell=cell, layers=L, size=64, epochs=max(1, steps // nb),
+                                     max_train_batches=min(nb, steps), eval_every=50, max_eval_batches=8,
+                                     max_test_batches=1, device="cpu", data_dir=data_dir or "")
+            vals, secs = {}, {}
+            with tempfile.TemporaryDirectory() as tmp:
+                for eng in ("reference", "cpu_step"):
+                    t0 = time.perf_counter()
+                    d = train.train_run(base.replace(engine=eng), Store(Path(tmp) / eng))
+                    secs[eng] = time.perf_counter() - t0
+                    vals[eng] = [r["val_loss"] for r in train.load_history(d)]
+            diff = float(np.max(np.abs(np.array(vals["reference"]) - np.array(vals["cpu_step"]))))
+            rows.append({"model": f"{cell}-{L}-64", "steps": base.epochs * base.max_train_batches,
+                         "evaluations": len(vals["reference"]), "val_final_reference": vals["reference"][-1],
+                         "val_final_cpu_step": vals["cpu_step"][-1], "max_abs_val_diff": diff,
+                         "seconds_reference": secs["reference"], "seconds_cpu_step": secs["cpu_step"]})
+            print(f"{cell}-{L}-64: {rows[-1]['steps']} steps, {rows[-1]['evaluations']} evaluations, final val "
+                  f"{vals['reference'][-1]:.5f} / {vals['cpu_step'][-1]:.5f}, max |diff| {diff:.2e}", flush=True)
+    return rows
 
 
 def device_name(device) -> str:
@@ -84,7 +142,9 @@ def main(argv=None) -> int:
     ap.add_argument("--depths", nargs="+", type=int, default=list(DEPTHS), help="depths (default 1 2 3)")
     ap.add_argument("--sizes", nargs="+", type=int, default=None,
                     help="grid rows to measure (default 64 128 on the CPU, all four on a GPU)")
-    ap.add_argument("--paths", nargs="+", default=["fused", "traced"], help="fused and/or traced")
+    ap.add_argument("--paths", nargs="+", default=None,
+                    help="fused (the reference step), cpu_step and/or traced (default: fused cpu_step on the CPU, "
+                         "fused traced on a GPU)")
     ap.add_argument("--gru-variant", default="torch", choices=("torch", "paper"), help="GRU form (default torch)")
     ap.add_argument("--batch-size", type=int, default=100, help="B (default 100, the paper's)")
     ap.add_argument("--seq-length", type=int, default=100, help="S (default 100, the paper's)")
@@ -93,6 +153,9 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/train_throughput-<device>.json)")
+    ap.add_argument("--equivalence", type=int, default=0, metavar="STEPS",
+                    help="also train each measured row-64 model STEPS steps on WP with both CPU engines and compare")
+    ap.add_argument("--data-dir", default=None, help="folder with war_and_peace.txt (default $RNNVIZ_DATA_DIR)")
     args = ap.parse_args(argv)
 
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
@@ -100,6 +163,7 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     sizes = args.sizes or (list(SIZES) if device.type == "cuda" else [64, 128])
+    args.paths = args.paths or (["fused", "traced"] if device.type == "cuda" else ["fused", "cpu_step"])
     B, S, K = args.batch_size, args.seq_length, DATASETS["wp"]["K"]
     rows = []
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -107,20 +171,27 @@ def main(argv=None) -> int:
         print(f"warning: load average {load:.1f} exceeds {os.cpu_count()} cores; CPU rates are unreliable "
               "(use --threads 1 on a shared machine)")
     print(f"device {device_name(device)}, torch {torch.__version__}, threads {torch.get_num_threads()}, B={B}, S={S}")
-    print(f"{'model':<14}{'H':>6}{'params':>11}{'path':>8}{'ms/step':>10}{'symbols/s':>12}")
+    print(f"{'model':<14}{'H':>6}{'params':>11}{'path':>9}{'ms/step':>10}{'steps/s':>9}{'symbols/s':>12}{'vs fused':>9}")
     for size in sizes:
         for cell in args.cells:
             for L in args.depths:
                 H = width_for(cell, L, size, K)
+                nets = {}
                 for path in args.paths:
                     torch.manual_seed(0)
-                    model = CharRNN(cell, K, H, L, gru_variant=args.gru_variant).to(device)
-                    t = step_time(model, path, B, S, K, args.steps, args.warmup, device)
+                    nets[path] = CharRNN(cell, K, H, L, gru_variant=args.gru_variant).to(device)
+                times = step_times(nets, B, S, K, args.steps, args.warmup, device)
+                for path in args.paths:
+                    t = times[path]
                     r = {"cell": cell, "layers": L, "size": size, "H": H, "params": n_params(cell, L, H, K),
-                         "path": path, "step_ms": t * 1e3, "symbols_per_s": B * S / t, "measured": True}
+                         "path": path, "step_ms": t * 1e3, "symbols_per_s": B * S / t, "steps_per_s": 1 / t,
+                         "measured": True}
+                    if path != "fused":
+                        r["speedup_vs_fused"] = times["fused"] / t if "fused" in times else None
                     rows.append(r)
-                    print(f"{cell}-{L}-{size:<8}{H:>6}{r['params']:>11,}{path:>8}{t * 1e3:>10.1f}"
-                          f"{r['symbols_per_s']:>12,.0f}", flush=True)
+                    sp = f"{r['speedup_vs_fused']:>8.2f}x" if r.get("speedup_vs_fused") else f"{'':>9}"
+                    print(f"{cell}-{L}-{size:<8}{H:>6}{r['params']:>11,}{path:>9}{t * 1e3:>10.1f}{1 / t:>9.2f}"
+                          f"{r['symbols_per_s']:>12,.0f}{sp}", flush=True)
 
     # projection of the paper grid, extrapolating rows not measured by parameter count
     projected = {}
@@ -159,6 +230,22 @@ def main(argv=None) -> int:
     for path in args.paths if not missing else []:
         print(f"projected paper grid, {path}: 72 models {proj_72[path]:.1f} h; paper profile (126 runs, dropout "
               f"cross-validated) {projected[path]:.1f} h, one model at a time ({note})")
+    # the shipped set: Table 1 row 64 by the paper's recipe (9 WP models, LSTM-1/3 and GRU-3 on LK)
+    shipped_set = [("wp", c, L) for c in CELLS for L in DEPTHS] + [("lk", "lstm", 1), ("lk", "lstm", 3), ("lk", "gru", 3)]
+    shipped_hours = {}
+    for path in args.paths:
+        total, ok = 0.0, True
+        for ds, cell, L in shipped_set:
+            r = [x for x in rows if x["path"] == path and x["cell"] == cell and x["layers"] == L and x["size"] == 64]
+            if not r:
+                ok = False
+                break
+            d = DATASETS[ds]
+            total += (EPOCHS * (d["train"] + d["val"] / 3) + d["test"] / 3) * r[0]["step_ms"] / 1e3
+        shipped_hours[path] = total / 3600 if ok else None
+        if ok:
+            print(f"projected shipped set (row 64: 9 WP + 3 LK models, 50 epochs), {path}: {total / 3600:.2f} h on one core")
+    eq = equivalence(args.cells, args.depths, args.equivalence, args.data_dir) if args.equivalence else []
     out = Path(args.out) if args.out else HERE / "results" / f"train_throughput-{device_name(device)}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {
@@ -166,6 +253,7 @@ def main(argv=None) -> int:
         "python": sys.version.split()[0], "platform": platform.platform(), "threads": torch.get_num_threads(),
         "batch_size": B, "seq_length": S, "K": K, "gru_variant": args.gru_variant, "steps": args.steps,
         "rows": rows, "projected_72_models_hours": proj_72, "projected_paper_grid_hours": projected,
+        "projected_shipped_set_hours": shipped_hours, "equivalence": eq,
         "projection_note": note, "load_average_start": load,
         "load_average_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }

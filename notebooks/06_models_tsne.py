@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from rnnviz_lib import evaluate, plotting
+from rnnviz_lib import evaluate, plotting, train
 from rnnviz_lib.analysis import errors, tsne
 from rnnviz_lib.store import Store
 
@@ -54,7 +54,7 @@ runs.drop(columns="path")
 
 # %%
 T = int(runs["test_columns"].min()) if len(runs) else 0
-probs = {slug: np.load(f"{row['path']}/test_probs.npy")[:, :T] for slug, row in runs.iterrows()}
+probs = {slug: train.load_probs(row["path"], store)[:, :T] for slug, row in runs.iterrows()}
 probs.update(errors.align(base, T) if T else {})
 meta = pd.DataFrame(
     [{"model": s, "cell": r["cell"], "size": r["size"], "depth": r["layers"], "label": s, "test_loss": r["test_loss"]}

@@ -34,7 +34,6 @@ kl_batches: int = 4  # test batches of B x S symbols on which distributions are 
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
@@ -73,7 +72,7 @@ if brace_dataset in corpora and (lstm is not None or grams):
     T = int(lstm["test_columns"]) if lstm is not None else test.y.shape[1]
     dist = longrange.brace_distances(test, *c.encode("{}").tolist())[:, :T]
     closing = int((test.y[:, :T] == c.encode("}")[0]).sum())
-    curves = ({"LSTM": np.load(f"{lstm['path']}/test_probs.npy")[:, :T]} if lstm is not None else {}) | errors.align(grams, T)
+    curves = ({"LSTM": train.load_probs(lstm["path"], store)[:, :T]} if lstm is not None else {}) | errors.align(grams, T)
     names = tuple(curves)
     buckets = longrange.distance_buckets(dist, curves, distance_edges)
     near = longrange.long_range_summary(buckets, names, 0, upto=compare_ngram_n)

@@ -33,11 +33,10 @@ onion_ngram_ns: list = [1, 2, 3, 4, 5, 6, 7, 8, 9]  # context lengths of the n-g
 small_size: int = 64  # the small LSTM: 1 layer of this grid row (the paper's ~50K-parameter model)
 
 # %%
-import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from rnnviz_lib import data, plotting
+from rnnviz_lib import data, plotting, train
 from rnnviz_lib.analysis import errors, onion
 from rnnviz_lib.paper import ONION
 from rnnviz_lib.store import Store
@@ -64,7 +63,7 @@ for ds, r in runs.items():
     if lstm is None:
         display(Markdown(f"**Note:** no LSTM of `{ds}` has finished; Figure 4 is skipped for `{ds}`."))
         continue
-    ref[ds] = (lstm.name, np.load(f"{lstm['path']}/test_probs.npy"))
+    ref[ds] = (lstm.name, train.load_probs(lstm["path"], store))
     grams, why = errors.baseline_probs(ds, "ngram", overlap_ngram_ns, store, profile)
     if why:
         display(Markdown(f"**Note:** {ds}: n-grams not found: {', '.join(why)} (`rnnviz ngram --dataset {ds}`)."))
@@ -187,7 +186,7 @@ else:
     T = min(int(m["test_columns"]) for m in models.values())
     feats = feats.head(T)
     for label, m in models.items():
-        lay[label] = onion.assign_layers(np.load(f"{m['path']}/test_probs.npy")[:, :T], feats)
+        lay[label] = onion.assign_layers(train.load_probs(m["path"], store)[:, :T], feats)
         onion_tables[label] = onion.onion_table(lay[label])
     summary = onion.oracle_summary(lay)
     comparison = onion.paper_comparison(summary, "best LSTM", "small LSTM" if "small LSTM" in lay else None, feats.shape[0] * T)

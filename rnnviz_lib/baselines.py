@@ -316,10 +316,11 @@ def trained_nnn(dataset, ns, profile: str, store: Store | None = None) -> pd.Dat
 
 
 def best_rnn(dataset: str, store: Store | None = None) -> dict | None:
-    """The finished RNN run (artifacts/runs) with the lowest full test loss on ``dataset``, or None."""
+    """The finished RNN run (the store's and the shipped ones) with the lowest full test loss on
+    ``dataset``, or None."""
     store = store or Store()
     best = None
-    for f in sorted((store.artifacts_dir / "runs").glob("*/metrics.json")):
+    for f in (d / "metrics.json" for d in store.run_dirs()):
         try:
             cfg, m = read_json(f.parent / "config.json"), read_json(f)
         except (OSError, ValueError):

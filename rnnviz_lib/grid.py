@@ -56,7 +56,7 @@ CELLS = paper.CELLS  # lstm, rnn, gru: the paper's column order
 DEPTHS = paper.DEPTHS
 SIZES = paper.SIZES
 GRID_KEYS = ("datasets", "cells", "layers", "sizes", "models", "dropout", "train", "train_overrides", "snapshots",
-             "executor")
+             "executor", "shipped_only", "extra")
 MODEL_KEY = ("dataset", "cell", "layers", "size")  # one Table 1 cell; dropout runs share it
 
 
@@ -108,7 +108,8 @@ def _dropouts(spec, size: int) -> list[float]:
     return [float(v) for v in vals]
 
 
-def expand(profile: str | dict, datasets=None, device: str | None = None, only=None) -> list[train.TrainConfig]:
+def expand(profile: str | dict, datasets=None, device: str | None = None, only=None,
+           extras: bool = True) -> list[train.TrainConfig]:
     """The TrainConfigs of a profile's grid: datasets × sizes × cells × depths × dropout values.
 
     Parameters
@@ -117,8 +118,35 @@ def expand(profile: str | dict, datasets=None, device: str | None = None, only=N
     datasets : restrict to these datasets (default: the section's ``datasets``)
     device : override every config's device (auto/cpu/cuda)
     only : restrict to these models ("cell-layers-size")
+    extras : also the runs of the section's ``extra:`` grids (runs of another recipe that some
+        analysis needs, e.g. weight snapshots); they are trained and analysed, never in Table 1
+
+    ``shipped_only: true`` keeps only the models that have a shipped run (``data/runs/``): the
+    others are left out with a log line instead of being trained.
     """
     g = grid_section(profile)
+    out = _expand_one(g, datasets, device, only)
+    if g.get("shipped_only"):
+        from rnnviz_lib.config import artifact_name
+        from rnnviz_lib.store import shipped_dir
+
+        ship = shipped_dir()
+        kept = [c for c in out if ship is not None and (ship / artifact_name(c.slug, c.identity()) / "metrics.json").is_file()]
+        left = [c.slug for c in out if c not in kept]
+        if left:
+            log.warning("shipped_only: %d model(s) have no shipped run and are left out: %s", len(left), ", ".join(left))
+        out = kept
+    if extras:
+        for i, e in enumerate(g.get("extra") or []):
+            if not isinstance(e, dict):
+                raise RnnvizError(f"grid extra #{i + 1} must be a grid section (datasets, models, train, ...)")
+            ds = [d for d in (datasets or e.get("datasets", g.get("datasets", ["wp"])))
+                  if d in e.get("datasets", g.get("datasets", ["wp"]))]
+            out += [c for c in _expand_one(e, ds, device, only) if c not in out] if ds else []
+    return out
+
+
+def _expand_one(g: dict, datasets, device, only) -> list[train.TrainConfig]:
     dsets = list(datasets) if datasets else list(g.get("datasets", ["wp"]))
     product = [(c, int(l), int(s)) for s in g.get("sizes", SIZES) for c in g.get("cells", CELLS)
                for l in g.get("layers", DEPTHS)]
@@ -403,6 +431,17 @@ def summary_json(df: pd.DataFrame) -> dict:
     return out
 
 
+def table1_models(df: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Table 1 one model per row for ``dataset``: ours ± bootstrap std, the paper's, Δ, where the
+    run comes from (shipped / store) and its run id."""
+    rows = []
+    for key, v in summary_json(df[df["dataset"] == dataset]).items():
+        rows.append({"model": key.split("-", 1)[1], "ours": v["test_loss"], "bootstrap std": v["bootstrap_std"],
+                     "paper": v["paper"], "diff": v["delta"], "origin": v["origin"], "run": v["run"]})
+    cols = ["model", "ours", "bootstrap std", "paper", "diff", "origin", "run"]
+    return pd.DataFrame(rows, columns=cols).set_index("model")
+
+
 def select_best(df: pd.DataFrame) -> pd.DataFrame:
     """Per model (dataset, cell, layers, size), the finished run with the lowest validation loss
     (the paper's cross-validation of dropout). Models with no finished run are left out."""
@@ -415,9 +454,10 @@ def select_best(df: pd.DataFrame) -> pd.DataFrame:
 
 def run_dirs(profile: str | dict, dataset: str, store: Store | None = None) -> list[Path]:
     """Run directories of a profile's grid for ``dataset``: for each model, its chosen
-    (best-validation) finished run, or all its configured runs when none has finished."""
+    (best-validation) finished run, or all its configured runs when none has finished; then
+    the runs of the profile's ``extra:`` grids."""
     store = store or Store()
-    cfgs = expand(profile, [dataset])
+    cfgs = expand(profile, [dataset], extras=False)
     df = summary(cfgs, store)
     best = select_best(df)
     chosen = {tuple(r[k] for k in MODEL_KEY): Path(r["run_dir"]) for _, r in best.iterrows()}
@@ -425,6 +465,10 @@ def run_dirs(profile: str | dict, dataset: str, store: Store | None = None) -> l
     for cfg in cfgs:
         key = (cfg.dataset, cfg.cell, cfg.layers, cfg.size)
         d = chosen.get(key, train.run_dir(cfg, store))
+        if d not in out:
+            out.append(d)
+    for cfg in expand(profile, [dataset]):  # the extra grids' runs come after, each as it is
+        d = train.run_dir(cfg, store)
         if d not in out:
             out.append(d)
     return out

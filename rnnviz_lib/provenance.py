@@ -9,6 +9,7 @@ API::
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import socket
@@ -27,8 +28,10 @@ def _git(*args: str) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+@functools.lru_cache(maxsize=1)
 def code_version() -> dict:
-    """The git commit of this package's checkout and whether tracked files differ from it."""
+    """The git commit of this package's checkout and whether tracked files differ from it, as
+    they were when this process first asked (a checkout moved later does not change it)."""
     commit = _git("rev-parse", "HEAD")
     status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
     return {"commit": commit, "dirty": bool(status) if status is not None else None}

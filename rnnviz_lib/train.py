@@ -129,8 +129,9 @@ class TrainConfig:
     def slug(self) -> str:
         drop = f"-d{self.dropout:g}" if self.dropout else ""
         gru = "p" if self.cell == "gru" and self.gru_variant == "paper" else ""
+        snap = "-snap" if self.snapshot_every and self.snapshot_epochs else ""  # a run that keeps weight snapshots
         name = Path(self.dataset).stem if not data.is_named_dataset(self.dataset) else self.dataset
-        return f"{name}-{self.cell}{gru}{self.layers}-{self.size}{drop}"
+        return f"{name}-{self.cell}{gru}{self.layers}-{self.size}{drop}{snap}"
 
     def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
@@ -424,7 +425,7 @@ def _finish(config: TrainConfig, out: Path, splits, device, st: dict, engine: st
         "torch": torch.__version__,
         "slug": config.slug,
         "identity_hash": config_hash(config.identity()),
-        "code": provenance.code_version(),
+        "code": provenance.code_version(),  # as this process first saw it (the last segment's)
         "machine": provenance.machine()["processor"],
         "segments": st.get("segments", []),
     }

@@ -250,12 +250,19 @@ def test_train_throughput_benchmark_runs_and_writes_json(tmp_path, capsys):
     tiny = ["--sizes", "64", "--steps", "1", "--warmup", "0", "--batch-size", "7", "--seq-length", "9", "--threads", "1"]
     assert bench([*tiny, "--out", str(tmp_path / "tp.json")]) == 0
     res = json.loads((tmp_path / "tp.json").read_text())
-    assert len(res["rows"]) == 9 * 2 and {r["path"] for r in res["rows"]} == {"fused", "traced"}
+    assert len(res["rows"]) == 9 * 2 and {r["path"] for r in res["rows"]} == {"fused", "cpu_step"}  # the CPU default
     assert all(r["symbols_per_s"] > 0 for r in res["rows"])
+    assert all(r["speedup_vs_fused"] > 0 for r in res["rows"] if r["path"] == "cpu_step")
+    assert all(v > 0 for v in res["projected_shipped_set_hours"].values())
     assert {r["H"] for r in res["rows"] if r["cell"] == "gru"} == {77, 53, 44}
     assert all(np.isfinite(v) and v > 0 for v in res["projected_paper_grid_hours"].values())
     assert "extrapolated" in res["projection_note"] and "projected paper grid" in capsys.readouterr().out
     # with a cell type left out there is nothing to project from
     assert bench([*tiny, "--cells", "rnn", "--paths", "fused", "--out", str(tmp_path / "tp2.json")]) == 0
+    # the traced path, and the equivalence of the two CPU engines on a short real schedule
+    assert bench([*tiny, "--cells", "rnn", "--depths", "1", "--paths", "fused", "traced", "--out",
+                  str(tmp_path / "tp3.json"), "--equivalence", "20"]) == 0
+    eq = json.loads((tmp_path / "tp3.json").read_text())["equivalence"]
+    assert [e["model"] for e in eq] == ["rnn-1-64"] and eq[0]["max_abs_val_diff"] < 1e-4
     assert "no projection" in capsys.readouterr().out
     assert json.loads((tmp_path / "tp2.json").read_text())["projected_paper_grid_hours"] == {"fused": None}

@@ -143,12 +143,13 @@ def finished_runs(dataset: str, store=None, run_dirs=None, profile: str | None =
     """
     from pathlib import Path
 
+    from rnnviz_lib import train
     from rnnviz_lib.store import Store, read_json
 
     store = store or Store()
     if run_dirs is None and profile is not None:
         run_dirs = profile_run_dirs(profile, dataset, store)
-    dirs = [Path(d) for d in run_dirs] if run_dirs is not None else sorted((store.artifacts_dir / "runs").glob("*"))
+    dirs = [Path(d) for d in run_dirs] if run_dirs is not None else store.run_dirs()
     rows = []
     for d in dirs:
         if not (d / "metrics.json").is_file() or not (d / "config.json").is_file():
@@ -156,7 +157,7 @@ def finished_runs(dataset: str, store=None, run_dirs=None, profile: str | None =
         cfg, m = read_json(d / "config.json"), read_json(d / "metrics.json")
         if cfg.get("dataset") != dataset or "test_loss" not in m:
             continue
-        shape = np.load(d / "test_probs.npy", mmap_mode="r").shape
+        shape = train.load_probs(d, store).shape
         rows.append({"slug": m.get("slug", d.name), "cell": cfg["cell"], "layers": int(cfg["layers"]),
                      "size": int(cfg["size"]), "hidden": int(m.get("hidden", cfg.get("hidden", 0))),
                      "params": int(m.get("params", 0)), "test_loss": float(m["test_loss"]), "test_columns": int(shape[1]),

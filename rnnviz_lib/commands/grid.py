@@ -52,15 +52,17 @@ def _grid(args) -> int:
     else:
         failed = []
     df = grid.summary(configs)
+    main = grid.summary(grid.expand(args.profile, [args.dataset] if args.dataset else None, args.device, args.only,
+                                    extras=False))  # Table 1's runs: not the extra grids'
     if args.json:
         import json
 
-        print(json.dumps(grid.summary_json(df), sort_keys=True))
+        print(json.dumps(grid.summary_json(main), sort_keys=True))
         return 1 if failed else 0
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(df.drop(columns="run_dir").to_string(float_format=lambda v: f"{v:.4f}"))
         for ds in dict.fromkeys(c.dataset for c in configs):
-            ours, _, compare = grid.table1(df, ds)
+            ours, _, compare = grid.table1(main, ds)
             if not ours.empty:
                 print(f"\nTable 1, {ds}: test cross-entropy in nats, ours (paper, Δ)")
                 print(compare.to_string())
