@@ -46,6 +46,7 @@ corpora, unavailable = data.load_available(sorted({kl_dataset} | ({brace_dataset
 for ds, why in unavailable.items():
     display(Markdown(f"**Note:** dataset `{ds}` is not available: {why}"))
 runs = {ds: errors.finished_runs(ds, store, profile=profile) for ds in corpora}
+snapshot_runs = errors.finished_runs(kl_dataset, store, profile=profile, extras=True) if kl_dataset in corpora else None
 g = f"{compare_ngram_n}-gram"
 lstm = errors.pick_run(runs[brace_dataset], "lstm") if brace_dataset in runs else None
 grams, why = errors.baseline_probs(brace_dataset, "ngram", [compare_ngram_n], store, profile) if brace_dataset in corpora else ({}, {})
@@ -106,7 +107,7 @@ if brace_dataset in corpora and (lstm is not None or grams):
 
 # %%
 snap_run, kl_table = None, None
-r = runs.get(kl_dataset, pd.DataFrame())
+r = snapshot_runs if snapshot_runs is not None else pd.DataFrame()  # the extra grids' runs too (they keep snapshots)
 if not r.empty:
     cand = r[(r["cell"] == "lstm") & r["path"].map(lambda p: len(train.snapshots(p)) > 1)]
     deep = cand[cand["layers"] == kl_layers]

@@ -452,7 +452,7 @@ def select_best(df: pd.DataFrame) -> pd.DataFrame:
     return fin.loc[idx.values]
 
 
-def run_dirs(profile: str | dict, dataset: str, store: Store | None = None) -> list[Path]:
+def run_dirs(profile: str | dict, dataset: str, store: Store | None = None, extras: bool = True) -> list[Path]:
     """Run directories of a profile's grid for ``dataset``: for each model, its chosen
     (best-validation) finished run, or all its configured runs when none has finished; then
     the runs of the profile's ``extra:`` grids."""
@@ -467,7 +467,7 @@ def run_dirs(profile: str | dict, dataset: str, store: Store | None = None) -> l
         d = chosen.get(key, train.run_dir(cfg, store))
         if d not in out:
             out.append(d)
-    for cfg in expand(profile, [dataset]):  # the extra grids' runs come after, each as it is
+    for cfg in [c for c in expand(profile, [dataset]) if c not in cfgs] if extras else []:  # then the extra grids' runs
         d = train.run_dir(cfg, store)
         if d not in out:
             out.append(d)

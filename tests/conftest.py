@@ -20,6 +20,8 @@ def _shared_data() -> Path:
 
 SHARED_DATA = _shared_data()
 os.environ.setdefault("RNNVIZ_DATA_DIR", str(SHARED_DATA))
+# Tests see no shipped runs (data/runs/) unless they ask for them: a test's store is its own.
+os.environ["RNNVIZ_SHIPPED_RUNS"] = "off"
 
 
 @pytest.fixture(scope="session")

@@ -33,11 +33,23 @@ def test_paper_profile_is_the_72_model_grid_with_cross_validated_dropout():
     snap = [c for c in cfgs if c.snapshot_every]
     assert {(c.cell, c.layers, c.size) for c in snap} == {("lstm", 3, 512)}
     assert len({train.run_dir(c, Store("/nonexistent"), create=False) for c in cfgs}) == len(cfgs)
-    quick = grid.expand("quick")
-    assert {(c.cell, c.layers) for c in quick} == {(c, d) for c in grid.CELLS for d in grid.DEPTHS}
-    assert {(c.dataset, c.size) for c in quick} == {("wp", 64), ("wp", 128), ("lk", 64)}
-    assert all(c.device == "cpu" for c in quick)
-    assert {c.lr for c in quick if c.cell == "rnn"} == {0.005} and {c.lr for c in quick if c.cell != "rnn"} == {0.01}
+
+
+def test_quick_profile_reads_the_shipped_paper_runs_and_trains_only_its_extra(monkeypatch):
+    from rnnviz_lib import shipped
+    from rnnviz_lib.config import artifact_name
+
+    ship = Path(grid.__file__).resolve().parents[1] / "data" / "runs"
+    monkeypatch.setenv("RNNVIZ_SHIPPED_RUNS", str(ship))
+    names = set(shipped.manifest(ship)["runs"])
+    paper = {artifact_name(c.slug, c.identity()) for c in grid.expand("paper")}
+    main = grid.expand("quick", extras=False)
+    assert {artifact_name(c.slug, c.identity()) for c in main} == {n for n in names if "-64-" in n} != set()
+    assert {artifact_name(c.slug, c.identity()) for c in main} <= paper  # the paper recipe itself, same hashes
+    (extra,) = [c for c in grid.expand("quick") if c not in main]  # one short run with weight snapshots
+    assert extra.slug == "wp-lstm3-64-snap" and extra.snapshot_every == 25 and extra.lr == 0.01 and extra.device == "cpu"
+    monkeypatch.setenv("RNNVIZ_SHIPPED_RUNS", "off")  # without shipped runs nothing of Table 1 is trained here
+    assert grid.expand("quick", extras=False) == []
 
 
 def test_expand_options_and_errors():

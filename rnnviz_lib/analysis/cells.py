@@ -423,7 +423,7 @@ def grid_studies(profile: str, datasets, models, store=None, **kwargs) -> tuple[
             missing[ds] = f"the {profile} profile's grid trains no {ds} models (its datasets: {', '.join(trained)})"
             continue
         by_name = {}
-        for d in grid.run_dirs(profile, ds, store):
+        for d in grid.run_dirs(profile, ds, store, extras=False):
             cfg = train.load_config(d) if (d / "config.json").is_file() else None
             if cfg is not None and train.is_finished(d):
                 by_name.setdefault(grid.model_name(cfg.cell, cfg.layers, cfg.size), d)

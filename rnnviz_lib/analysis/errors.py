@@ -128,13 +128,14 @@ def per_symbol_comparison(p_a: np.ndarray, p_b: np.ndarray, y: np.ndarray, label
 # ----------------------------------------------------------------------------------------
 # Inputs: finished RNN runs and baselines of a dataset, with what is missing and why
 # ----------------------------------------------------------------------------------------
-def finished_runs(dataset: str, store=None, run_dirs=None, profile: str | None = None) -> pd.DataFrame:
+def finished_runs(dataset: str, store=None, run_dirs=None, profile: str | None = None, extras: bool = False) -> pd.DataFrame:
     """One row per finished RNN run of ``dataset`` (``artifacts/runs/*`` with metrics.json).
 
     Parameters
     ----------
     run_dirs : the run directories to consider; None = those of ``profile``'s grid, or every
         run in the store when no profile is given or it has no ``grid:`` section
+    extras : also the runs of the profile's ``extra:`` grids (other recipes, e.g. weight snapshots)
 
     Returns
     -------
@@ -148,7 +149,7 @@ def finished_runs(dataset: str, store=None, run_dirs=None, profile: str | None =
 
     store = store or Store()
     if run_dirs is None and profile is not None:
-        run_dirs = profile_run_dirs(profile, dataset, store)
+        run_dirs = profile_run_dirs(profile, dataset, store, extras)
     dirs = [Path(d) for d in run_dirs] if run_dirs is not None else store.run_dirs()
     rows = []
     for d in dirs:
@@ -221,13 +222,13 @@ def align(probs: dict, T: int) -> dict:
 
 
 
-def profile_run_dirs(profile: str, dataset: str, store=None):
+def profile_run_dirs(profile: str, dataset: str, store=None, extras: bool = False):
     """The run directories of a profile's grid for ``dataset`` (``grid.run_dirs``), or None
     (meaning: every finished run in the store) when the profile has no ``grid:`` section."""
     from rnnviz_lib import grid
 
     try:
-        return [str(d) for d in grid.run_dirs(profile, dataset, store=store)]
+        return [str(d) for d in grid.run_dirs(profile, dataset, store=store, extras=extras)]
     except RnnvizError as exc:
         log.warning("%s; using every finished %s run in the store", exc, dataset)
         return None
