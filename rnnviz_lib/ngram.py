@@ -154,6 +154,11 @@ class KneserNeyLM:
         K; symbols are ids ``0..K-1``. None: one more than the largest id seen by ``fit``.
     discounts : tuple of 3 floats or None
         Fixed (D1, D2, D3+) for every level instead of Chen & Goodman's estimates.
+    unigram_discount : float or None
+        A fixed discount for the continuation unigram only (None: as the other levels). With
+        ``discounts=(d, d, d)`` and ``unigram_discount=0`` the model is plain interpolated
+        Kneser-Ney with one absolute discount and an unsmoothed continuation unigram, the form
+        ``nltk.lm.KneserNeyInterpolated`` computes (``tests/test_ngram.py`` checks the two agree).
 
     Attributes
     ----------
@@ -174,10 +179,12 @@ class KneserNeyLM:
         Time spent counting each level (level k's continuation counts are made at level k+1).
     """
 
-    def __init__(self, order: int = 3, vocab_size: int | None = None, discounts: Sequence[float] | None = None):
+    def __init__(self, order: int = 3, vocab_size: int | None = None, discounts: Sequence[float] | None = None,
+                 unigram_discount: float | None = None):
         self.order = order
         self.vocab_size = vocab_size
         self.discounts = discounts
+        self.unigram_discount = unigram_discount
 
     # ------------------------------------------------------------------------------------
     def fit(self, sequences) -> "KneserNeyLM":
@@ -219,7 +226,8 @@ class KneserNeyLM:
                 # N1+(•g) for each (k-1)-gram g: distinct k-grams whose suffix (starting one later) is g
                 suffix = prev_ids[pos[first] + 1]
                 cont = np.bincount(suffix, minlength=n_prev)
-                self.cont_.append(_Stats(cont, prev_prefix, self.raw_[-1].total.size, fixed))
+                uni = (float(self.unigram_discount),) * 3 if k == 2 and self.unigram_discount is not None else fixed
+                self.cont_.append(_Stats(cont, prev_prefix, self.raw_[-1].total.size, uni))
             prefix = keys // K
             self.keys_.append(keys.astype(np.int32) if keys[-1] < 2**31 else keys)
             self.raw_.append(_Stats(counts, prefix, n_prev, fixed))

@@ -219,3 +219,37 @@ def test_cli_prints_one_json_object(home, capsys, wp_path):
     assert again["cached"] == [2, 4] and again["orders"] == out["orders"]
     assert cli.main(["ngram", "--dataset", str(small), "--orders", "1,x"]) == 2
     assert "comma-separated" in capsys.readouterr().err
+
+
+def test_plain_kneser_ney_agrees_with_nltk(wp_path):
+    """An independent implementation: nltk.lm's interpolated Kneser-Ney (one absolute discount,
+    continuation counts below the top order, an unsmoothed continuation unigram) on a slice of
+    War and Peace. Our model in that form (``discounts=(d, d, d)``, ``unigram_discount=0``) gives
+    the same next-symbol probabilities for every symbol after every context, to 1e-9."""
+    from nltk.lm import KneserNeyInterpolated
+    from nltk.util import everygrams
+
+    raw = wp_path.read_bytes()[20_000:21_500].decode("utf-8", errors="ignore")
+    text = list(raw + raw)  # doubled: every n-gram also occurs after some symbol, as nltk's counting assumes
+    chars = sorted(set(text))
+    ids = np.array([chars.index(c) for c in text])
+    rng = np.random.default_rng(0)
+    d = 0.75
+    for order in (3, 4):
+        nl = KneserNeyInterpolated(order, discount=d)
+        nl.fit([list(everygrams(text, max_len=order))], vocabulary_text=text)
+        assert len(nl.vocab) == len(chars) + 1  # nltk adds <UNK>
+        ours = KneserNeyLM(order, vocab_size=len(chars) + 1, discounts=(d, d, d), unigram_discount=0.0).fit(ids)
+        starts = rng.choice(len(text) - order, 12, replace=False)
+        ctx = np.stack([ids[s:s + order - 1] for s in starts])
+        ctx = np.concatenate([ctx, rng.integers(0, len(chars), (3, order - 1))])  # unseen contexts back off
+        p = ours.predict_proba(ctx, order)
+        theirs = np.array([[nl.score(w, [chars[i] for i in c]) for w in chars] for c in ctx])
+        np.testing.assert_allclose(p[:, : len(chars)], theirs, atol=1e-9, rtol=0)
+        # the comparison has teeth: another discount, or our default modified KN, disagrees
+        other = KneserNeyLM(order, vocab_size=len(chars) + 1, discounts=(0.7, 0.7, 0.7), unigram_discount=0.0).fit(ids)
+        assert np.abs(other.predict_proba(ctx, order)[:, : len(chars)] - theirs).max() > 1e-3
+        modified = KneserNeyLM(order, vocab_size=len(chars) + 1).fit(ids)
+        assert np.abs(modified.predict_proba(ctx, order)[:, : len(chars)] - theirs).max() > 1e-3
+        smoothed_unigram = KneserNeyLM(order, vocab_size=len(chars) + 1, discounts=(d, d, d)).fit(ids)
+        assert np.abs(smoothed_unigram.predict_proba(ctx, order)[:, : len(chars)] - theirs).max() > 1e-6
