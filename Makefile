@@ -6,7 +6,7 @@ PROFILE ?= quick
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 
-.PHONY: setup data report test grid ci clean
+.PHONY: setup data report test lab grid ci clean
 
 $(BIN)/rnnviz: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ report: data
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# JupyterLab on notebooks/: each percent .py opens as a notebook (jupytext.toml) and saves back to it.
+# Run 00_data ... 08_error_analysis top to bottom; their parameters cell holds the defaults (profile smoke).
+lab: setup
+	$(BIN)/pip install -q -e ".[lab]"
+	RNNVIZ_HOME=$(CURDIR) JUPYTERLAB_SETTINGS_DIR=$(CURDIR)/.jupyter/lab/user-settings \
+	  $(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 ci:
 	bash .ci/run

@@ -24,7 +24,7 @@ digits: int = 3  # decimals in the table
 # %%
 from IPython.display import Markdown, display
 
-from rnnviz_lib import grid, report
+from rnnviz_lib import grid, plotting, report
 from rnnviz_lib.store import Store
 
 store = Store()
@@ -44,6 +44,13 @@ for ds, (ours, pap, compare) in tables.items():
 # with our bootstrap std (over the 100 test streams) and where each run comes from: `shipped`
 # is a paper-recipe run committed with the code (`data/runs/`, see its README and manifest),
 # `store` one trained on this machine.
+
+# %%
+for ds, (ours, pap, compare) in tables.items():
+    if ours.notna().any().any():
+        ax = plotting.plot_table1_delta(ours, pap, title=f"Table 1 ({ds}): ours − paper, nats")
+        store.save_figure(ax.figure, f"table1_delta_{ds}", profile,
+                          f"Table 1 ({ds}): our test loss minus the paper's for every model we have (red: ours is worse).")
 
 # %%
 for ds in tables:

@@ -143,7 +143,8 @@ def run_report(
     status_path = store.report_dir / f"status-{name}.json"
     status = read_json(status_path) if status_path.is_file() else {}
     env_before = {k: os.environ.get(k) for k in ("RNNVIZ_HOME", "RNNVIZ_PROFILE", "RNNVIZ_NOTEBOOK", "MPLBACKEND")}
-    os.environ.update(RNNVIZ_HOME=str(root), RNNVIZ_PROFILE=name, MPLBACKEND="Agg")
+    os.environ.update(RNNVIZ_HOME=str(root), RNNVIZ_PROFILE=name)
+    os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend: figures land in the notebook and its HTML
     failed = None
     try:
         for step in tqdm(steps, desc=f"report {name}", unit="notebook"):

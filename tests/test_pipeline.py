@@ -93,7 +93,10 @@ def test_smoke_report_end_to_end(home):
     links = _links(index)
     for py in pipeline.discover(home):
         assert f"notebooks/{py.stem}.html" in links, py.stem
-        assert (home / "report" / "notebooks" / f"{py.stem}.html").stat().st_size > 10_000
+        page = home / "report" / "notebooks" / f"{py.stem}.html"
+        assert page.stat().st_size > 10_000
+        if "save_figure(" in py.read_text():  # a figure notebook shows its figures in its HTML, inline
+            assert "data:image/png;base64," in page.read_text(), py.stem
     for link in links:
         assert (index.parent / link).resolve().exists(), link
     tables = sorted((home / "artifacts" / "tables" / "smoke").glob("*.json"))

@@ -19,10 +19,11 @@ def test_environment_yml_is_a_conda_spec_installing_this_package():
     deps = env["dependencies"]
     assert any(isinstance(d, str) and d.startswith("python") for d in deps) and "pip" in deps
     pip = next(d["pip"] for d in deps if isinstance(d, dict))
-    assert "-e .[test]" in pip
-    torch_range = next(p for p in pip if p.startswith("torch"))
+    assert "-e .[test,lab]" in pip
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    assert torch_range in project["dependencies"]  # the same range as the package
+    wanted = set(project["dependencies"]) | set(project["optional-dependencies"]["test"]) \
+        | set(project["optional-dependencies"]["lab"])
+    assert set(pip) - {"-e .[test,lab]"} == wanted  # the same packages and ranges as the package
 
 
 def test_torch_range_admits_the_cpu_wheel_ci_installs():
