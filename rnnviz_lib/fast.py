@@ -2,7 +2,7 @@
 
 API::
 
-    results = run_fast(configs, store)            # executor contract of grid.run (grid.EXECUTORS)
+    results = run_fast(configs, store)            # executor contract of grid.run (grid.LAZY_EXECUTORS)
     results = run_fast(configs, store, streams=8, graphs=True, pad_ratio=2.0)   # on a GPU
     results = train_stack(configs, store)          # one group (make_groups) trained as one stack
     grid.run(configs, executor="fast")             # the same through the grid runner
@@ -54,7 +54,6 @@ import dataclasses
 import logging
 import math
 import os
-import sys
 import threading
 import time
 
@@ -932,14 +931,3 @@ def run_fast(configs, store: Store | None = None, keep_going: bool = True, strea
 def _cost(group) -> float:
     c = group[0]
     return len(group) * c.layers * c.size ** 2 * c.epochs
-
-
-def register() -> None:
-    """Add this executor to ``grid.EXECUTORS`` as ``"fast"``."""
-    from rnnviz_lib import grid
-
-    grid.register_executor("fast", run_fast)
-
-
-if "rnnviz_lib.grid" in sys.modules:  # imported by grid.run(executor="fast"); grid (pandas) is never imported here
-    register()

@@ -27,8 +27,9 @@ Table 1 takes, per model, the run with the lowest validation loss. The cost is o
 per value; the paper profile tries 0 only for the small rows and up to three values for the
 large ones (see paper.yaml).
 
-Executors. ``run(configs, executor=name)`` looks ``name`` up in ``EXECUTORS``, a dict of
-``name -> fn(configs, store, keep_going) -> list[result]``; ``register_executor`` adds one
+Executors. ``run(configs, executor=name)`` looks ``name`` up with ``get_executor``: ``EXECUTORS``, a
+dict of ``name -> fn(configs, store, keep_going) -> list[result]``, then ``LAZY_EXECUTORS`` (modules
+imported on first use, whatever was imported before); ``register_executor`` adds one
 (a Ray or concurrent-GPU executor calls ``run_one`` per config). Built in: ``local`` (one run
 after another), ``processes`` (one run per CPU core, ``run_processes``), ``ray`` and ``fast``. A result is a dict with
 ``config``, ``run_dir``, ``status`` ("done", "skipped" or "failed"), ``error`` and ``seconds``.
@@ -348,6 +349,10 @@ def run_processes(configs, store: Store, keep_going: bool = True, workers: int |
 
 
 EXECUTORS: dict[str, Callable] = {"local": run_local, "processes": run_processes}
+# Executors in modules of their own, imported when first asked for (Ray and the GPU stack stay
+# unimported otherwise): name -> (module, function). No module registers itself on import.
+LAZY_EXECUTORS: dict[str, tuple[str, str]] = {"fast": ("rnnviz_lib.fast", "run_fast"),
+                                              "ray": ("rnnviz_lib.ray_executor", "run_ray")}
 
 
 def register_executor(name: str, fn: Callable) -> None:
@@ -355,17 +360,28 @@ def register_executor(name: str, fn: Callable) -> None:
     EXECUTORS[name] = fn
 
 
+def executor_names() -> list[str]:
+    return sorted(set(EXECUTORS) | set(LAZY_EXECUTORS))
+
+
+def get_executor(name: str) -> Callable:
+    """The executor called ``name`` (built in, registered, or loaded from its module now)."""
+    if name in EXECUTORS:
+        return EXECUTORS[name]
+    if name in LAZY_EXECUTORS:
+        import importlib
+
+        module, attr = LAZY_EXECUTORS[name]
+        return getattr(importlib.import_module(module), attr)
+    raise RnnvizError(f"unknown executor {name!r}: use one of {', '.join(executor_names())}")
+
+
 def run(configs, executor: str = "local", store: Store | None = None, keep_going: bool = True) -> list[dict]:
     """Train every config with the named executor; finished runs are skipped."""
-    if executor == "ray" and executor not in EXECUTORS:
-        from rnnviz_lib import ray_executor  # noqa: F401  registers "ray"; Ray itself is imported lazily
-    if executor == "fast" and executor not in EXECUTORS:
-        from rnnviz_lib import fast  # noqa: F401  registers "fast" (same-shape models stacked, CUDA streams)
-    if executor not in EXECUTORS:
-        raise RnnvizError(f"unknown executor {executor!r}: use one of {', '.join(sorted(EXECUTORS))}")
+    fn = get_executor(executor)
     store = store or Store()
     t0 = time.time()
-    results = EXECUTORS[executor](list(configs), store, keep_going)
+    results = fn(list(configs), store, keep_going)
     counts = pd.Series([r["status"] for r in results]).value_counts().to_dict() if results else {}
     log.info("grid finished in %.0f s: %s", time.time() - t0, counts)
     return results

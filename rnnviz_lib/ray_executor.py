@@ -246,5 +246,3 @@ def run_ray(configs, store: Store | None = None, keep_going: bool = True, addres
         if started:
             ray.shutdown()
 
-
-grid.register_executor("ray", run_ray)

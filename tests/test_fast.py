@@ -184,7 +184,6 @@ def test_cudnn_engine_is_the_reference_with_dropout_and_resumes(tmp_path):
 def test_grid_runs_the_fast_executor(tmp_path):
     from rnnviz_lib import grid
 
-    fast.register()
     cfgs = [_cfg(cell="gru", size=7, seed=s, epochs=1) for s in (1, 2)]
     res = grid.run(cfgs, executor="fast", store=Store(tmp_path))
     assert [r["status"] for r in res] == ["done", "done"]

@@ -278,3 +278,24 @@ def test_train_throughput_benchmark_runs_and_writes_json(tmp_path, capsys):
     assert [e["model"] for e in eq] == ["rnn-1-64"] and eq[0]["max_abs_val_diff"] < 1e-4
     assert "no projection" in capsys.readouterr().out
     assert json.loads((tmp_path / "tp2.json").read_text())["projected_paper_grid_hours"] == {"fused": None}
+
+
+@pytest.mark.parametrize("first", ["fast", "ray_executor", "grid"])
+def test_executors_are_found_whatever_was_imported_first(first):
+    """`from rnnviz_lib import fast` before `grid` used to leave "fast" unregistered ("unknown
+    executor"); executors are now looked up by name and imported on first use."""
+    import subprocess
+    import sys
+
+    code = (f"from rnnviz_lib import {first}\nfrom rnnviz_lib import grid\n"
+            "assert grid.run([], executor='fast') == [] and grid.run([], executor='ray') == []\n"
+            "print(grid.executor_names())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[0] == "['fast', 'local', 'processes', 'ray']"
+
+
+def test_an_unknown_executor_lists_every_one(capsys):
+    assert main(["grid", "--profile", "smoke", "--executor", "bogus", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown executor 'bogus': use one of fast, local, processes, ray" in err

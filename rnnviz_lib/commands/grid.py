@@ -80,7 +80,7 @@ def register(sub) -> None:
                    help="override the profile's device (default: the profile's, else auto)")
     p.add_argument("--executor", default="local",
                    help="local (one run after another; default), processes (one run per CPU core), "
-                        "ray (one Ray task per run) or a registered one")
+                        "fast (models of one shape stacked, for GPUs), ray (one Ray task per run)")
     p.add_argument("--address", default=None,
                    help="with --executor ray: the Ray cluster to join (auto, HOST:6379, ray://HOST:10001); "
                         "default $RAY_ADDRESS, else a local Ray on this machine")
