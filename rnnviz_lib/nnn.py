@@ -38,7 +38,7 @@ from torch import nn
 
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.ngram import _as_sequences, _concat
-from rnnviz_lib.store import atomic_path
+from rnnviz_lib.store import atomic_path, load_torch
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ class NNNLM:
                     "val_crc32": None if yva is None else zlib.crc32(yva.numpy().tobytes())}
         ckpt = Path(self.checkpoint) if self.checkpoint else None
         if ckpt is not None and ckpt.is_file():
-            st = torch.load(ckpt, map_location="cpu", weights_only=False)
+            st = load_torch(ckpt)
             if st["identity"] != identity:
                 raise RnnvizError(f"n-NN checkpoint {ckpt} was written for other settings or data "
                                   f"({st['identity']} != {identity}); delete it to start afresh")

@@ -106,7 +106,36 @@ def atomic_write_json(path, obj: Any) -> Path:
 
 
 def read_json(path) -> Any:
-    return json.loads(Path(path).read_text())
+    """A JSON file; a damaged one (truncated, not JSON) is a one-line RnnvizError naming it."""
+    from rnnviz_lib.errors import RnnvizError
+
+    try:
+        return json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RnnvizError(f"{path} is damaged (not valid JSON: {exc}); delete it and rerun the command that "
+                          "wrote it") from None
+
+
+def load_torch(path, map_location="cpu") -> Any:
+    """``torch.load`` with ``weights_only=True``: tensors and plain data only. A file that would
+    unpickle anything else is refused, never executed; a truncated or corrupt file is a one-line
+    RnnvizError naming it. Both say what to do."""
+    import pickle
+
+    import torch
+
+    from rnnviz_lib.errors import RnnvizError
+
+    path = Path(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        raise RnnvizError(f"{path} holds pickled objects other than tensors and plain data, so it was refused (not "
+                          "loaded, nothing in it ran); delete it unless you trust where it came from") from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, AttributeError) as exc:
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise RnnvizError(f"{path} is damaged or truncated ({why}); delete it and rerun the command "
+                          "(a run then restarts from the start)") from None
 
 
 def atomic_save_npy(path, array: np.ndarray) -> Path:

@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from rnnviz_lib import data, evaluate, models, provenance
 from rnnviz_lib.config import config_hash
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.store import Store, atomic_path, atomic_save_npy, atomic_write_json, read_json
+from rnnviz_lib.store import Store, atomic_path, atomic_save_npy, atomic_write_json, load_torch, read_json
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def _save(obj, path: Path) -> None:
 
 
 def _load(path: Path, map_location="cpu"):
-    return torch.load(path, map_location=map_location, weights_only=True)
+    return load_torch(path, map_location)
 
 
 def _state_to(state, device):
@@ -486,7 +486,11 @@ def load_probs(path, store: Store | None = None) -> np.ndarray:
             model, _ = load_model(p)
             log.info("computing the test probabilities of %s (once; cached in %s)", p.name, f.parent)
             atomic_save_npy(f, evaluate.stream_probs(model, splits.test, torch.device("cpu"), config.max_test_batches))
-    return np.load(f, allow_pickle=False)
+    try:
+        return np.load(f, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise RnnvizError(f"{f} is damaged ({str(exc).splitlines()[0][:120]}); delete it and rerun (it is recomputed "
+                          "from the run's best weights for a shipped run, else rerun the run's train command)") from None
 
 
 def load_metrics(path) -> dict:

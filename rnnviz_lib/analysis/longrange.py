@@ -28,6 +28,7 @@ import pandas as pd
 
 from rnnviz_lib.analysis.errors import check_probs
 from rnnviz_lib.errors import RnnvizError
+from rnnviz_lib.store import load_torch
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,7 @@ def nnn_distributions(model_pt, part, T: int | None = None, chunk: int = 65536) 
 
     from rnnviz_lib.nnn import NNNModule
 
-    ck = torch.load(model_pt, map_location="cpu", weights_only=True)
+    ck = load_torch(model_pt)
     hp = ck["hparams"]
     n, K = int(hp["n"]), int(hp["K"])
     module = NNNModule(n, K, int(hp["hidden"]))
@@ -234,13 +235,12 @@ def snapshot_distributions(run_dir, part, max_batches: int = 0, device="cpu"):
     A generator, so only one snapshot's distributions are held at a time."""
     from pathlib import Path
 
-    import torch
 
     from rnnviz_lib import train
 
     for snap in train.snapshots(run_dir):
         model, _ = train.load_model(run_dir, which=snap["file"], device=device)
-        meta = torch.load(Path(run_dir) / "snapshots" / snap["file"], map_location="cpu", weights_only=True)
+        meta = load_torch(Path(run_dir) / "snapshots" / snap["file"])
         yield {"epoch": float(meta.get("epoch", np.nan)), "step": int(snap["step"]),
                "P": model_distributions(model, part, max_batches, device)}
 

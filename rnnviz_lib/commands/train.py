@@ -37,6 +37,7 @@ HELP = {
     "device": "auto (cuda if available), cpu or cuda",
     "checkpoint_every": "steps between checkpoints (plus one at each epoch end)",
     "threads": "torch CPU threads while training; 0 = torch's default",
+    "engine": "training step: cpu_step (the fast CPU step), reference (autograd over nn.LSTM/GRU/RNN) or auto",
 }
 SKIP = {"dataset", "data_dir", "show_progress"}
 
@@ -58,6 +59,8 @@ def add_config_args(p, skip=()) -> None:
             kwargs["choices"] = ("torch", "paper")
         elif f.name == "matching":
             kwargs["choices"] = ("row", "depth")
+        elif f.name == "engine":
+            kwargs["choices"] = ("auto", "reference", "cpu_step")
         else:
             kwargs["type"] = type(f.default)
         p.add_argument(opt, **kwargs)
