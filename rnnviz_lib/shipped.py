@@ -23,7 +23,6 @@ shipped run on the real test split and checks the manifest against the files and
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import logging
 import shutil
 import tempfile
@@ -31,6 +30,7 @@ from pathlib import Path
 
 from rnnviz_lib import grid, paper, provenance, train
 from rnnviz_lib.config import artifact_name, config_hash
+from rnnviz_lib.data import sha256_file
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import REPO, Store, atomic_write_json, read_json, shipped_dir
 
@@ -42,14 +42,6 @@ BUDGET_BYTES = 25 * 1024 * 1024  # all shipped runs together
 
 def default_dir() -> Path:
     return shipped_dir() or (REPO / "data" / "runs")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def manifest(root: Path | None = None) -> dict:
@@ -78,7 +70,7 @@ def _entry(run: Path, profile: str, unrecorded: str) -> dict:
             s["commit"], s["note"] = unrecorded, "not recorded by the training code; given when the run was shipped"
     ident = cfg["identity_hash"]
     paper_v = paper_value(cfg["dataset"], cfg["cell"], cfg["layers"], cfg["size"])
-    files = {f: {"sha256": _sha256(run / f), "bytes": (run / f).stat().st_size} for f in FILES}
+    files = {f: {"sha256": sha256_file(run / f), "bytes": (run / f).stat().st_size} for f in FILES}
     finished = _dt.datetime.fromtimestamp((run / "metrics.json").stat().st_mtime, _dt.timezone.utc)
     return {
         "model": model_key(cfg), "slug": m.get("slug"), "profile": profile, "identity_hash": ident,
@@ -171,7 +163,7 @@ def verify(root: Path | None = None, profile: str | None = "paper") -> list[str]
             p = d / f
             if not p.is_file():
                 problems.append(f"{p}: missing")
-            elif p.stat().st_size != want["bytes"] or _sha256(p) != want["sha256"]:
+            elif p.stat().st_size != want["bytes"] or sha256_file(p) != want["sha256"]:
                 problems.append(f"{p}: sha256 differs from MANIFEST.json (damaged or edited)")
         try:
             cfg = train.load_config(d)
