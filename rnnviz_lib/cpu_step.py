@@ -161,10 +161,16 @@ def _ext():
     global _EXT, _EXT_ERROR
     if _EXT is None and not _EXT_ERROR:
         try:
+            import os
+            import shutil
+            import sys
+
             from torch.utils import cpp_extension
 
+            if shutil.which("ninja") is None:  # the pip package's ninja sits beside this interpreter
+                os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
             source = (Path(__file__).with_name("cpu_step.cpp")).read_text()
-            log.info("building the CPU training step (torch C++ extension; once per machine, about a minute)")
+            log.info("loading the CPU training step (a torch C++ extension, built once per machine in about a minute)")
             _EXT = cpp_extension.load_inline("rnnviz_cpu_step", cpp_sources=[source], functions=_FUNCTIONS,
                                              extra_cflags=["-O3"], verbose=False)
         except Exception as exc:  # no compiler, no ninja, read-only cache ...
