@@ -308,9 +308,11 @@ def _source_version(path: Path, tarball: str) -> str:
     m = re.match(rf"{re.escape(LK_DEBIAN_PACKAGE)}_([^_]+)_all\.deb$", path.name)
     if m:
         return m.group(1)
-    m = re.match(r"linux-(?:source-)?([0-9][^/]*?)\.tar\.(?:xz|gz|bz2)$", path.name) or \
-        re.match(r"linux-(?:source-)?([0-9][^/]*?)\.tar\.(?:xz|gz|bz2)$", tarball)
-    return m.group(1) if m else path.name
+    for name in (path.name, tarball):
+        m = re.match(r"linux-(?:source-)?([0-9][^/]*?)\.tar\.(?:xz|gz|bz2)$", name)
+        if m:
+            return m.group(1)
+    return path.name
 
 
 def lk_reference_warning(manifest: dict) -> str:
@@ -480,16 +482,17 @@ def load_corpus(
         name, manifest = "wp", {"dataset": "wp", "source": source, "reference_sha256": WP_SHA256}
     elif dataset == "lk":
         data, source, manifest = _load_lk(data_dir, store, kernel_source)
-        name = "lk"
-        ok = sha256_bytes(data) == LK_REFERENCE_SHA256  # False: a corpus of another kernel source (warned)
-        manifest = {**manifest, "reference": ok, "warning": lk_reference_warning({**manifest, "sha256": sha256_bytes(data)})}
-        if manifest.get("sha256") and manifest["sha256"] != sha256_bytes(data):
+        name, digest = "lk", sha256_bytes(data)
+        ok = digest == LK_REFERENCE_SHA256  # False: a corpus of another kernel source (warned)
+        if manifest.get("sha256") and manifest["sha256"] != digest:
             ok = False
             if not allow_checksum_mismatch:
                 raise RnnvizError(
                     f"{source} does not match the sha256 in its manifest; rebuild it with "
                     "`rnnviz data prepare --dataset lk --kernel-source PATH` or pass --allow-checksum-mismatch"
                 )
+        manifest = {**manifest, "reference": digest == LK_REFERENCE_SHA256,
+                    "warning": lk_reference_warning({**manifest, "sha256": digest})}
     elif os.sep in dataset or "." in dataset or Path(dataset).exists():
         path = Path(dataset).expanduser()
         if not path.exists():
@@ -504,7 +507,7 @@ def load_corpus(
         raise RnnvizError(f"corpus {source} is empty; pass a file with text in it")
     arr = np.frombuffer(data, dtype=np.uint8)
     vocab = np.unique(arr)
-    digest = sha256_bytes(data)
+    digest = digest if dataset == "lk" else sha256_bytes(data)
     manifest = {**manifest, "symbols": int(arr.size), "vocab_size": int(vocab.size), "sha256": digest, "checksum_ok": ok}
     return Corpus(
         name=name,

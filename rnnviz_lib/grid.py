@@ -129,10 +129,9 @@ def expand(profile: str | dict, datasets=None, device: str | None = None, only=N
     out = _expand_one(g, datasets, device, only)
     if g.get("shipped_only"):
         from rnnviz_lib.config import artifact_name
-        from rnnviz_lib.store import shipped_dir
+        from rnnviz_lib.store import shipped_run
 
-        ship = shipped_dir()
-        kept = [c for c in out if ship is not None and (ship / artifact_name(c.slug, c.identity()) / "metrics.json").is_file()]
+        kept = [c for c in out if shipped_run(artifact_name(c.slug, c.identity())) is not None]
         left = [c.slug for c in out if c not in kept]
         if left:
             log.warning("shipped_only: %d model(s) have no shipped run and are left out: %s", len(left), ", ".join(left))
@@ -141,8 +140,8 @@ def expand(profile: str | dict, datasets=None, device: str | None = None, only=N
         for i, e in enumerate(g.get("extra") or []):
             if not isinstance(e, dict):
                 raise RnnvizError(f"grid extra #{i + 1} must be a grid section (datasets, models, train, ...)")
-            ds = [d for d in (datasets or e.get("datasets", g.get("datasets", ["wp"])))
-                  if d in e.get("datasets", g.get("datasets", ["wp"]))]
+            own = e.get("datasets", g.get("datasets", ["wp"]))
+            ds = [d for d in (datasets or own) if d in own]
             out += [c for c in _expand_one(e, ds, device, only) if c not in out] if ds else []
     return out
 

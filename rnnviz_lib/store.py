@@ -48,6 +48,12 @@ def shipped_dir() -> Path | None:
     return d.resolve() if d.is_dir() else None
 
 
+def shipped_run(name: str) -> Path | None:
+    """The finished shipped run called ``name`` (``<slug>-<config hash>``), or None."""
+    d = shipped_dir()
+    return d / name if d is not None and (d / name / "metrics.json").is_file() else None
+
+
 def is_shipped(path) -> bool:
     """Is ``path`` a shipped run (or inside one)?"""
     d = shipped_dir()
@@ -178,10 +184,8 @@ class Store:
         """The directory of a training run: the store's own when it has finished there, else a
         shipped run of the same name, else the store's own (created if ``create``)."""
         own = self.artifact_dir("runs", slug, identity, create=False)
-        if not (own / "metrics.json").is_file():
-            ship = shipped_dir()
-            if ship is not None and (ship / own.name / "metrics.json").is_file():
-                return ship / own.name
+        if not (own / "metrics.json").is_file() and (ship := shipped_run(own.name)) is not None:
+            return ship
         if create:
             own.mkdir(parents=True, exist_ok=True)
         return own

@@ -326,17 +326,15 @@ def _train(config: TrainConfig, store: Store, out: Path, on_step) -> Path:
                 i = st["batch"]
                 x = x_train[:, i * S : (i + 1) * S].long()
                 y = y_train[:, i * S : (i + 1) * S].long()
-                if fast_step is not None:  # forward and backward in one call (cpu_step)
+                if fast_step is not None:  # forward and backward in one call (cpu_step): gradients are set
                     loss, state = fast_step(x, y, state)
-                    lv = loss.item()
-                    if not math.isfinite(lv):
-                        raise _Diverged(f"training loss {lv}")
                 else:
                     logits, state = model(x, state)
                     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-                    lv = loss.item()
-                    if not math.isfinite(lv):
-                        raise _Diverged(f"training loss {lv}")
+                lv = loss.item()
+                if not math.isfinite(lv):
+                    raise _Diverged(f"training loss {lv}")
+                if fast_step is None:
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                 torch.nn.utils.clip_grad_value_(model.parameters(), config.grad_clip)

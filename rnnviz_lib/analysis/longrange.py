@@ -235,7 +235,6 @@ def snapshot_distributions(run_dir, part, max_batches: int = 0, device="cpu"):
     A generator, so only one snapshot's distributions are held at a time."""
     from pathlib import Path
 
-
     from rnnviz_lib import train
 
     for snap in train.snapshots(run_dir):
