@@ -51,8 +51,9 @@ TABLE_ROWS = {"ngram": "n-gram", "nnn": "n-NN"}
 
 
 def stream_sequences(part: data.SplitPart) -> np.ndarray:
-    """(B, T+1) ids: ``x[:, 0]`` then ``y``, each row one stream's part as one sequence."""
-    return np.concatenate([part.x[:, :1], part.y], axis=1)
+    """(B, T+1) ids: ``x[:, 0]`` then ``y``, each row one stream's part as one sequence
+    (``evaluate.stream_symbols``, how every model reads a split)."""
+    return evaluate.stream_symbols(part)
 
 
 def _corpus(dataset, data_dir=None, download_ok: bool = False) -> data.Corpus:

@@ -3,6 +3,9 @@
 API::
 
     probs = stream_probs(model, splits.test)        # (B, T) float32, aligned with splits.test.y
+    for i, logits, y in stream_logits(model, part):  # the one loop that reads a split, state carried
+        ...
+    seqs = stream_symbols(part)                     # (B, T + 1) ids: each stream as one sequence
     loss = cross_entropy(probs)                     # mean -log p in nats
     std = bootstrap_std(probs, unit="stream")       # 100 resamples
 
@@ -33,7 +36,60 @@ BOOTSTRAP_UNITS = ("stream", "symbol", "chunk")
 LN2 = float(np.log(2.0))
 
 
-@torch.no_grad()
+def stream_symbols(part) -> np.ndarray:
+    """(B, T + 1) symbol ids of each stream of ``part``: ``x[:, 0]`` then every target, so
+    column t + 1 is ``y[:, t]``. How the n-gram and n-NN read a split, and the text the
+    long-range and error analyses look at."""
+    return np.concatenate([part.x[:, :1], part.y], axis=1)
+
+
+def batches_read(part, max_batches: int = 0) -> int:
+    """How many S-long batches a pass over ``part`` reads: all, or the first ``max_batches`` (> 0)."""
+    return part.n_batches if not max_batches else min(int(max_batches), part.n_batches)
+
+
+def stream_forward(forward, state, part, device, max_batches: int = 0, show_progress: bool = False):
+    """Read ``part`` batch by batch with the state carried: the one loop every evaluation uses.
+
+    Parameters
+    ----------
+    forward : callable ``(x, state) -> (logits, state)``, x a (B, S) LongTensor on ``device``
+    state : the state before the first batch (zeros: a pass starts from a reset state)
+    part : data.SplitPart with x, y of shape (B, T)
+    max_batches : read only the first ``max_batches`` S-long batches (0: all)
+
+    Yields
+    ------
+    i : the batch index; its positions are columns ``i·S .. (i+1)·S`` of ``part.y``
+    logits : what ``forward`` returns for batch i, e.g. (B, S, K)
+    y : (B, S) LongTensor on ``device``, the targets of batch i
+    """
+    from tqdm.auto import tqdm
+
+    S = part.seq_length
+    n = batches_read(part, max_batches)
+    x_all = torch.from_numpy(part.x[:, : n * S]).to(device)
+    y_all = torch.from_numpy(part.y[:, : n * S]).to(device)
+    for i in tqdm(range(n), desc=f"eval {part.name}", disable=not show_progress, leave=False):
+        x = x_all[:, i * S : (i + 1) * S].long()
+        logits, state = forward(x, state)
+        yield i, logits, y_all[:, i * S : (i + 1) * S].long()
+
+
+def stream_logits(model, part, device=None, max_batches: int = 0, show_progress: bool = False):
+    """``stream_forward`` for a CharRNN: eval mode (restored afterwards), no gradients, state
+    reset at the start. Yields (i, logits (B, S, K), y (B, S)); ``device`` defaults to the model's."""
+    dev = torch.device(device) if device is not None else model.decoder.weight.device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield from stream_forward(model, model.init_state(part.x.shape[0], device=dev), part, dev, max_batches,
+                                      show_progress)
+    finally:
+        model.train(was_training)
+
+
 def stream_probs(model, part, device=None, max_batches: int = 0, show_progress: bool = False) -> np.ndarray:
     """Probability of the correct next symbol at every position of ``part`` (state carried).
 
@@ -49,48 +105,21 @@ def stream_probs(model, part, device=None, max_batches: int = 0, show_progress: 
     -------
     probs : ndarray (B, n·S) float32, n the number of batches read.
     """
-    from tqdm.auto import tqdm
-
-    was_training = model.training
-    model.eval()
-    dev = torch.device(device) if device is not None else model.decoder.weight.device
     S = part.seq_length
-    n = part.n_batches if not max_batches else min(int(max_batches), part.n_batches)
-    B = part.x.shape[0]
-    out = np.empty((B, n * S), dtype=np.float32)
-    state = model.init_state(B, device=dev)
-    x_all = torch.from_numpy(part.x[:, : n * S]).to(dev)
-    y_all = torch.from_numpy(part.y[:, : n * S]).to(dev)
-    for i in tqdm(range(n), desc=f"eval {part.name}", disable=not show_progress, leave=False):
-        x = x_all[:, i * S : (i + 1) * S].long()
-        y = y_all[:, i * S : (i + 1) * S].long()
-        logits, state = model(x, state)  # (B, S, K)
+    out = np.empty((part.x.shape[0], batches_read(part, max_batches) * S), dtype=np.float32)
+    for i, logits, y in stream_logits(model, part, device, max_batches, show_progress):
         logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, y.unsqueeze(-1)).squeeze(-1)
         out[:, i * S : (i + 1) * S] = logp.exp().cpu().numpy()
-    model.train(was_training)
     return out
 
 
-@torch.no_grad()
 def stream_loss(model, part, device=None, max_batches: int = 0) -> float:
     """Mean cross-entropy (nats per symbol) over ``part``, state carried, reset at the start."""
-    was_training = model.training
-    model.eval()
-    dev = torch.device(device) if device is not None else model.decoder.weight.device
-    S = part.seq_length
-    n = part.n_batches if not max_batches else min(int(max_batches), part.n_batches)
-    state = model.init_state(part.x.shape[0], device=dev)
-    total = torch.zeros((), dtype=torch.float64, device=dev)
-    x_all = torch.from_numpy(part.x[:, : n * S]).to(dev)
-    y_all = torch.from_numpy(part.y[:, : n * S]).to(dev)
-    for i in range(n):
-        x = x_all[:, i * S : (i + 1) * S].long()
-        y = y_all[:, i * S : (i + 1) * S].long()
-        logits, state = model(x, state)
-        total += torch.nn.functional.cross_entropy(
+    total = 0.0
+    for _, logits, y in stream_logits(model, part, device, max_batches):
+        total = total + torch.nn.functional.cross_entropy(
             logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1), reduction="sum").double()
-    model.train(was_training)
-    return float(total) / (part.x.shape[0] * n * S)
+    return float(total) / (part.x.shape[0] * batches_read(part, max_batches) * part.seq_length)
 
 
 def nll(probs: np.ndarray) -> np.ndarray:

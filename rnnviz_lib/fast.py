@@ -61,7 +61,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnviz_lib import models, train
+from rnnviz_lib import evaluate, models, train
 from rnnviz_lib.config import config_hash
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import Store, atomic_write_json
@@ -343,29 +343,22 @@ def _losses(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def stream_losses(stack: Stack, part, max_batches: int = 0) -> list[float]:
-    """Every model's mean cross-entropy over ``part`` (as ``evaluate.stream_loss``: state carried,
-    zeros at the start, no dropout)."""
-    S = part.seq_length
-    n = part.n_batches if not max_batches else min(int(max_batches), part.n_batches)
+    """Every model's mean cross-entropy over ``part`` on the stacked cells (as ``evaluate.stream_loss``:
+    ``evaluate.stream_forward``, state carried, zeros at the start, no dropout)."""
     B = part.x.shape[0]
-    state = stack.init_state(B)
     total = torch.zeros(stack.M, dtype=torch.float64, device=stack.device)
-    x_all = torch.from_numpy(part.x[:, : n * S]).to(stack.device)
-    y_all = torch.from_numpy(part.y[:, : n * S]).to(stack.device)
-    for i in range(n):
-        x = x_all[:, i * S : (i + 1) * S].long()
-        y = y_all[:, i * S : (i + 1) * S].long()
-        logits, state = stack.forward(x, state, training=False)
-        total += _losses(logits.float(), y).double() * (B * S)
-    return [float(v) / (B * n * S) for v in total.cpu()]
+    batches = evaluate.stream_forward(lambda x, s: stack.forward(x, s, training=False), stack.init_state(B), part,
+                                      stack.device, max_batches)
+    for _, logits, y in batches:
+        total += _losses(logits.float(), y).double() * (B * part.seq_length)
+    n = evaluate.batches_read(part, max_batches)
+    return [float(v) / (B * n * part.seq_length) for v in total.cpu()]
 
 
 def eval_losses(stack, part, max_batches: int = 0, nets=None) -> list[float]:
     """Every model's validation loss with ``evaluate.stream_loss`` on the fused module (the
     reference's evaluation, at cuDNN speed): ``nets`` are CharRNNs of the stack's shape on its
     device, reused between calls (the stack's weights are copied into them)."""
-    from rnnviz_lib import evaluate
-
     if isinstance(stack, ModuleStack):
         return [evaluate.stream_loss(stack.model, part, stack.device, max_batches)]
     nets = nets or [models.model_from_hparams(hp).to(stack.device) for hp in stack.hparams]

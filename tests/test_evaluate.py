@@ -50,3 +50,25 @@ def test_bootstrap_units():
     s = evaluate.summarize(iid)
     assert s["test_loss"] == pytest.approx(v.mean()) and s["test_loss_bits"] == pytest.approx(v.mean() / np.log(2))
     assert s["test_symbols"] == 20_000 and s["bootstrap_unit"] == "stream"
+
+
+def test_one_stream_reader_for_every_model():
+    sp = _splits()
+    s = evaluate.stream_symbols(sp.test)  # the n-gram's and the analyses' view of a split
+    assert s.shape == (6, 6 * 9 + 1)
+    np.testing.assert_array_equal(s[:, 1:], sp.test.y)
+    np.testing.assert_array_equal(s[:, :-1], sp.test.x)
+    # the batches come in stream order with the state carried: the state handed to batch i is
+    # the one batch i - 1 returned, and max_batches cuts the pass
+    seen = []
+
+    def forward(x, state):
+        seen.append((x.shape, state))
+        return x.float(), state + 1
+
+    out = list(evaluate.stream_forward(forward, 0, sp.test, "cpu", max_batches=4))
+    assert [i for i, _, _ in out] == [0, 1, 2, 3] and [st for _, st in seen] == [0, 1, 2, 3]
+    for i, logits, y in out:
+        np.testing.assert_array_equal(logits.long().numpy(), sp.test.x[:, i * 9 : (i + 1) * 9])
+        np.testing.assert_array_equal(y.numpy(), sp.test.y[:, i * 9 : (i + 1) * 9])
+    assert evaluate.batches_read(sp.test, 0) == 6 and evaluate.batches_read(sp.test, 99) == 6

@@ -28,6 +28,7 @@ import pandas as pd
 
 from rnnviz_lib.analysis.errors import check_probs
 from rnnviz_lib.errors import RnnvizError
+from rnnviz_lib.evaluate import batches_read, stream_logits, stream_symbols
 from rnnviz_lib.store import load_torch
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,6 @@ log = logging.getLogger(__name__)
 # Lower bucket edges (in symbols) for Figure 5 left: 1-5, 6-10, 11-20, 21-40, ..., 1001+. A 20-gram
 # sees a "{" up to 20 symbols back, so the buckets from 21 on are beyond its context.
 DISTANCE_EDGES = (1, 6, 11, 21, 41, 61, 81, 101, 201, 501, 1001)
-
-
-def stream_text(part) -> np.ndarray:
-    """(B, T + 1) symbol ids of each stream: ``x[:, 0]`` then every target, so column t + 1 is ``y[:, t]``."""
-    return np.concatenate([part.x[:, :1], part.y], axis=1)
 
 
 def brace_distances(part, open_id: int, close_id: int) -> np.ndarray:
@@ -57,7 +53,7 @@ def brace_distances(part, open_id: int, close_id: int) -> np.ndarray:
     """
     if open_id == close_id:
         raise RnnvizError("opening and closing symbols must differ")
-    s = stream_text(part)
+    s = stream_symbols(part)
     B, T1 = s.shape
     dist = np.full((B, T1 - 1), -1, dtype=np.int64)
     unmatched = 0
@@ -143,23 +139,13 @@ def model_distributions(model, part, max_batches: int = 0, device=None):
     """
     import torch
 
-    was_training = model.training
-    model.eval()
-    dev = torch.device(device) if device is not None else next(model.parameters()).device
     S = part.seq_length
-    n = part.n_batches if not max_batches else min(int(max_batches), part.n_batches)
-    B = part.x.shape[0]
     out = None
-    with torch.no_grad():
-        state = model.init_state(B, device=dev)
-        for i in range(n):
-            x = torch.from_numpy(part.x[:, i * S:(i + 1) * S]).to(dev).long()
-            logits, state = model(x, state)  # (B, S, K)
-            p = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-            if out is None:
-                out = np.empty((B, n * S, p.shape[-1]), dtype=np.float32)
-            out[:, i * S:(i + 1) * S] = p
-    model.train(was_training)
+    for i, logits, _ in stream_logits(model, part, device, max_batches):  # logits (B, S, K)
+        p = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        if out is None:
+            out = np.empty((p.shape[0], batches_read(part, max_batches) * S, p.shape[-1]), dtype=np.float32)
+        out[:, i * S:(i + 1) * S] = p
     return out
 
 
@@ -167,7 +153,7 @@ def nnn_contexts(part, n: int, K: int, T: int | None = None) -> np.ndarray:
     """(B, T, n) n-NN inputs at each target of ``part``: the ``min(t + 1, n)`` stream symbols
     before ``y[b, t]`` (x[b, 0] is the first), K where the history leaves the test stream.
     This is how ``baselines`` scores the n-NN, and how the RNN sees the test pass (state reset)."""
-    s = np.concatenate([part.x[:, :1], part.y], axis=1).astype(np.int64)  # (B, T + 1)
+    s = stream_symbols(part).astype(np.int64)  # (B, T + 1)
     T = part.y.shape[1] if T is None else int(T)
     pos = np.arange(T)[:, None] + 1 - np.arange(n, 0, -1)[None, :]  # (T, n): column n-1 is the symbol just before
     ctx = np.where(pos[None] >= 0, s[:, np.maximum(pos, 0)], K)

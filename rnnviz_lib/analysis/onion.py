@@ -46,6 +46,7 @@ import pandas as pd
 
 from rnnviz_lib.analysis.errors import ERROR_THRESHOLD, check_probs
 from rnnviz_lib.errors import RnnvizError
+from rnnviz_lib.evaluate import stream_symbols
 
 log = logging.getLogger(__name__)
 
@@ -190,13 +191,11 @@ def onion_features(corpus, splits, ngram_probs: dict[int, np.ndarray], context: 
     for order, p in sorted(ngram_probs.items()):
         ngram_ok |= check_probs(p, (B, T), f"{order}-gram probabilities") > ERROR_THRESHOLD
     if counts is None:
-        from rnnviz_lib.analysis.longrange import stream_text
-
-        counts = word_counts(vocab[stream_text(splits.train)])
+        counts = word_counts(vocab[stream_symbols(splits.train)])
     ids = corpus.ids
     memory = np.empty((B, T), dtype=np.int64)
     tcount = np.empty((B, T), dtype=np.int64)
-    stream = vocab[np.concatenate([test.x[:, :1], test.y], axis=1)]  # (B, T + 1) bytes
+    stream = vocab[stream_symbols(test)]  # (B, T + 1) bytes
     short = 0
     for b in range(B):
         s0 = int(test.start[b])
