@@ -301,36 +301,22 @@ class Stack:
         return a * mask / keep
 
     def _layer(self, gi, W_hh, b_ih, b_hh, h, c):
-        """One layer over T steps. gi: (M, B, T, G·H) input projections (no bias); h, c: (M, B, H)."""
+        """One layer over T steps (``models.cell_step``). gi: (M, B, T, G·H) input projections
+        (no bias); h, c: (M, B, H)."""
         H, T = self.H, gi.shape[2]
         W_hhT = W_hh.transpose(1, 2)  # (M, H, G·H)
+        bh = b_hh.unsqueeze(1)  # (M, 1, G·H)
+        blocks = {"all": slice(None), "rz": slice(0, 2 * H), "n": slice(2 * H, None)}
+
+        def recur(v, block):  # U v + b_hh of every model at once: (M, B, H) -> (M, B, n·H)
+            sl = blocks[block]
+            return torch.baddbmm(bh[..., sl], v, W_hhT[..., sl])
+
+        gi = (gi + b_ih.unsqueeze(1).unsqueeze(1)).permute(2, 0, 1, 3).contiguous()  # (T, M, B, G·H)
         outs = []
-        if self.cell == "gru":
-            gi = (gi + b_ih.unsqueeze(1).unsqueeze(1)).permute(2, 0, 1, 3).contiguous()  # (T, M, B, G·H)
-            bh = b_hh.unsqueeze(1)
-            for t in range(T):
-                xr, xz, xn = gi[t].split(H, dim=2)
-                if self.gru_variant == "paper":
-                    hr, hz = torch.baddbmm(bh[..., : 2 * H], h, W_hhT[..., : 2 * H]).split(H, dim=2)
-                    r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-                    n = torch.tanh(xn + torch.baddbmm(bh[..., 2 * H :], r * h, W_hhT[..., 2 * H :]))
-                else:
-                    hr, hz, hn = torch.baddbmm(bh, h, W_hhT).split(H, dim=2)
-                    r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-                    n = torch.tanh(xn + r * hn)
-                h = (1 - z) * n + z * h
-                outs.append(h)
-        else:
-            gi = (gi + (b_ih + b_hh).unsqueeze(1).unsqueeze(1)).permute(2, 0, 1, 3).contiguous()  # (T, M, B, G·H)
-            for t in range(T):
-                g = torch.baddbmm(gi[t], h, W_hhT)
-                if self.cell == "lstm":
-                    i, f, gg, o = g.split(H, dim=2)  # PyTorch's gate order i, f, g, o
-                    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
-                    h = torch.sigmoid(o) * torch.tanh(c)
-                else:
-                    h = torch.tanh(g)
-                outs.append(h)
+        for t in range(T):
+            h, c, _ = models.cell_step(self.cell, self.gru_variant, gi[t], h, c, recur)
+            outs.append(h)
         return torch.stack(outs, dim=2), h, c
 
 

@@ -223,18 +223,26 @@ class CharRNN(nn.Module):
         out, state = self.rnn(inp, state)  # (B, T, H)
         return self.decoder(self.drop(out)), state
 
-    def forward_traced(self, x: torch.Tensor, state=None):
-        """Step-by-step forward with the same weights; returns every gate of every layer.
+    def forward_traced(self, x: torch.Tensor, state=None, hook=None, record: bool = True):
+        """Step-by-step forward with the same weights (``cell_step``); returns every gate of every layer.
+
+        Parameters
+        ----------
+        x, state : as ``forward``
+        hook : optional callable ``(layer, memory) -> memory``, called at every step of every
+            layer with its memory (c of the LSTM, h otherwise, (B, H)) right after the step
+            computes it; the step goes on with what it returns (clamping units, ``cell_step``)
+        record : keep the gates (False: ``trace`` is None, less memory)
 
         Returns
         -------
         logits : (B, T, K)
-        trace : list of L dicts of (B, T, H) tensors (keys in ``TRACE_KEYS[cell]``)
+        trace : list of L dicts of (B, T, H) tensors (keys in ``TRACE_KEYS[cell]``), or None
         state : as in ``forward``
         """
-        return self._loop(x, state, record=True)
+        return self._loop(x, state, record=record, hook=hook)
 
-    def _loop(self, x, state, record: bool):
+    def _loop(self, x, state, record: bool, hook=None):
         B, T = x.shape
         inp = self._onehot(x)
         if state is None:
@@ -246,7 +254,8 @@ class CharRNN(nn.Module):
                 inp = F.dropout(inp, self.dropout, self.training)  # between layers, as nn.LSTM does
             W_ih, W_hh, b_ih, b_hh = self._layer_weights(l)
             gi = inp @ W_ih.T + b_ih  # (B, T, G·H): the input part of every step at once
-            out, rec, h, c = self._layer_steps(gi, W_hh, b_hh, h0[l], None if c0 is None else c0[l], T, record)
+            out, rec, h, c = self._layer_steps(gi, W_hh, b_hh, h0[l], None if c0 is None else c0[l], T, record,
+                                               hook, l)
             trace.append(rec)
             hs.append(h)
             cs.append(c)
@@ -256,36 +265,21 @@ class CharRNN(nn.Module):
         new_state = (h, torch.stack(cs)) if self.cell == "lstm" else h
         return logits, (trace if record else None), new_state
 
-    def _layer_steps(self, gi, W_hh, b_hh, h, c, T, record):
+    def _layer_steps(self, gi, W_hh, b_hh, h, c, T, record, hook=None, layer=0):
         """Run one layer over T steps. gi: (B, T, G·H) input projections; h, c: (B, H)."""
         H = self.H
+        blocks = {"all": slice(None), "rz": slice(0, 2 * H), "n": slice(2 * H, None)}
+
+        def recur(v, block):
+            sl = blocks[block]
+            return v @ W_hh[sl].T + b_hh[sl]
+
+        mem_hook = None if hook is None else (lambda m: hook(layer, m))
         keys = TRACE_KEYS[self.cell]
         rec = {k: [] for k in keys} if record else None
         outs = []
         for t in range(T):
-            g = gi[:, t]
-            if self.cell == "lstm":
-                gh = h @ W_hh.T + b_hh
-                i, f, gg, o = (g + gh).split(H, dim=1)  # PyTorch's gate order i, f, g, o
-                i, f, gg, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(gg), torch.sigmoid(o)
-                c = f * c + i * gg
-                h = o * torch.tanh(c)
-                vals = {"i": i, "f": f, "o": o, "g": gg, "c": c, "h": h}
-            elif self.cell == "gru":
-                xr, xz, xn = g.split(H, dim=1)
-                Wr_z, Wn = W_hh[: 2 * H], W_hh[2 * H:]
-                hr, hz = (h @ Wr_z.T + b_hh[: 2 * H]).split(H, dim=1)
-                r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-                if self.gru_variant == "paper":
-                    n = torch.tanh(xn + (r * h) @ Wn.T + b_hh[2 * H:])  # reset before U
-                else:
-                    n = torch.tanh(xn + r * (h @ Wn.T + b_hh[2 * H:]))  # reset after U (nn.GRU)
-                h = (1 - z) * n + z * h
-                vals = {"r": r, "z": z, "n": n, "h": h}
-            else:
-                pre = g + h @ W_hh.T + b_hh
-                h = torch.tanh(pre)
-                vals = {"pre": pre, "h": h}
+            h, c, vals = cell_step(self.cell, self.gru_variant, gi[:, t], h, c, recur, mem_hook)
             outs.append(h)
             if record:
                 for k in keys:
@@ -294,6 +288,59 @@ class CharRNN(nn.Module):
         if record:
             rec = {k: torch.stack(v, dim=1) for k, v in rec.items()}
         return out, rec, h, c
+
+
+def cell_step(cell: str, gru_variant: str, gx, h, c, recur, hook=None):
+    """One time step of a cell: the equations, written once (PyTorch's gate order and conventions).
+
+    Every step of every path outside cuDNN runs through here: ``CharRNN.forward_traced`` (and
+    the paper GRU's forward), the stacked models of ``fast.Stack`` and the clamped forward of
+    ``analysis.activations``. Leading dimensions are free: (B, ·) for one model, (M, B, ·) for
+    a stack.
+
+    Parameters
+    ----------
+    cell, gru_variant : as ``CharRNN``
+    gx : (..., G·H) the input's share of every gate at this step, ``W x + b_ih`` (a caller
+        may fold ``b_hh`` in for the LSTM and RNN and leave it out of ``recur``)
+    h, c : (..., H) the state before the step; ``c`` is None except for the LSTM
+    recur : callable ``(v, block) -> (..., n·H)``, the recurrent share ``U v + b_hh`` of the gate
+        blocks ``"all"`` (LSTM, RNN), ``"rz"`` or ``"n"`` (GRU: the reset/update gates, the candidate)
+    hook : optional callable ``memory -> memory`` applied to the memory (c of the LSTM, h
+        otherwise) as soon as it is computed; what it returns is what the rest of the step, the
+        layer above and the next step see (``analysis.activations.clamped_forward``)
+
+    Returns
+    -------
+    h, c : the state after the step (c None except for the LSTM)
+    gates : dict of (..., H) tensors, keys ``TRACE_KEYS[cell]``
+    """
+    H = h.shape[-1]
+    if cell == "lstm":
+        i, f, gg, o = (gx + recur(h, "all")).split(H, dim=-1)
+        i, f, gg, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(gg), torch.sigmoid(o)
+        c = f * c + i * gg
+        if hook is not None:
+            c = hook(c)
+        h = o * torch.tanh(c)
+        return h, c, {"i": i, "f": f, "o": o, "g": gg, "c": c, "h": h}
+    if cell == "gru":
+        xr, xz, xn = gx.split(H, dim=-1)
+        hr, hz = recur(h, "rz").split(H, dim=-1)
+        r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+        if gru_variant == "paper":
+            n = torch.tanh(xn + recur(r * h, "n"))  # reset before U
+        else:
+            n = torch.tanh(xn + r * recur(h, "n"))  # reset after U (nn.GRU)
+        h = (1 - z) * n + z * h
+        if hook is not None:
+            h = hook(h)
+        return h, None, {"r": r, "z": z, "n": n, "h": h}
+    pre = gx + recur(h, "all")
+    h = torch.tanh(pre)
+    if hook is not None:
+        h = hook(h)
+    return h, None, {"pre": pre, "h": h}
 
 
 def model_from_hparams(hp: dict) -> CharRNN:

@@ -281,23 +281,17 @@ def activations(model, sample: TextSample, key: str | None = None, store: Store 
 
 
 # ----------------------------------------------------------------------------------------
-# Interventions: the traced equations again, with units clamped
+# Interventions: the model's own step, with units clamped through its hook
 # ----------------------------------------------------------------------------------------
-def _weights(model, l: int):
-    m = model.rnn
-    return (getattr(m, f"weight_ih_l{l}"), getattr(m, f"weight_hh_l{l}"),
-            getattr(m, f"bias_ih_l{l}"), getattr(m, f"bias_hh_l{l}"))
-
-
 @torch.no_grad()
 def clamped_forward(model, x: torch.Tensor, state=None, clamp: dict | None = None):
     """Forward pass with chosen state units held at fixed values at every step.
 
-    The per-step equations are those of ``CharRNN.forward_traced`` (eval mode, no dropout),
-    with the model's own weights. After each step of layer l, unit j of the memory (the cell
-    state c for the LSTM, h for GRU/RNN) is set to ``clamp[(l, j)]``; for the LSTM the step's
-    output is then recomputed as ``h = o ⊙ tanh(c)``, so the clamped value is what the layer
-    above, the classifier and the next step all see.
+    The steps are the model's own (``CharRNN.forward_traced``, ``models.cell_step``), in eval
+    mode (no dropout). A hook of the step sets unit j of layer l's memory (the cell state c for
+    the LSTM, h for GRU/RNN) to ``clamp[(l, j)]`` as soon as the step computes it; for the
+    LSTM the step's output is then ``h = o ⊙ tanh(c)`` of the clamped c, so the clamped value
+    is what the layer above, the classifier and the next step all see.
 
     Parameters
     ----------
@@ -309,52 +303,28 @@ def clamped_forward(model, x: torch.Tensor, state=None, clamp: dict | None = Non
     -------
     logits : (B, T, K); state : as ``model.forward``
     """
-    clamp = clamp or {}
-    B, T = x.shape
-    H = model.H
-    inp = torch.nn.functional.one_hot(x.long(), model.K).to(model.decoder.weight.dtype)
-    if state is None:
-        state = model.init_state(B)
-    h0, c0 = state if model.cell == "lstm" else (state, None)
-    hs, cs = [], []
-    for l in range(model.L):
+    dev, dt = model.decoder.weight.device, model.decoder.weight.dtype
+    by_layer = {}
+    for l in sorted({l for l, _ in (clamp or {})}):
         units = [j for (ll, j) in clamp if ll == l]
-        idx = torch.tensor(units, dtype=torch.long, device=inp.device)
-        vals = torch.tensor([clamp[(l, j)] for j in units], dtype=inp.dtype, device=inp.device)
-        W_ih, W_hh, b_ih, b_hh = _weights(model, l)
-        gi = inp @ W_ih.T + b_ih  # (B, T, G·H)
-        h, c = h0[l], None if c0 is None else c0[l]
-        outs = []
-        for t in range(T):
-            g = gi[:, t]
-            if model.cell == "lstm":
-                i, f, gg, o = (g + h @ W_hh.T + b_hh).split(H, dim=1)
-                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
-                if units:
-                    c = c.clone()
-                    c[:, idx] = vals
-                h = torch.sigmoid(o) * torch.tanh(c)
-            elif model.cell == "gru":
-                xr, xz, xn = g.split(H, dim=1)
-                hr, hz = (h @ W_hh[: 2 * H].T + b_hh[: 2 * H]).split(H, dim=1)
-                r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-                if model.gru_variant == "paper":
-                    n = torch.tanh(xn + (r * h) @ W_hh[2 * H:].T + b_hh[2 * H:])
-                else:
-                    n = torch.tanh(xn + r * (h @ W_hh[2 * H:].T + b_hh[2 * H:]))
-                h = (1 - z) * n + z * h
-            else:
-                h = torch.tanh(g + h @ W_hh.T + b_hh)
-            if units and model.cell != "lstm":
-                h = h.clone()
-                h[:, idx] = vals
-            outs.append(h)
-        hs.append(h)
-        cs.append(c)
-        inp = torch.stack(outs, dim=1)  # (B, T, H)
-    logits = model.decoder(inp)
-    hN = torch.stack(hs)
-    return logits, ((hN, torch.stack(cs)) if model.cell == "lstm" else hN)
+        by_layer[l] = (torch.tensor(units, dtype=torch.long, device=dev),
+                       torch.tensor([clamp[(l, j)] for j in units], dtype=dt, device=dev))
+
+    def hook(l, memory):
+        if l not in by_layer:
+            return memory
+        idx, vals = by_layer[l]
+        memory = memory.clone()
+        memory[:, idx] = vals
+        return memory
+
+    was_training = model.training
+    model.eval()
+    try:
+        logits, _, state = model.forward_traced(x, state, hook=hook if by_layer else None, record=False)
+    finally:
+        model.train(was_training)
+    return logits, state
 
 
 @torch.no_grad()
