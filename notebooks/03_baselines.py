@@ -135,6 +135,7 @@ pd.concat(tables, names=["dataset"]) if tables else None
 for ds in corpora:
     ours, theirs = (f.rename(index=own_row) for f in
                     baselines.table2_frames(ds, ngram[ds]["orders"], nnn[ds]["losses"], extra=extra.get(ds)))
+    store.save_table(ours.round(4), f"table2_{ds}_ours", profile, f"Table 2 ({ds}): our test cross-entropy (nats).")
     rnn = baselines.best_rnn(ds, store)
     ax = plotting.plot_loss_vs_context(
         ours, theirs if ds in paper.TABLE2 else None,

@@ -95,6 +95,8 @@ for name, f in found.items():
 findings = pd.DataFrame(rows)
 if len(findings):
     store.save_table(findings, "fig3_findings", profile, "The paper's three Figure 3 observations, counted on our models.")
+    store.save_table(pd.DataFrame({m: {k: v for k, v in f.items() if not isinstance(v, dict)} for m, f in found.items()}).T,
+                     "fig3_gate_numbers", profile, "The numbers behind the Figure 3 observations, per model (the scorecard's input).")
 findings
 
 # %% [markdown]

@@ -65,3 +65,36 @@ ONION = {
     "difference_ngram": 36_000,
     "share": {"n-gram": 0.18, "dynamic memory": 0.06, "rare words": 0.09, "words": 0.37},
 }
+
+# §4.3: "the best RNN beats the 20-gram" as the paper quotes it (LK quotes LSTM-2-512's 0.840,
+# though its GRU-3-512 reaches 0.829)
+BEST_RNN_VS_20GRAM = {"wp": (1.077, 1.195), "lk": (0.84, 0.889)}
+
+# §4.3 Figure 2: "about 5%" of cells interpretable, estimated by eye
+INTERPRETABLE_FRACTION = 0.05
+
+# §4.3 Figure 4: the symbols on which the LSTM gains most over the 20-gram, per dataset
+STRUCTURAL_SYMBOLS = {"wp": ('"', "\\n"), "lk": ("}", ")", "\\n")}
+
+# §4.3 Figure 5 (left): the LSTM's advantage on `}` holds up to about this distance (symbols)
+BRACE_DISTANCE = 60
+
+# the model the paper's onion peels (§4.4): its best LSTM, and the ~50K-parameter one
+ONION_MODELS = {"best LSTM": "lstm-3-512", "small LSTM": "lstm-1-64"}
+
+# §7 of PAPER.md: the paper's claims, one line each, by the number the scorecard uses
+CLAIMS = {
+    1: ("Depth of at least two helps", "Table 1"),
+    2: ("LSTM and GRU clearly beat the vanilla RNN", "Table 1"),
+    3: ("The best RNN beats the 20-gram", "Tables 1, 2"),
+    4: ("n-NN matches the n-gram for small n; for larger n the n-gram wins", "Table 2"),
+    6: ("About 5% of cells are interpretable", "Fig. 2"),
+    7: ("Some forget gates are right-saturated almost always", "Fig. 3"),
+    8: ("No output gate is consistently open or shut", "Fig. 3"),
+    9: ("First-layer gates are diffuse; deeper layers nearly binary", "Fig. 3"),
+    10: ("The LSTM beats the 20-gram most on structural symbols", "Fig. 4"),
+    11: ("The LSTM beats the 20-gram on `}` beyond the n-gram's context", "Fig. 5 (left)"),
+    12: ("The LSTM first tracks low-order n-NNs, then moves away", "Fig. 5 (right)"),
+    13: ("Onion of the best LSTM: n-gram 18%, memory 6%, rare 9%, words 37% of its errors", "§4.4"),
+    14: ("Scaling the LSTM up removes mostly n-gram errors (36K of 44K)", "§4.4"),
+}

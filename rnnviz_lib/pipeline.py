@@ -10,21 +10,19 @@ notebook runs). Each notebook's kernel sees ``RNNVIZ_HOME``, ``RNNVIZ_PROFILE`` 
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import html
 import json
 import logging
 import os
-import platform
 import re
-import subprocess
 import time
 from pathlib import Path
 
-from rnnviz_lib import __version__
 from rnnviz_lib.config import load_profile, project_root
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.store import Store, atomic_write_json, atomic_write_text, read_json
+from rnnviz_lib.store import SHIPPED_ENV, Store, atomic_write_json, atomic_write_text, read_json
 
 log = logging.getLogger(__name__)
 
@@ -137,13 +135,17 @@ def run_report(
     root = (root or project_root()).resolve()
     store = Store(root)
     steps = plan(profile, root, only)
-    name = load_profile(profile, root)["name"]
+    prof = load_profile(profile, root)
+    name = prof["name"]
     out_dir = store.report_dir / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     status_path = store.report_dir / f"status-{name}.json"
     status = read_json(status_path) if status_path.is_file() else {}
-    env_before = {k: os.environ.get(k) for k in ("RNNVIZ_HOME", "RNNVIZ_PROFILE", "RNNVIZ_NOTEBOOK", "MPLBACKEND")}
+    env_before = {k: os.environ.get(k) for k in ("RNNVIZ_HOME", "RNNVIZ_PROFILE", "RNNVIZ_NOTEBOOK", "MPLBACKEND",
+                                                 SHIPPED_ENV)}
     os.environ.update(RNNVIZ_HOME=str(root), RNNVIZ_PROFILE=name)
+    if prof.get("rehearse"):
+        os.environ[SHIPPED_ENV] = "off"  # a rehearsal trains every run itself: no shipped run stands in
     os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend: figures land in the notebook and its HTML
     failed = None
     try:
@@ -193,26 +195,6 @@ def run_report(
 # ----------------------------------------------------------------------------------------
 # index.html
 # ----------------------------------------------------------------------------------------
-def _git_commit(root: Path) -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def _environment() -> dict:
-    env = {"python": platform.python_version(), "platform": platform.platform(), "rnnviz": __version__}
-    try:
-        import torch
-
-        env["torch"] = torch.__version__
-        env["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
-    except ImportError:  # pragma: no cover
-        env["torch"] = "not installed"
-    return env
-
-
 def _sidecars(folder: Path) -> list[dict]:
     items = []
     for meta in sorted(folder.glob("*.json")) if folder.is_dir() else []:
@@ -233,7 +215,16 @@ table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px so
 th{background:#f4f4f4}.ok{color:#2a7a2a}.fail{color:#b00020;font-weight:bold}.warn{background:#fff3cd;padding:.6em;border:1px solid #e0c36a}
 figure{display:inline-block;margin:.5em;vertical-align:top;max-width:48%}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.85em;color:#444}.meta{color:#666;font-size:.85em}code{background:#f4f4f4;padding:0 .2em}
+table.scorecard td,table.provenance td{text-align:left;vertical-align:top}
+tr.verdict-reproduced td.verdict{background:#d4edda;color:#155724;font-weight:bold}
+tr.verdict-not-reproduced td.verdict{background:#f8d7da;color:#721c24;font-weight:bold}
+tr.verdict-not-measurable td.verdict{background:#e2e3e5;color:#383d41}
+section.notebook{border-top:3px solid #ddd;margin-top:3em}
 """
+
+SCORECARD_TABLE = "scorecard"  # the table notebook 09_scorecard saves
+VERDICT_CLASS = {"reproduced": "verdict-reproduced", "not reproduced": "verdict-not-reproduced",
+                 "not measurable in this profile": "verdict-not-measurable"}
 
 
 def _is_lk(name: str) -> bool:
@@ -254,19 +245,109 @@ def _lk_warning(store: Store) -> str:
         return f"{man} cannot be read; rebuild the LK corpus with `rnnviz data prepare --dataset lk`"
 
 
-def write_index(profile: str, root: Path, status: dict) -> Path:
-    """Write ``report/index.html``: notebooks (status, links), tables (inline, with files), figures."""
+def _data_uri(path: Path, mime: str) -> str:
+    """A file as a ``data:`` URI (what the self-contained report links to instead of the file)."""
+    return f"data:{mime};base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+_MIME = {"csv": "text/csv", "md": "text/markdown", "tex": "application/x-tex", "html": "text/html",
+         "png": "image/png", "pdf": "application/pdf"}
+
+
+def _scorecard_html(store: Store, profile: str, link) -> str:
+    """The scorecard section: one row per claim, the verdict cell coloured (green reproduced, red
+    not reproduced, grey not measurable), from the table notebook 09 saved."""
+    esc = html.escape
+    card = store.load_table(SCORECARD_TABLE, profile)
+    out = ["<h2 id='scorecard'>The paper's findings, scored</h2>"]
+    if card is None:
+        out.append("<p>No scorecard yet: it is made by notebook <code>09_scorecard</code> from the tables of the "
+                   "notebooks before it.</p>")
+        return "\n".join(out)
+    meta = next((t for t in _sidecars(store.tables_dir(profile)) if t["name"] == SCORECARD_TABLE), None)
+    files = " · ".join(link(meta["dir"] / f, k) for k, f in sorted(meta["files"].items())) if meta else ""
+    card = card.reset_index()
+    counts = card["verdict"].value_counts()
+    out.append("<p>Each verdict is computed from the numbers of the tables below by the rules in "
+               "<code>rnnviz_lib/analysis/scorecard.py</code>: " + ", ".join(
+                   f"{int(counts.get(v, 0))} {esc(v)}" for v in VERDICT_CLASS) + f". <span class='meta'>({files})</span></p>")
+    cols = ["claim", "dataset", "statement", "paper", "ours", "models", "verdict", "reason"]
+    out.append("<table class='scorecard'><tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>")
+    for _, r in card.iterrows():
+        cls = VERDICT_CLASS.get(str(r["verdict"]), "")
+        cells = "".join(f"<td class='{c}'>{esc(_text(r.get(c)))}</td>" for c in cols)
+        out.append(f"<tr class='{cls}'>{cells}</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _text(v) -> str:
+    """A table cell as text; a blank (None, NaN) as ""."""
+    return "" if v is None or (isinstance(v, float) and v != v) else str(v)
+
+
+def _provenance_html(prov: dict) -> str:
+    """The provenance section: code, environment, data, profile, runs and the rebuild command."""
+    esc = html.escape
+    code, ver, mach = prov["code"], prov["versions"], prov["machine"]
+    dirty = {True: "yes (uncommitted changes to tracked files)", False: "no", None: "unknown"}[code.get("dirty")]
+    rows = [("git commit", code.get("commit") or "unknown (not a git checkout)"), ("tree dirty", dirty),
+            *((k, ver[k]) for k in ("python", "torch", "numpy", "rnnviz") if k in ver),
+            ("machine", f"{mach.get('processor') or '?'}, {mach.get('cpus')} CPUs, {mach.get('platform')} "
+                        f"({mach.get('hostname')})"), ("device", prov["device"]),
+            ("profile", f"{prov['profile']} (contents hash {prov['profile_hash']})")]
+    for ds, d in sorted(prov["data"].items()):
+        extra = f", kernel {d['kernel_version']}" if d.get("kernel_version") else ""
+        ok = {True: "matches the reference", False: "DIFFERS from the reference"}.get(d.get("checksum_ok"), "")
+        rows.append((f"data {ds} sha256", f"{d.get('sha256')} ({ok}{extra})" if ok or extra else str(d.get("sha256"))))
+    rows.append(("rebuild", prov["rebuild"]))
+    out = ["<h2 id='provenance'>Provenance</h2><table class='provenance'>"]
+    out += [f"<tr><th>{esc(k)}</th><td><code>{esc(str(v))}</code></td></tr>" for k, v in rows]
+    out.append("</table>")
+    runs = prov["runs"]
+    out.append(f"<h3 id='runs'>Runs used ({len(runs)})</h3>")
+    if runs:
+        cols = ["run", "dataset", "model", "origin", "profile", "finished", "extra"]
+        out.append("<table class='provenance runs'><tr>" + "".join(
+            f"<th>{'recipe (profile)' if c == 'profile' else c}</th>" for c in cols) + "</tr>")
+        out += ["<tr>" + "".join(f"<td>{esc(str(r.get(c, '')))}</td>" for c in cols) + "</tr>" for r in runs]
+        out.append("</table><p class='meta'>origin: <b>shipped</b> = committed with the code in <code>data/runs/</code> "
+                   "(see its manifest); <b>trained here</b> = trained into this store. extra = a run outside Table 1 "
+                   "(e.g. weight snapshots for Figure 5).</p>")
+    else:
+        out.append("<p>This profile has no grid of runs.</p>")
+    return "\n".join(out)
+
+
+def _index_parts(profile: str, root: Path, status: dict, bundle: bool) -> list[str]:
+    """The index page as HTML pieces. ``bundle``: the self-contained variant (notebook links point
+    at sections of the same page, files are ``data:`` URIs, nothing else is linked)."""
+    from rnnviz_lib import provenance
+
     store = Store(root)
     rep = store.report_dir
-    rel = lambda p: html.escape(os.path.relpath(p, rep))  # noqa: E731
     esc = html.escape
+
+    def link(path: Path, text: str) -> str:
+        if not bundle:
+            return f"<a href='{esc(os.path.relpath(path, rep))}'>{esc(text)}</a>"
+        mime = _MIME.get(Path(path).suffix.lstrip("."))
+        if mime is None or not Path(path).is_file() or Path(path).suffix == ".pdf":
+            return esc(text)  # PDFs stay beside index.html; the bundle shows the PNG
+        return f"<a download='{esc(Path(path).name)}' href='{_data_uri(path, mime)}'>{esc(text)}</a>"
+
+    prov = provenance.report_provenance(profile, root)
+    atomic_write_json(rep / f"provenance-{profile}.json", prov)
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>rnnviz report — {esc(profile)}</title>"
-             f"<style>{_CSS}</style></head><body>"]
+             f"<style>{_CSS}</style>"]
+    parts.append("</head><body>")
     parts.append("<h1>rnnviz: Visualizing and Understanding Recurrent Networks, reproduced</h1>")
-    env = _environment()
+    code = prov["code"]
     parts.append(
         f"<p class='meta'>Profile <b>{esc(profile)}</b> · generated {esc(_dt.datetime.now().isoformat(timespec='seconds'))}"
-        f" · commit {esc(_git_commit(root))} · " + " · ".join(f"{esc(k)} {esc(str(v))}" for k, v in env.items()) + "</p>"
+        f" · commit {esc((code.get('commit') or 'unknown')[:12])}{' (dirty)' if code.get('dirty') else ''} · "
+        + " · ".join(f"{esc(k)} {esc(str(v))}" for k, v in prov["versions"].items()) + f" · {esc(prov['device'])}"
+        + " · <a href='#provenance'>provenance</a></p>"
     )
     parts.append(
         "<p>Karpathy, Johnson &amp; Fei-Fei, <i>Visualizing and Understanding Recurrent Networks</i> (2015). "
@@ -280,20 +361,21 @@ def write_index(profile: str, root: Path, status: dict) -> Path:
         if m.get("checksum_ok") is False and not (m.get("dataset") == "lk" and lk_warning):
             parts.append(f"<p class='warn'>Data warning: {esc(m.get('dataset', man.parent.name))} was used with a checksum "
                          f"mismatch (sha256 {esc(m.get('sha256', '?'))}); numbers may not be comparable with the paper.</p>")
+    parts.append(_scorecard_html(store, profile, link))
     parts.append("<h2 id='notebooks'>Notebooks</h2><table><tr><th>notebook</th><th>reproduces</th><th>status</th>"
                  "<th>seconds</th><th>finished</th></tr>")
     for stem, st in sorted(status.items()):
-        link = rep / "notebooks" / f"{stem}.html"
+        href = f"#nb-{esc(stem)}" if bundle else esc(os.path.relpath(rep / "notebooks" / f"{stem}.html", rep))
         cls, word = ("ok", "ok") if st["ok"] else ("fail", "failed: " + (st.get("error") or ""))
-        parts.append(f"<tr><td><a href='{rel(link)}'>{esc(stem)}</a></td><td style='text-align:left'>{esc(st.get('title', ''))}"
+        parts.append(f"<tr><td><a href='{href}'>{esc(stem)}</a></td><td style='text-align:left'>{esc(st.get('title', ''))}"
                      f"</td><td class='{cls}'>{esc(word)}</td><td>{st.get('seconds', '')}</td><td>{esc(st.get('finished', ''))}</td></tr>")
     parts.append("</table>")
-    tables = _sidecars(store.tables_dir(profile))
+    tables = [t for t in _sidecars(store.tables_dir(profile)) if t["name"] != SCORECARD_TABLE]
     parts.append("<h2 id='tables'>Tables</h2>")
     if not tables:
         parts.append("<p>No tables yet.</p>")
     for t in tables:
-        files = " · ".join(f"<a href='{rel(t['dir'] / f)}'>{esc(k)}</a>" for k, f in sorted(t["files"].items()))
+        files = " · ".join(link(t["dir"] / f, k) for k, f in sorted(t["files"].items()))
         parts.append(f"<h3 id='table-{esc(t['name'])}'>{esc(t['name'])}</h3><p>{esc(t.get('caption', ''))} "
                      f"<span class='meta'>({esc(t.get('notebook', ''))}; {files})</span></p>")
         if lk_warning and _is_lk(t["name"]):
@@ -309,17 +391,84 @@ def write_index(profile: str, root: Path, status: dict) -> Path:
         parts.append("<p>No figures yet.</p>")
     for f in figures:
         png = f["dir"] / f["files"].get("png", "")
-        links = " · ".join(f"<a href='{rel(f['dir'] / v)}'>{esc(k)}</a>" for k, v in sorted(f["files"].items()))
-        parts.append(f"<figure id='figure-{esc(f['name'])}'><a href='{rel(png)}'><img src='{rel(png)}' alt='{esc(f['name'])}'></a>"
+        links = " · ".join(link(f["dir"] / v, k) for k, v in sorted(f["files"].items()))
+        src = (_data_uri(png, "image/png") if png.is_file() else "") if bundle else esc(os.path.relpath(png, rep))
+        img = f"<img src='{src}' alt='{esc(f['name'])}'>"
+        parts.append(f"<figure id='figure-{esc(f['name'])}'>{img if bundle else f'<a href={chr(39)}{src}{chr(39)}>{img}</a>'}"
                      f"<figcaption>{flag(f['name'])}<b>{esc(f['name'])}</b>: {esc(f.get('caption', ''))} "
                      f"<span class='meta'>({esc(f.get('notebook', ''))}; {links})</span></figcaption></figure>")
     extra = sorted((rep / "pages").glob("**/*.html")) if (rep / "pages").is_dir() else []
     if extra:
         parts.append("<h2 id='pages'>Interactive pages</h2><ul>")
-        parts.extend(f"<li><a href='{rel(p)}'>{esc(str(p.relative_to(rep / 'pages')))}</a></li>" for p in extra)
+        if bundle:
+            parts.append("<li class='meta'>Single files beside the report, not inside this one: open them from "
+                         "<code>report/pages/</code>.</li>")
+        parts.extend(f"<li>{link(p, str(p.relative_to(rep / 'pages'))) if not bundle else esc(str(p.relative_to(rep / 'pages')))}"
+                     "</li>" for p in extra)
         parts.append("</ul>")
-    parts.append(f"<p class='meta'>Rebuild with <code>rnnviz report --profile {esc(profile)}</code>.</p></body></html>")
+    parts.append(_provenance_html(prov))
+    parts.append(f"<p class='meta'>Rebuild with <code>{esc(prov['rebuild'])}</code>.</p>")
+    return parts
+
+
+def write_index(profile: str, root: Path, status: dict) -> Path:
+    """Write ``report/index.html`` (the scorecard at the top, then notebooks with status and links,
+    tables inline with their files, figures, provenance) and the self-contained
+    ``report/report-<profile>.html`` (``write_bundle``); return the index's path."""
+    rep = Store(root).report_dir
+    parts = _index_parts(profile, root, status, bundle=False)
     index = rep / "index.html"
-    atomic_write_text(index, "\n".join(parts))
+    atomic_write_text(index, "\n".join(parts + ["</body></html>"]))
     log.info("report written to %s", index)
+    write_bundle(profile, root, status)
     return index
+
+
+_SCRIPT_SRC = re.compile(r"<script\b[^>]*\bsrc\s*=[^>]*>\s*</script>", re.I | re.S)
+_LINK_TAG = re.compile(r"<link\b[^>]*>", re.I)
+_ATTR = re.compile(r"""\s(href|src)\s*=\s*("[^"]*"|'[^']*')""", re.I)
+
+
+def _self_contained(fragment: str) -> str:
+    """Drop what would reach outside one file: scripts loaded by ``src`` (nbconvert's require.js
+    and MathJax from a CDN), ``<link>`` tags, and every ``href``/``src`` that is not a ``data:``
+    URI or an in-page anchor (the link text stays)."""
+    fragment = _SCRIPT_SRC.sub("", fragment)
+    fragment = _LINK_TAG.sub("", fragment)
+
+    def keep(m):
+        v = m.group(2)[1:-1].strip()
+        return m.group(0) if v.startswith(("data:", "#")) else ""
+
+    return _ATTR.sub(keep, fragment)
+
+
+def _notebook_parts(page: str) -> tuple[str, str]:
+    """(the ``<style>`` blocks of its head, the inner HTML of its body) of a rendered notebook."""
+    head = page.split("</head>", 1)[0]
+    styles = "\n".join(re.findall(r"<style\b.*?</style>", head, re.I | re.S))
+    m = re.search(r"<body\b[^>]*>(.*)</body>", page, re.I | re.S)
+    return styles, m.group(1) if m else page
+
+
+def write_bundle(profile: str, root: Path, status: dict) -> Path:
+    """Write ``report/report-<profile>.html``: the index and every executed notebook in one file,
+    images and table files inlined as ``data:`` URIs, no script, style or link fetched from
+    elsewhere, so that it can be mailed or attached as it is."""
+    rep = Store(root).report_dir
+    parts = _index_parts(profile, root, status, bundle=True)
+    styles_done = False
+    for stem, st in sorted(status.items()):
+        page = rep / "notebooks" / f"{stem}.html"
+        if not page.is_file():
+            continue
+        styles, body = _notebook_parts(page.read_text())
+        if not styles_done:  # every notebook page carries the same nbconvert styles: once is enough
+            parts.insert(parts.index("</head><body>"), _self_contained(styles))
+            styles_done = True
+        parts.append(f"<section class='notebook' id='nb-{html.escape(stem)}'><h2>Notebook {html.escape(stem)}: "
+                     f"{html.escape(st.get('title', ''))}</h2>{_self_contained(body)}</section>")
+    out = rep / f"report-{profile}.html"
+    atomic_write_text(out, "\n".join(parts + ["</body></html>"]))
+    log.info("self-contained report written to %s", out)
+    return out

@@ -118,8 +118,45 @@ def read_json(path) -> Any:
     try:
         return json.loads(Path(path).read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RnnvizError(f"{path} is damaged (not valid JSON: {exc}); delete it and rerun the command that "
-                          "wrote it") from None
+        raise RnnvizError(f"{path} is damaged (not valid JSON: {exc}); {damage_fix(path)}") from None
+
+
+def damage_fix(path) -> str:
+    """What to do about a damaged file, by what it is and where it lives (the store knows its names)."""
+    path = Path(path)
+    name, folder = path.name, path.parent
+    if folder.name == "snapshots":
+        name, folder = f"snapshots/{name}", folder.parent
+    if is_shipped(path):
+        return (f"a shipped file is never rewritten: restore it from git (git checkout -- {folder.name}/{name} in "
+                "data/runs) or from the release, then check all of them with rnnviz runs verify")
+    kind = folder.parent.name
+    run = "rerun the command that trained it (rnnviz train/grid with the same options)"
+    if kind == "runs" or ((folder / "config.json").is_file() and name != "config.json"):
+        if name == "checkpoint.pt":
+            return f"delete it and {run}: the run then restarts from step 0 (its best.pt and history are rewritten)"
+        if name in ("metrics.json", "history.json"):
+            return (f"delete it{' and metrics.json' if name == 'history.json' else ''} and {run}: the run resumes "
+                    "from checkpoint.pt, its last good checkpoint, and rewrites it")
+        if name == "test_probs.npy":
+            return "delete it: the next read recomputes it from the run's best.pt"
+        return f"delete the run folder {folder} and {run}"
+    if kind == "baselines":
+        return f"delete the folder {folder} and rerun the command that made it (rnnviz ngram/nnn, or notebook 03)"
+    if kind in ("activations", "shipped-cache"):
+        return f"delete the folder {folder}: it is a cache, recomputed on the next read"
+    return "delete it and rerun the command that wrote it"
+
+
+def load_npy(path) -> np.ndarray:
+    """``np.load`` without pickles; a truncated or corrupt file is a one-line RnnvizError naming it."""
+    from rnnviz_lib.errors import RnnvizError
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise RnnvizError(f"{path} is damaged or truncated ({why}); {damage_fix(path)}") from None
 
 
 def load_torch(path, map_location="cpu") -> Any:
@@ -139,9 +176,12 @@ def load_torch(path, map_location="cpu") -> Any:
         raise RnnvizError(f"{path} holds pickled objects other than tensors and plain data, so it was refused (not "
                           "loaded, nothing in it ran); delete it unless you trust where it came from") from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, AttributeError) as exc:
+        import zipfile
+
         why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise RnnvizError(f"{path} is damaged or truncated ({why}); delete it and rerun the command "
-                          "(a run then restarts from the start)") from None
+        if path.is_file() and not zipfile.is_zipfile(path):  # torch.save writes a zip; a cut one has no end record
+            why = f"not a complete torch zip archive, {path.stat().st_size:,} bytes: {why}"
+        raise RnnvizError(f"{path} is damaged or truncated ({why}); {damage_fix(path)}") from None
 
 
 def atomic_save_npy(path, array: np.ndarray) -> Path:
@@ -232,10 +272,23 @@ class Store:
             "caption": caption,
             "notebook": notebook or os.environ.get("RNNVIZ_NOTEBOOK", ""),
             "files": {k: p.name for k, p in paths.items()},
+            "index_levels": df.index.nlevels,  # how many leading CSV columns load_table reads as the index
         }
         atomic_write_json(stem.with_suffix(".json"), meta)
         log.info("table %s written to %s", name, d)
         return {k: str(p) for k, p in paths.items()}
+
+    def load_table(self, name: str, profile: str):
+        """A table written by ``save_table`` (its CSV, index restored), or None when the profile
+        has no table of that name. Column labels come back as strings."""
+        import pandas as pd
+
+        stem = self.tables_dir(profile) / name
+        if not stem.with_suffix(".json").is_file() or not stem.with_suffix(".csv").is_file():
+            return None
+        meta = read_json(stem.with_suffix(".json"))
+        levels = int(meta.get("index_levels", 1)) if isinstance(meta, dict) else 1
+        return pd.read_csv(stem.with_suffix(".csv"), index_col=list(range(levels)))
 
     def save_figure(self, fig, name: str, profile: str, caption: str = "", notebook: str | None = None) -> dict:
         """Save a matplotlib figure as PNG and PDF (atomically) with a JSON caption sidecar."""

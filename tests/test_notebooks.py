@@ -18,7 +18,7 @@ def test_every_notebook_runs_top_to_bottom_with_its_defaults_and_shows_its_figur
     import nbclient
 
     notebooks = sorted((home / "notebooks").glob("[0-9][0-9]_*.py"))
-    assert len(notebooks) == 9
+    assert len(notebooks) == 10  # 00_data … 09_scorecard
     for path in notebooks:
         nb = jupytext.read(path)
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

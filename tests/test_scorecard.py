@@ -1,0 +1,148 @@
+"""The findings scorecard: verdicts computed from the saved tables, and flipped when the numbers
+in those tables are swapped."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from rnnviz_lib import paper
+from rnnviz_lib.analysis import scorecard
+from rnnviz_lib.store import Store
+
+COLS = [f"{c.upper()}-{d}" for c, d in paper.TABLE1_COLUMNS]
+
+
+def _table1(dataset: str, sizes=(64, 128, 256, 512)) -> pd.DataFrame:
+    """The paper's own Table 1 rows, laid out as notebook 02 saves ``table1_<ds>_ours``."""
+    t = pd.DataFrame([[paper.TABLE1[dataset][s][k] for k in paper.TABLE1_COLUMNS] for s in sizes],
+                     index=pd.Index(list(sizes), name="size"), columns=COLS, dtype=float)
+    return t
+
+
+def _table2(dataset: str, nnn_label: str = "n-NN (paper recipe)") -> pd.DataFrame:
+    """The paper's own Table 2, laid out as notebook 03 saves ``table2_<ds>_ours``."""
+    ref = paper.TABLE2[dataset]
+    t = pd.DataFrame([[ref["n-gram"][n] for n in paper.TABLE2_N], [ref["n-NN"][n] for n in paper.TABLE2_N]],
+                     index=["n-gram", nnn_label], columns=list(paper.TABLE2_N), dtype=float)
+    t.columns.name = "n"
+    return t
+
+
+def _row(card: pd.DataFrame, claim: int, dataset: str = "") -> pd.Series:
+    sel = card[(card["claim"] == claim) & (card["dataset"] == dataset)]
+    assert len(sel) == 1, (claim, dataset, card[["claim", "dataset"]].values.tolist())
+    return sel.iloc[0]
+
+
+def test_empty_store_gives_every_claim_a_reasoned_not_measurable(home):
+    card = scorecard.scorecard("smoke", Store(home))
+    assert list(card.columns) == scorecard.COLUMNS
+    assert set(card["claim"]) == set(paper.CLAIMS)
+    assert (card["verdict"] == scorecard.NOT_MEASURABLE).all()
+    assert card["reason"].str.len().gt(10).all()
+    assert "this profile has no lk models" in _row(card, 1, "lk")["reason"]  # smoke trains wp only
+
+
+def test_the_papers_own_numbers_reproduce_the_table_claims(home):
+    store = Store(home)
+    store.save_table(_table1("wp"), "table1_wp_ours", "smoke")
+    store.save_table(_table2("wp"), "table2_wp_ours", "smoke")
+    card = scorecard.scorecard("smoke", store)
+    for claim in (1, 2, 3, 4):
+        r = _row(card, claim, "wp")
+        assert r["verdict"] == scorecard.REPRODUCED, (claim, r["ours"], r["reason"])
+    assert "1.077" in _row(card, 3, "wp")["ours"] and "1.195" in _row(card, 3, "wp")["ours"]
+    assert "gru-3-512" in _row(card, 3, "wp")["ours"]
+
+
+def test_swapping_two_models_losses_flips_the_verdict(home):
+    """Claim 3: give the 20-gram the best RNN's loss and the RNN the 20-gram's; claim 1: swap the
+    1- and 2-layer GRU and RNN of row 64."""
+    store = Store(home)
+    t1, t2 = _table1("wp"), _table2("wp")
+    store.save_table(t1, "table1_wp_ours", "smoke")
+    store.save_table(t2, "table2_wp_ours", "smoke")
+    before = scorecard.scorecard("smoke", store)
+
+    swapped = t1.copy()
+    swapped.loc[512, "GRU-3"], t2.loc["n-gram", 20] = t2.loc["n-gram", 20], t1.loc[512, "GRU-3"]
+    store.save_table(swapped, "table1_wp_ours", "smoke")
+    store.save_table(t2, "table2_wp_ours", "smoke")
+    after = scorecard.scorecard("smoke", store)
+    assert _row(before, 3, "wp")["verdict"] == scorecard.REPRODUCED
+    assert _row(after, 3, "wp")["verdict"] == scorecard.NOT_REPRODUCED, _row(after, 3, "wp")["reason"]
+
+    row64 = _table1("wp", sizes=(64,))
+    store.save_table(row64, "table1_wp_ours", "smoke")
+    assert _row(scorecard.scorecard("smoke", store), 1, "wp")["verdict"] == scorecard.REPRODUCED
+    for a, b in (("GRU-1", "GRU-2"), ("RNN-1", "RNN-3")):
+        row64[a], row64[b] = row64[b].copy(), row64[a].copy()
+    store.save_table(row64, "table1_wp_ours", "smoke")
+    r = _row(scorecard.scorecard("smoke", store), 1, "wp")
+    assert r["verdict"] == scorecard.NOT_REPRODUCED and r["ours"].startswith("1/3"), (r["ours"], r["reason"])
+
+
+def test_a_claim_the_papers_own_row_does_not_show_is_not_measurable(home):
+    """At row 64 the paper's own LSTMs lose to its RNNs and no model beats the 20-gram."""
+    store = Store(home)
+    store.save_table(_table1("wp", sizes=(64,)), "table1_wp_ours", "smoke")
+    store.save_table(_table2("wp"), "table2_wp_ours", "smoke")
+    card = scorecard.scorecard("smoke", store)
+    r2, r3 = _row(card, 2, "wp"), _row(card, 3, "wp")
+    assert r2["verdict"] == r3["verdict"] == scorecard.NOT_MEASURABLE
+    assert "paper's own Table 1" in r2["reason"] and "0/3" in r2["reason"]
+    assert "gru-2-64" in r3["reason"] and "1.373" in r3["reason"]
+
+
+def test_nnn_claim_needs_both_small_and_large_n(home):
+    store = Store(home)
+    t2 = _table2("wp", "n-NN (smoke recipe)")
+    t2.loc["n-NN (smoke recipe)", [3, 4, 5, 6]] = float("nan")
+    store.save_table(t2, "table2_wp_ours", "smoke")
+    r = _row(scorecard.scorecard("smoke", store), 4, "wp")
+    assert r["verdict"] == scorecard.NOT_MEASURABLE and "n = 1, 2" in r["reason"]
+    t2 = _table2("wp", "n-NN (smoke recipe)")
+    t2.loc["n-NN (smoke recipe)", 1] += 0.2  # no longer matches the n-gram at n = 1
+    store.save_table(t2, "table2_wp_ours", "smoke")
+    assert _row(scorecard.scorecard("smoke", store), 4, "wp")["verdict"] == scorecard.NOT_REPRODUCED
+
+
+@pytest.mark.parametrize("forget, output, v7, v8", [
+    (0.95, 0.80, scorecard.REPRODUCED, scorecard.REPRODUCED),
+    (0.60, 0.995, scorecard.NOT_REPRODUCED, scorecard.NOT_REPRODUCED),
+])
+def test_gate_claims_follow_the_gate_numbers(home, forget, output, v7, v8):
+    store = Store(home)
+    numbers = pd.DataFrame({"forget_right_majority": [3, float("nan")], "forget_units": [111, float("nan")],
+                            "forget_max_frac_right": [forget, float("nan")], "output_always_open": [0, float("nan")],
+                            "output_always_shut": [0, float("nan")], "output_max_frac_right": [output, float("nan")],
+                            "output_max_frac_left": [0.3, float("nan")]}, index=["wp-lstm-3-64", "wp-gru-3-64"])
+    store.save_table(numbers, "fig3_gate_numbers", "smoke")
+    layers = pd.DataFrame({"model": ["wp-lstm-3-64"] * 6, "gate": ["i", "f"] * 3, "layer": [1, 1, 2, 2, 3, 3],
+                           "dist": [0.2, 0.3, 0.6, 0.7, 0.8, 0.9]})
+    store.save_table(layers, "fig3_layer_summary", "smoke")
+    card = scorecard.scorecard("smoke", store)
+    assert _row(card, 7)["verdict"] == v7 and _row(card, 8)["verdict"] == v8
+    assert _row(card, 9)["verdict"] == scorecard.REPRODUCED
+    assert "wp lstm-3-64 (" in _row(card, 7)["models"]  # the model with its origin
+    layers["dist"] = [0.9, 0.8, 0.6, 0.7, 0.2, 0.3]  # layer 1 now the most saturated
+    store.save_table(layers, "fig3_layer_summary", "smoke")
+    assert _row(scorecard.scorecard("smoke", store), 9)["verdict"] == scorecard.NOT_REPRODUCED
+
+
+def test_onion_claims_need_the_papers_model_sizes(home):
+    store = Store(home)
+    models = pd.DataFrame({"ours": [1.43, 1.46], "origin": ["store", "store"], "run": ["a", "b"]},
+                          index=pd.Index(["lstm-2-64", "lstm-1-64"], name="model"))
+    store.save_table(models, "table1_models_wp", "smoke")
+    onion = pd.DataFrame({"ours": [0.34, 0.12, 0.07, 0.27, 0.05, 2818.0]},
+                         index=pd.Index(["best LSTM share: n-gram", "best LSTM share: dynamic memory",
+                                         "best LSTM share: rare words", "best LSTM share: words",
+                                         "difference: n-gram share", "difference (small − best) errors"], name="quantity"))
+    store.save_table(onion, "onion_vs_paper", "smoke")
+    card = scorecard.scorecard("smoke", store)
+    r13, r14 = _row(card, 13, "wp"), _row(card, 14, "wp")
+    assert r13["verdict"] == r14["verdict"] == scorecard.NOT_MEASURABLE
+    assert "size-512" in r13["reason"] and "34%" in r13["ours"]
+    assert "needs LSTMs of two sizes" in r14["reason"]
