@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import html.parser
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +15,10 @@ from urllib.parse import unquote
 import pytest
 import yaml
 
-from rnnviz_lib import pipeline
+from rnnviz_lib import data, paper, pipeline, provenance
+from rnnviz_lib.analysis import scorecard
 from rnnviz_lib.errors import RnnvizError
+from rnnviz_lib.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -82,12 +87,24 @@ def test_failing_notebook_is_rendered_and_reported(home):
     assert "failed" in (home / "report" / "index.html").read_text()
 
 
+@pytest.fixture(scope="module")
+def smoke_report(tmp_path_factory):
+    """`rnnviz report --profile smoke` run once, as a user runs it, in a fresh project root with
+    the repo's notebooks; every test below reads what it wrote. Returns (root, completed process)."""
+    home = tmp_path_factory.mktemp("smoke") / "home"
+    home.mkdir()
+    shutil.copytree(REPO / "notebooks", home / "notebooks", ignore=shutil.ignore_patterns("*.ipynb"))
+    proc = subprocess.run([sys.executable, "-m", "rnnviz_lib.cli", "report", "--profile", "smoke"],
+                          cwd=home, env={**os.environ, "RNNVIZ_HOME": str(home)}, capture_output=True, text=True,
+                          timeout=1500)
+    return home, proc
+
+
 @pytest.mark.slow
-def test_smoke_report_end_to_end(home):
+def test_smoke_report_end_to_end(smoke_report):
     """`rnnviz report --profile smoke` as a user runs it: every notebook executes; the index
     links every notebook, table and figure, and every link resolves to a file."""
-    proc = subprocess.run([sys.executable, "-m", "rnnviz_lib.cli", "report", "--profile", "smoke"],
-                          cwd=home, capture_output=True, text=True, timeout=1500)
+    home, proc = smoke_report
     assert proc.returncode == 0, proc.stderr[-4000:]
     index = home / "report" / "index.html"
     links = _links(index)
@@ -110,3 +127,140 @@ def test_smoke_report_end_to_end(home):
         assert fig.with_suffix(".png").stat().st_size > 1000 and fig.with_suffix(".pdf").is_file()
     status = json.loads((home / "report" / "status-smoke.json").read_text())
     assert all(s["ok"] for s in status.values())
+
+
+class _Refs(html.parser.HTMLParser):
+    """Every href/src of a page, and the verdict cells of its scorecard."""
+
+    def __init__(self):
+        super().__init__()
+        self.refs, self.verdicts, self._verdict = [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.refs += [v for k, v in attrs if k in ("href", "src")]
+        self._verdict = tag == "td" and a.get("class") == "verdict"
+
+    def handle_data(self, text):
+        if self._verdict:
+            self.verdicts.append(text)
+            self._verdict = False
+
+
+def _refs(page: Path) -> _Refs:
+    p = _Refs()
+    p.feed(page.read_text())
+    return p
+
+
+def _assert_self_contained(page: Path) -> _Refs:
+    p = _refs(page)
+    outside = [r for r in p.refs if not r.startswith(("data:", "#"))]
+    assert not outside, outside[:5]
+    assert not re.search(r"<script\b[^>]*\ssrc\s*=", page.read_text(), re.I)  # no script fetched from elsewhere
+    return p
+
+
+def _assert_provenance(report: Path, profile: str) -> dict:
+    """The provenance section names the commit, the versions, the data sha256s, the profile hash,
+    every run with its origin, and the rebuild command; its JSON says the same."""
+    text = report.read_text()
+    prov = json.loads((report.parent / f"provenance-{profile}.json").read_text())
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert prov["code"]["commit"] == head and head in text and "tree dirty" in text
+    import numpy
+    import torch
+
+    assert prov["versions"]["torch"] == torch.__version__ and prov["versions"]["numpy"] == numpy.__version__
+    for v in (torch.__version__, numpy.__version__, sys.version.split()[0]):
+        assert v in text
+    assert prov["data"]["wp"]["sha256"] == data.WP_SHA256 and data.WP_SHA256 in text
+    assert prov["profile_hash"] == provenance.profile_hash(profile, report.parent.parent) and prov["profile_hash"] in text
+    assert prov["runs"], "no runs listed"
+    for r in prov["runs"]:
+        assert r["run"] in text and r["origin"] in ("shipped", "trained here")
+    assert f"rnnviz report --profile {profile}" in prov["rebuild"] and prov["rebuild"] in text
+    return prov
+
+
+@pytest.mark.slow
+def test_smoke_report_scores_every_claim_with_provenance_and_one_self_contained_file(smoke_report):
+    home, proc = smoke_report
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    index = home / "report" / "index.html"
+    text = index.read_text()
+    assert text.index("id='scorecard'") < text.index("id='notebooks'")  # the scorecard comes first
+    card = Store(home).load_table("scorecard", "smoke").reset_index()
+    assert set(card["claim"]) == set(paper.CLAIMS)
+    verdicts = _refs(index).verdicts
+    assert len(verdicts) == len(card) and set(verdicts) <= set(scorecard.VERDICTS)
+    assert all(f"verdict-{'-'.join(v.split()[:2])}" in text for v in set(verdicts))  # coloured by verdict
+    prov = _assert_provenance(index, "smoke")
+    assert {r["origin"] for r in prov["runs"]} == {"trained here"}  # the tests see no shipped runs
+    bundle = home / "report" / "report-smoke.html"
+    _assert_self_contained(bundle)
+    btext = bundle.read_text()
+    for py in pipeline.discover(home):
+        assert f"id='nb-{py.stem}'" in btext, py.stem
+    assert btext.count("data:image/png;base64,") >= 2 * len(list((home / "figures" / "smoke").glob("*.png")))
+    _assert_provenance(bundle, "smoke")
+
+
+def test_index_and_self_contained_file_from_saved_pieces(home):
+    """Without running notebooks: a status, a notebook page that loads scripts from a CDN and links
+    a file, a table, a figure and a scorecard give an index with relative links and a single file
+    with nothing outside it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    store = Store(home)
+    store.save_table(pd.DataFrame({"x": [1.0, 2.0]}), "table1_wp", "smoke", "a table")
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    store.save_figure(fig, "fig_x", "smoke", "a figure")
+    plt.close(fig)
+    card = scorecard.scorecard("smoke", store)
+    card.loc[0, "verdict"], card.loc[1, "verdict"] = scorecard.REPRODUCED, scorecard.NOT_REPRODUCED
+    store.save_table(card.set_index(["claim", "dataset"]), "scorecard", "smoke")
+    nb = home / "report" / "notebooks"
+    nb.mkdir(parents=True)
+    (nb / "02_table1.html").write_text(
+        "<html><head><style>.jp-Cell{color:red}</style>"
+        "<script src='https://cdnjs.cloudflare.com/require.min.js'></script></head><body>"
+        "<p><a href='#here'>anchor</a> <a href=\"../pages/cells.html\">a page</a> "
+        "<img src='data:image/png;base64,AAAA'> <link rel='stylesheet' href='http://x/y.css'></p>"
+        "<p>notebook body</p></body></html>")
+    status = {"02_table1": {"title": "Table 1", "ok": True, "error": None, "seconds": 1.0, "finished": "now"}}
+    index = pipeline.write_index("smoke", home, status)
+    text = index.read_text()
+    assert text.index("id='scorecard'") < text.index("id='tables'") < text.index("id='provenance'")
+    assert "class='verdict-reproduced'" in text and "class='verdict-not-reproduced'" in text
+    assert "class='verdict-not-measurable'" in text
+    assert "href='notebooks/02_table1.html'" in text and "src='../figures/smoke/fig_x.png'" in text
+    _assert_provenance(index, "smoke")
+    bundle = home / "report" / "report-smoke.html"
+    refs = _assert_self_contained(bundle)
+    btext = bundle.read_text()
+    assert "notebook body" in btext and ".jp-Cell{color:red}" in btext and "a page" in btext
+    assert "#nb-02_table1" in refs.refs and "#here" in refs.refs
+    assert any(r.startswith("data:image/png;base64,") and len(r) > 1000 for r in refs.refs)  # the figure, inlined
+    assert any(r.startswith("data:text/csv;base64,") for r in refs.refs)  # the table's CSV, inlined
+
+
+def test_runs_used_names_each_run_with_its_origin_and_recipe(home, monkeypatch):
+    """The quick profile: its Table 1 runs are the shipped paper-recipe runs, its snapshot run is
+    its own (an extra grid), trained here."""
+    monkeypatch.setenv("RNNVIZ_SHIPPED_RUNS", str(REPO / "data" / "runs"))
+    runs = provenance.runs_used("quick", Store(home))
+    manifest = json.loads((REPO / "data" / "runs" / "MANIFEST.json").read_text())["runs"]
+    shipped = runs[runs["origin"] == "shipped"]
+    assert set(shipped.index) == set(manifest) and (shipped["profile"] == "paper").all()
+    assert "wp-lstm1-64-faf80ccd2e" in shipped.index and not shipped["extra"].any()
+    own = runs[runs["origin"] == "trained here"]
+    assert len(own) == 1 and own["extra"].all() and own["snapshots"].all() and (own["profile"] == "quick").all()
+    assert own.iloc[0]["model"] == "lstm-3-64" and own.iloc[0]["dataset"] == "wp"
+    monkeypatch.setenv("RNNVIZ_SHIPPED_RUNS", "off")
+    assert provenance.rebuild_command("quick") == "RNNVIZ_SHIPPED_RUNS=off rnnviz report --profile quick"
