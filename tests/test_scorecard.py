@@ -123,12 +123,12 @@ def test_gate_claims_follow_the_gate_numbers(home, forget, output, v7, v8):
                            "dist": [0.2, 0.3, 0.6, 0.7, 0.8, 0.9]})
     store.save_table(layers, "fig3_layer_summary", "smoke")
     card = scorecard.scorecard("smoke", store)
-    assert _row(card, 7)["verdict"] == v7 and _row(card, 8)["verdict"] == v8
-    assert _row(card, 9)["verdict"] == scorecard.REPRODUCED
-    assert "wp lstm-3-64 (" in _row(card, 7)["models"]  # the model with its origin
+    assert _row(card, 7, "wp")["verdict"] == v7 and _row(card, 8, "wp")["verdict"] == v8
+    assert _row(card, 9, "wp")["verdict"] == scorecard.REPRODUCED
+    assert "wp lstm-3-64 (" in _row(card, 7, "wp")["models"]  # the model with its origin
     layers["dist"] = [0.9, 0.8, 0.6, 0.7, 0.2, 0.3]  # layer 1 now the most saturated
     store.save_table(layers, "fig3_layer_summary", "smoke")
-    assert _row(scorecard.scorecard("smoke", store), 9)["verdict"] == scorecard.NOT_REPRODUCED
+    assert _row(scorecard.scorecard("smoke", store), 9, "wp")["verdict"] == scorecard.NOT_REPRODUCED
 
 
 def test_onion_claims_need_the_papers_model_sizes(home):
