@@ -89,14 +89,19 @@ class Inputs:
         t = self.store.load_table(name, self.profile)
         return None if t is None or t.empty else t
 
-    def describe(self, dataset: str, models, extra: bool = False) -> str:
-        """``"wp lstm-2-64 (shipped, paper recipe, wp-lstm2-64-977851ab29)"``, for each model."""
+    def describe(self, dataset: str, models) -> str:
+        """``"wp lstm-2-64 (shipped, paper recipe, wp-lstm2-64-977851ab29)"``, for each model: the
+        run Table 1 chose for it (``table1_models_<ds>``, its best dropout), else its grid run."""
+        chosen = self.table(f"table1_models_{dataset}")
+        chosen = chosen["run"].to_dict() if chosen is not None and "run" in chosen else {}
         out = []
         for m in dict.fromkeys(models):
             r = self.runs
             sel = r[(r["dataset"] == dataset) & (r["model"] == m)] if len(r) else r
-            if len(sel) and not extra:
-                sel = sel[~sel["extra"].astype(bool)] if (~sel["extra"].astype(bool)).any() else sel
+            if m in chosen and chosen[m] in sel.index:
+                sel = sel.loc[[chosen[m]]]
+            elif len(sel) and (~sel["extra"].astype(bool)).any():
+                sel = sel[~sel["extra"].astype(bool)]  # Table 1's run before an extra grid's
             if not len(sel):
                 out.append(f"{dataset} {m} (run not in this profile's grid)")
                 continue
