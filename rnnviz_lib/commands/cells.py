@@ -1,4 +1,5 @@
-"""``rnnviz cells``: interpretable cells, gate saturation and the explorer page of one trained model."""
+"""``rnnviz cells``: interpretable cells, gate saturation and the explorer page of one trained model
+(or two side by side), and its states exported for LSTMVis."""
 
 from __future__ import annotations
 
@@ -10,6 +11,13 @@ from rnnviz_lib.errors import RnnvizError
 log = logging.getLogger(__name__)
 
 
+def _run_dir(path) -> Path:
+    run = Path(path)
+    if not (run / "config.json").is_file():
+        raise RnnvizError(f"{run} is not a run directory (no config.json); pass a folder under artifacts/runs/")
+    return run
+
+
 def _cells(args) -> int:
     import matplotlib.pyplot as plt
 
@@ -18,9 +26,8 @@ def _cells(args) -> int:
     from rnnviz_lib.analysis import gates as G
     from rnnviz_lib.store import atomic_path, atomic_write_text
 
-    run = Path(args.run)
-    if not (run / "config.json").is_file():
-        raise RnnvizError(f"{run} is not a run directory (no config.json); pass a folder under artifacts/runs/")
+    run = _run_dir(args.run)
+    other_run = _run_dir(args.compare) if args.compare else None
     text, text_name = None, "text"
     if args.text:
         tp = Path(args.text)
@@ -60,11 +67,33 @@ def _cells(args) -> int:
         files["causal"] = atomic_write_text(out / f"{name}-causal.csv", eff.to_csv(index=False))
 
     page_sample, page_acts = study.page_view(args.symbols)
+    contexts = explorer.top_contexts(acts, study.sample, k=args.contexts)
     meta = (f"{name} · {acts.cell.upper()}, {acts.L} layer(s) of {acts.H} · page: {page_sample.source} "
             f"({page_sample.lang}), first {min(args.symbols, page_acts.x.shape[1])} symbols")
     files["explorer"] = explorer.write_explorer(out / f"{name}-explorer.html", page_sample, page_acts,
                                                 study.ranking, title=f"rnnviz cell explorer: {name}", meta=meta,
-                                                n_symbols=args.symbols, ranked_on=study.sample.source)
+                                                n_symbols=args.symbols, ranked_on=study.sample.source,
+                                                contexts=contexts)
+    if args.compare:
+        other = C.study_run(other_run, text, text_name, n_streams=args.streams, n_steps=args.steps,
+                            burn=args.burn, max_symbols=args.max_symbols, lang=study.sample.lang)
+        other_sample, other_acts = other.page_view(args.symbols)
+        oname = other.name if other.name != name else f"{other.name} ({Path(args.compare).name})"
+        views = [{"name": f"{name}: {acts.cell.upper()}-{acts.L}-{acts.H}", "sample": page_sample, "acts": page_acts,
+                  "ranking": study.ranking, "contexts": contexts, "ranked_on": study.sample.source},
+                 {"name": f"{oname}: {other.acts.cell.upper()}-{other.acts.L}-{other.acts.H}", "sample": other_sample,
+                  "acts": other_acts, "ranking": other.ranking, "ranked_on": other.sample.source,
+                  "contexts": explorer.top_contexts(other.acts, other.sample, k=args.contexts)}]
+        files["compare"] = explorer.write_compare(
+            out / f"{name}-vs-{other.name}-explorer.html", views, title=f"rnnviz cell explorer: {name} vs {oname}",
+            meta=f"page: {page_sample.source} ({page_sample.lang}), first {min(args.symbols, page_acts.x.shape[1])} symbols",
+            n_symbols=args.symbols)
+    for fmt in dict.fromkeys(args.export or []):
+        desc = f"rnnviz {name} ({acts.cell.upper()}, {acts.L} layer(s) of {acts.H}) over {study.sample.source}"
+        if fmt == "lstmvis":
+            files["lstmvis"] = explorer.write_lstmvis(out / f"{name}-lstmvis", acts, study.sample, name, desc)
+        else:
+            files["npz"] = explorer.write_npz(out / f"{name}-states.npz", acts, study.sample)
     allrow = summary.loc["all"]
     print(f"{name}: {int(allrow['interpretable'])} of {int(allrow['cells'])} cells ({allrow['fraction']:.1%}) track a "
           f"feature strongly (|r| >= {C.R_MIN} or AUC >= {C.AUC_MIN})")
@@ -91,4 +120,13 @@ def register(sub) -> None:
     p.add_argument("--figure-symbols", type=int, default=450, help="symbols per Figure 2 panel (default 450)")
     p.add_argument("--seed", type=int, default=0, help="seed for the contrast cell and control cells (default 0)")
     p.add_argument("--no-causal", action="store_true", help="skip the clamping experiment")
+    p.add_argument("--contexts", type=int, default=10,
+                   help="top contexts per cell on the page: the K highest and K lowest windows (default 10)")
+    p.add_argument("--compare", default=None, metavar="RUN",
+                   help="a second run to show side by side with --run over the same text (same corpus), "
+                        "on one more page <name>-vs-<other>-explorer.html")
+    p.add_argument("--export", action="append", choices=("lstmvis", "npz"), default=None,
+                   help="also write the analysed states: lstmvis, a LSTMVis project folder <name>-lstmvis/ "
+                        "(lstm.yml, states.hdf5 with a (T, H) dataset per layer, train.hdf5 word ids, train.dict); "
+                        "npz, the same arrays in <name>-states.npz; repeat for both")
     p.set_defaults(func=_cells)
