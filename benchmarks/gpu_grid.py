@@ -10,10 +10,10 @@ Usage::
 What it does, in one process, on the paper's recipe (B = S = 100, WP, K = 87):
 
 1. reference: for each measured grid model (cells × sizes × depths, default sizes 64/256/512,
-   depths 1/3), the plain training step of ``train.train_run`` (fused cuDNN module, fp32, one
-   model at a time, ``loss.item()`` every step) timed over ``--steps`` steps, plus the
+   depths 1/3), the plain training step of ``train.train_run`` (``train.ModuleStepper``: fused
+   cuDNN module, fp32, one model at a time, the loss read every step) timed over ``--steps`` steps, plus the
    validation forward per batch;
-2. fast: the same models as ``fast.Stepper`` steps (stacked/batched cells, embedding input,
+2. fast: the same models as ``fast.Stepper`` steps (``fast.make_stepper``) (stacked/batched cells, embedding input,
    CUDA-graph step), each alone, then all of them at once with ``--streams`` concurrent CUDA
    streams (one thread each, as ``fast.run_fast`` runs groups), and a stack of 3 same-shape models
    (the grid's dropout variants of one model);
@@ -112,9 +112,8 @@ def _standins() -> list[str]:
 STANDINS = _standins()
 
 import torch
-import torch.nn.functional as F
 
-from rnnviz_lib import data, evaluate, fast, models, train
+from rnnviz_lib import data, fast, models, train
 from rnnviz_lib.store import Store
 
 EQ_TOL = 0.01  # nats
@@ -137,40 +136,20 @@ def sync(dev):
 # Reference: the plain loop of train.train_run, one model
 # ----------------------------------------------------------------------------------------
 def time_reference(cfg, K, x_all, y_all, val, dev, steps, warmup):
-    model = train.build_model(cfg, K).to(dev)
-    opt = torch.optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps)
+    # the reference step of train.train_run (train.ModuleStepper: fused module, loss read every step)
+    stepper = train.ModuleStepper(train.build_model(cfg, K).to(dev), cfg.replace(engine="reference"))
     S = cfg.seq_length
-    nb = x_all.shape[1] // S
-    state = None
-    model.train()
-
-    def step(i):
-        nonlocal state
-        x = x_all[:, (i % nb) * S : (i % nb + 1) * S].long()
-        y = y_all[:, (i % nb) * S : (i % nb + 1) * S].long()
-        logits, state = model(x, state)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-        lv = loss.item()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_value_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        state = models.detach_state(state)
-        return lv
-
-    for i in range(warmup):
-        step(i)
+    run_steps(stepper, x_all, y_all, S, 0, warmup)
     sync(dev)
     t0 = time.perf_counter()
-    for i in range(steps):
-        step(warmup + i)
+    run_steps(stepper, x_all, y_all, S, warmup, steps)
     sync(dev)
     t_step = (time.perf_counter() - t0) / steps
     nv = min(3, val.n_batches)
-    evaluate.stream_loss(model, val, dev, 1)
+    stepper.val_losses(val, 1)
     sync(dev)
     t0 = time.perf_counter()
-    evaluate.stream_loss(model, val, dev, nv)
+    stepper.val_losses(val, nv)
     sync(dev)
     t_eval = (time.perf_counter() - t0) / nv
     return t_step, t_eval
@@ -180,13 +159,7 @@ def time_reference(cfg, K, x_all, y_all, val, dev, steps, warmup):
 # Fast: stacked steppers
 # ----------------------------------------------------------------------------------------
 def make_stepper(cfgs, K, dev, graphs, engine="stacked"):
-    nets = [train.build_model(c, K) for c in cfgs]
-    if engine == "cudnn":
-        return fast.ModuleStepper(fast.ModuleStack(nets, dev), cfgs[0], cfgs[0].batch_size, cfgs[0].seq_length)
-    stack = fast.Stack(nets, dev)
-    gen = torch.Generator(device=dev)
-    gen.manual_seed(0)
-    return fast.Stepper(stack, cfgs[0], cfgs[0].batch_size, cfgs[0].seq_length, graphs, gen)
+    return fast.make_stepper([train.build_model(c, K) for c in cfgs], cfgs[0].replace(seed=0), dev, engine, graphs)
 
 
 def run_steps(stepper, x_all, y_all, S, start, n):
@@ -194,6 +167,8 @@ def run_steps(stepper, x_all, y_all, S, start, n):
     for i in range(start, start + n):
         j = i % nb
         stepper.step(x_all[:, j * S : (j + 1) * S], y_all[:, j * S : (j + 1) * S])
+        if stepper.eager_loss:
+            stepper.take_losses()  # the plain loop reads the loss after every step
 
 
 def time_fast_solo(stepper, x_all, y_all, S, dev, steps, warmup):

@@ -43,8 +43,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from rnnviz_lib import train
 from rnnviz_lib.models import CharRNN, n_params, width_for
 
 HERE = Path(__file__).resolve().parent
@@ -56,29 +56,18 @@ CELLS, DEPTHS, SIZES = ("lstm", "rnn", "gru"), (1, 2, 3), (64, 128, 256, 512)
 
 
 def _step_fn(model, path: str, B: int, S: int, K: int, device):
-    opt = torch.optim.RMSprop(model.parameters(), lr=2e-3, alpha=0.95)
+    """One training step of ``path`` as a closure: ``train.ModuleStepper`` (the training loop's
+    reference step: RMSProp 2e-3, clip 5) with the fused forward, ``forward_traced`` or ``cpu_step``."""
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, K, (B, S), generator=g).to(device)
     y = torch.randint(0, K, (B, S), generator=g).to(device)
-    if path == "cpu_step":
-        from rnnviz_lib.cpu_step import CpuStep
-
-        step = CpuStep(model)
-
-        def run():
-            step(x, y, None)
-            torch.nn.utils.clip_grad_value_(model.parameters(), 5.0)
-            opt.step()
-        return run
-    fwd = model if path == "fused" else (lambda inp: model.forward_traced(inp)[::2])
+    cfg = train.TrainConfig(engine="cpu_step" if path == "cpu_step" else "reference")
+    fwd = (lambda inp, state: model.forward_traced(inp, state)[::2]) if path == "traced" else None
+    stepper = train.ModuleStepper(model, cfg, eager_loss=False, forward=fwd)
 
     def run():
-        logits, _ = fwd(x)
-        loss = F.cross_entropy(logits.reshape(-1, K), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_value_(model.parameters(), 5.0)
-        opt.step()
+        stepper.reset_state()  # every timed step starts from zeros
+        stepper.step(x, y)
     return run
 
 
@@ -103,7 +92,6 @@ def equivalence(cells, depths, steps: int, data_dir: str | None) -> list[dict]:
     """Validation losses of a ``steps``-step paper-recipe schedule, reference vs cpu_step engine."""
     import tempfile
 
-    from rnnviz_lib import train
     from rnnviz_lib.store import Store
 
     rows = []

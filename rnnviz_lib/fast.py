@@ -6,6 +6,10 @@ API::
     results = run_fast(configs, store, streams=8, graphs=True, pad_ratio=2.0)   # on a GPU
     results = train_stack(configs, store)          # one group (make_groups) trained as one stack
     grid.run(configs, executor="fast")             # the same through the grid runner
+    stepper = make_stepper(nets, cfg, device)      # the stacked step, a train.Stepper
+
+This module holds the stacked tensors (``Stack``, ``Stepper``) and the grouping; the training
+loop, the run files and resuming are ``train.train_group``'s, the same as for one model.
 
 Why. The plain loop (``grid.run(configs, executor="local")`` -> ``train.train_run``, one model at a
 time on fused cuDNN modules, fp32) is the reference. On a GPU it leaves the chip idle: a batch of
@@ -40,19 +44,17 @@ evaluations and checkpoints, shared by the members of a stack and by concurrent 
 On a GPU, more than 8 concurrent streams need ``CUDA_DEVICE_MAX_CONNECTIONS`` raised before
 CUDA starts (``run_fast`` sets 32 if CUDA is not initialised yet).
 
-The run directories and files are the reference's (``train``'s module docstring): config.json,
-history.json, best.pt, checkpoint.pt (model and optimizer in ``torch.optim.RMSprop`` format, so
-the reference can resume them), snapshots, test_probs.npy and metrics.json, the last two written
-by ``train``'s own finishing code from best.pt. Table 1 and every analysis read them unchanged.
-A group whose members stopped at different points resumes them one by one with the reference.
+The run directories and files are the reference's, written by ``train.train_group`` (config.json,
+history.json, best.pt, checkpoint.pt with the optimizer in ``torch.optim.RMSprop`` format, so
+the reference can resume them, snapshots, test_probs.npy and metrics.json). Table 1 and every
+analysis read them unchanged. A group whose members stopped at different points resumes them
+one by one with the reference.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import dataclasses
 import logging
-import math
 import os
 import threading
 import time
@@ -62,13 +64,11 @@ import torch
 import torch.nn.functional as F
 
 from rnnviz_lib import evaluate, models, train
-from rnnviz_lib.config import config_hash
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.store import Store, atomic_write_json
+from rnnviz_lib.store import Store
 
 log = logging.getLogger(__name__)
 
-_BUILD_LOCK = threading.Lock()  # train.build_model seeds torch's global RNG: one thread at a time
 _CAPTURE_LOCK = threading.Lock()  # one CUDA-graph capture at a time
 
 # Config fields that may differ inside one stacked group (everything else must match).
@@ -341,12 +341,10 @@ def stream_losses(stack: Stack, part, max_batches: int = 0) -> list[float]:
     return [float(v) / (B * n * part.seq_length) for v in total.cpu()]
 
 
-def eval_losses(stack, part, max_batches: int = 0, nets=None) -> list[float]:
+def eval_losses(stack: Stack, part, max_batches: int = 0, nets=None) -> list[float]:
     """Every model's validation loss with ``evaluate.stream_loss`` on the fused module (the
     reference's evaluation, at cuDNN speed): ``nets`` are CharRNNs of the stack's shape on its
     device, reused between calls (the stack's weights are copied into them)."""
-    if isinstance(stack, ModuleStack):
-        return [evaluate.stream_loss(stack.model, part, stack.device, max_batches)]
     nets = nets or [models.model_from_hparams(hp).to(stack.device) for hp in stack.hparams]
     return [evaluate.stream_loss(stack.copy_into(m, net), part, stack.device, max_batches)
             for m, net in enumerate(nets)]
@@ -356,10 +354,19 @@ def eval_losses(stack, part, max_batches: int = 0, nets=None) -> list[float]:
 # The training step: forward, backward, clip, RMSProp (torch.optim.RMSprop's formula)
 # ----------------------------------------------------------------------------------------
 class Stepper:
-    """One optimizer step of every model in a stack; eager, or replayed from a CUDA graph."""
+    """One optimizer step of every model in a stack; eager, or replayed from a CUDA graph.
+
+    A ``train.Stepper`` (engine ``fast-stacked``): ``train.train_group`` drives it. The training
+    losses are summed on the device and read only at evaluations and checkpoints.
+    """
+
+    engine = "fast-stacked"
+    eager_loss = False
+    model = None
 
     def __init__(self, stack: Stack, cfg: train.TrainConfig, B: int, S: int, graphs: bool, generator=None):
         self.stack, self.cfg = stack, cfg
+        self.M = stack.M
         dev = stack.device
         self.square = [torch.zeros_like(p, requires_grad=False) for p in stack.params]
         self.lr = torch.full((stack.M,), cfg.lr, device=dev)  # per model; 0 freezes a stopped model
@@ -371,6 +378,10 @@ class Stepper:
         self.generator = generator
         self.graph = None
         self.use_graph = bool(graphs) and dev.type == "cuda"
+        # torch.optim.RMSprop's param_groups for checkpoints the reference step can resume
+        self._groups = torch.optim.RMSprop([torch.zeros(1) for _ in stack.params], lr=cfg.lr,
+                                           alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps).state_dict()["param_groups"]
+        self._eval_nets = None
 
     def _body(self):
         st = self.stack
@@ -430,20 +441,6 @@ class Stepper:
         self.lr_host[m] = float(value)
         self.lr[m] = float(value)
 
-    def optimizer_state(self, m: int, template: dict, step: int) -> dict:
-        """Model m's RMSProp state in ``torch.optim.RMSprop.state_dict()`` format."""
-        return _rmsprop_state_dict(template, self.stack, self.square, m, step, self.lr_host[m])
-
-    def hidden_of(self, m: int):
-        return self.stack.state_of(self.state, m)
-
-    def load_checkpoint(self, m: int, ck: dict) -> None:
-        """Model, optimizer state and carried state of model m from a run's checkpoint.pt."""
-        self.stack.load_model_state(m, ck["model"])
-        for i, (v, (_, s)) in enumerate(zip(self.square, sorted(ck["optimizer"]["state"].items()))):
-            self.stack.embed_into(i, v, m, s["square_avg"])
-        self.stack.set_state_of(self.state, m, ck["hidden"])
-
     def reset_state(self) -> None:
         if isinstance(self.state, tuple):
             for s in self.state:
@@ -456,77 +453,43 @@ class Stepper:
         self.loss_sum.zero_()
         return out
 
+    def val_losses(self, part, max_batches: int) -> list[float]:
+        if self._eval_nets is None:
+            self._eval_nets = [models.model_from_hparams(hp).to(self.stack.device) for hp in self.stack.hparams]
+        return eval_losses(self.stack, part, max_batches, self._eval_nets)
 
-class ModuleStack:
-    """One CharRNN on its fused (cuDNN) module behind ``Stack``'s interface (M = 1): the
-    ``"cudnn"`` engine, the reference's own math without its per-step host sync."""
+    def weights(self, m: int) -> dict:
+        return self.stack.state_dict(m)
 
-    def __init__(self, nets: list[models.CharRNN], device):
-        if len(nets) != 1:
-            raise RnnvizError(f"the cudnn engine trains one model per group, got {len(nets)}; use engine='stacked'")
-        self.model = nets[0].to(device)
-        self.M, self.device = 1, torch.device(device)
-        self.hparams = [self.model.hparams()]
-        self.p_drop = [float(self.model.dropout)]
+    def hparams(self, m: int) -> dict:
+        return self.stack.hparams[m]
 
-    def state_dict(self, m: int) -> dict:
-        return {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+    def optimizer_state(self, m: int, step: int) -> dict:
+        """Model m's RMSProp state in ``torch.optim.RMSprop.state_dict()`` format."""
+        groups = [dict(g, lr=self.lr_host[m]) for g in self._groups]
+        state = {} if step == 0 else {
+            i: {"step": torch.tensor(float(step)), "square_avg": self.stack.slot_of(i, v, m).to("cpu", copy=True)}
+            for i, v in enumerate(self.square)}
+        return {"state": state, "param_groups": groups}
 
-    def forward(self, x, state, training: bool = False, generator=None):
-        self.model.train(training)
-        logits, state = self.model(x, state)
-        return logits.unsqueeze(0), state
+    def hidden(self, m: int):
+        return self.stack.state_of(self.state, m)
 
-    def init_state(self, B: int):
-        return self.model.init_state(B)
+    hidden_of = hidden
 
+    def load(self, m: int, ck: dict) -> None:
+        """Model, optimizer state and carried state of model m from a run's checkpoint.pt."""
+        self.stack.load_model_state(m, ck["model"])
+        for i, (v, (_, s)) in enumerate(zip(self.square, sorted(ck["optimizer"]["state"].items()))):
+            self.stack.embed_into(i, v, m, s["square_avg"])
+        self.stack.set_state_of(self.state, m, ck["hidden"])
 
-class ModuleStepper:
-    """``Stepper``'s interface over one CharRNN and ``torch.optim.RMSprop``: the reference step
-    (fused module, clip, RMSProp) with the loss summed on the device instead of read every step."""
+    def rng_state(self):
+        return None if self.generator is None else self.generator.get_state()
 
-    def __init__(self, stack: ModuleStack, cfg: train.TrainConfig, B: int, S: int):
-        self.stack, self.cfg = stack, cfg
-        self.model = stack.model
-        self.opt = torch.optim.RMSprop(self.model.parameters(), lr=cfg.lr, alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps)
-        self.loss_sum = torch.zeros(1, device=stack.device, dtype=torch.float64)
-        self.lr_host = [float(cfg.lr)]
-        self.state = None
-
-    def step(self, x, y) -> None:
-        self.model.train()
-        logits, state = self.model(x, self.state)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_value_(self.model.parameters(), self.cfg.grad_clip)
-        self.opt.step()
-        self.state = models.detach_state(state)
-        self.loss_sum += loss.detach().double()
-
-    def reset_state(self) -> None:
-        self.state = None
-
-    def take_losses(self) -> np.ndarray:
-        out = self.loss_sum.cpu().numpy().copy()
-        self.loss_sum.zero_()
-        return out
-
-    def set_lr(self, m: int, value: float) -> None:
-        self.lr_host[0] = float(value)
-        for g in self.opt.param_groups:
-            g["lr"] = float(value)
-
-    def optimizer_state(self, m: int, template: dict, step: int) -> dict:
-        return self.opt.state_dict()
-
-    def hidden_of(self, m: int):
-        return train._state_to(self.state, "cpu")
-
-    def load_checkpoint(self, m: int, ck: dict) -> None:
-        self.model.load_state_dict(ck["model"])
-        self.opt.load_state_dict(ck["optimizer"])
-        self.state = train._state_to(ck["hidden"], self.stack.device)
+    def set_rng_state(self, state) -> None:
+        if self.generator is not None:
+            self.generator.set_state(state)
 
 
 ENGINES = ("auto", "stacked", "cudnn")
@@ -541,36 +504,40 @@ def pick_engine(engine: str, n_models: int) -> str:
     return engine
 
 
+def make_stepper(nets: list[models.CharRNN], cfg: train.TrainConfig, device, engine: str = "stacked",
+                 graphs: bool = False):
+    """The step of a group: ``engine`` ``stacked`` (``Stepper`` over a ``Stack``) or ``cudnn`` (the
+    reference step on the fused module, ``train.ModuleStepper``, its loss read at evaluations only)."""
+    device = torch.device(device)
+    if engine == "cudnn":
+        if len(nets) != 1:
+            raise RnnvizError(f"the cudnn engine trains one model per group, got {len(nets)}; use engine='stacked'")
+        return train.ModuleStepper(nets[0].to(device), cfg.replace(engine="reference"), eager_loss=False,
+                                   engine="fast-cudnn")
+    stack = Stack(nets, device)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(cfg.seed)
+    if device.type == "cuda" and graphs and any(p > 0 for p in stack.p_drop):
+        torch.cuda.manual_seed(cfg.seed)  # inside a CUDA graph the masks come from the default CUDA generator
+    return Stepper(stack, cfg, cfg.batch_size, cfg.seq_length, graphs, gen)
+
+
 # ----------------------------------------------------------------------------------------
 # Training a group
 # ----------------------------------------------------------------------------------------
-def _rmsprop_state_dict(template: dict, stack: Stack, square: list[torch.Tensor], m: int, step: int,
-                        lr: float) -> dict:
-    groups = [dict(g, lr=lr) for g in template["param_groups"]]
-    state = {} if step == 0 else {
-        i: {"step": torch.tensor(float(step)), "square_avg": stack.slot_of(i, v, m).to("cpu", copy=True)}
-        for i, v in enumerate(square)}
-    return {"state": state, "param_groups": groups}
-
-
-def _fresh_progress() -> dict:
-    return {"step": 0, "epoch": 0, "batch": 0, "history": [], "best_val": math.inf, "best_step": -1,
-            "best_epoch": -1, "evals_since_best": 0, "train_time": 0.0, "loss_sum": 0.0, "loss_n": 0,
-            "symbols_since_eval": 0, "time_since_eval": 0.0, "snapshots": [], "stopped": ""}
-
-
 def train_stack(configs, store: Store | None = None, graphs: bool = False, tf32: bool = False,
                 on_step=None, engine: str = "stacked") -> list[dict]:
     """Train a group of same-shape configs (``make_groups``) together; one result per config.
 
     ``engine``: ``stacked`` (the batched cells, ``Stack``), ``cudnn`` (the fused module, one
-    model only) or ``auto`` (``pick_engine``). ``on_step(step)`` is called after every stacked
-    step (after any checkpoint at that step), as ``train.train_run``'s hook: progress reports
-    and fault injection.
+    model only) or ``auto`` (``pick_engine``). The loop, the run files and resuming are
+    ``train.train_group``'s; ``on_step(step, model)`` is its hook (``model`` None for a stack).
 
     Finished runs are skipped. A run with a checkpoint resumes stacked when every unfinished
-    member stopped at the same step; otherwise it is handed to ``train.train_run`` (reference).
+    member stopped at the same step; otherwise each is handed to ``grid.run_one`` (reference).
     """
+    from rnnviz_lib import grid
+
     store = store or Store()
     configs = list(configs)
     results: dict[int, dict] = {}
@@ -586,228 +553,24 @@ def train_stack(configs, store: Store | None = None, graphs: bool = False, tf32:
             result(i, "skipped")
         else:
             todo.append(i)
+    if len({train.checkpoint_step(configs[i], store) for i in todo}) > 1:  # members at different points
+        for i in todo:
+            results[i] = grid.run_one(configs[i], store)
+        todo = []
     if not todo:
         return [results[i] for i in range(len(configs))]
-    cks = {}
-    for i in todo:
-        p = train.run_dir(configs[i], store) / "checkpoint.pt"
-        cks[i] = train._load(p) if p.is_file() else None
-    steps = {(ck or {}).get("progress", {}).get("step", 0) for ck in cks.values()}
-    if len(steps) > 1:  # members at different points: the reference resumes each one
-        for i in todo:
-            results[i] = _run_reference(configs[i], store)
-        return [results[i] for i in range(len(configs))]
-
-    cfg0 = configs[todo[0]]
-    device = train.resolve_device(cfg0.device)
-    corpus, splits = train.load_splits(cfg0, store)
-    with _BUILD_LOCK:
-        nets = [train.build_model(configs[i], corpus.K) for i in todo]
     cfgs = [configs[i] for i in todo]
-    outs = [train.run_dir(c, store, create=True) for c in cfgs]
-    idents = [config_hash(c.identity()) for c in cfgs]
-    for c, o, n, ident in zip(cfgs, outs, nets, idents):
-        for stale in o.glob(".*.tmp"):
-            stale.unlink(missing_ok=True)
-        atomic_write_json(o / "config.json", {**dataclasses.asdict(c), "identity_hash": ident, "K": corpus.K,
-                                              "hidden_resolved": n.H, "params": n.num_params(),
-                                              "hparams": n.hparams()})
-    template = torch.optim.RMSprop(nets[0].parameters(), lr=cfg0.lr, alpha=cfg0.rmsprop_alpha,
-                                   eps=cfg0.rmsprop_eps).state_dict()
+    engine = pick_engine(engine, len(cfgs))
     prev_tf32 = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = bool(tf32)
     try:
-        engine = pick_engine(engine, len(nets))
-        stack = Stack(nets, device) if engine == "stacked" else ModuleStack(nets, device)
-        gen = torch.Generator(device=device)
-        gen.manual_seed(cfg0.seed)
-        if device.type == "cuda" and graphs and any(p > 0 for p in stack.p_drop):
-            torch.cuda.manual_seed(cfg0.seed)
-        train_split = splits.train
-        S, B = cfg0.seq_length, cfg0.batch_size
-        nb = train_split.n_batches if not cfg0.max_train_batches else min(cfg0.max_train_batches, train_split.n_batches)
-        if engine == "stacked":
-            stepper = Stepper(stack, cfg0, B, S, graphs, gen)
-        else:
-            stepper = ModuleStepper(stack, cfg0, B, S)
-            torch.manual_seed(cfg0.seed)  # dropout from torch's global stream, as the reference
-        sts = [_fresh_progress() for _ in cfgs]
-        if any(ck is not None for ck in cks.values()):
-            for m, i in enumerate(todo):
-                ck = cks[i]
-                if ck is None:
-                    continue
-                if ck.get("identity_hash") != idents[m]:
-                    raise RnnvizError(f"{outs[m] / 'checkpoint.pt'} belongs to another configuration; "
-                                      f"delete {outs[m]} to start over")
-                stepper.load_checkpoint(m, ck)
-                sts[m].update(ck["progress"])
-                if ck.get("fast_rng") is not None and m == 0:
-                    gen.set_state(ck["fast_rng"])
-                if engine == "cudnn":
-                    torch.set_rng_state(ck["rng_cpu"])
-                    if device.type == "cuda" and ck.get("rng_cuda") is not None:
-                        torch.cuda.set_rng_state(ck["rng_cuda"], device)
-            log.info("resuming stack of %d at step %d", len(todo), sts[0]["step"])
-        _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, gen, device, on_step)
+        progress = train.train_group(cfgs, lambda nets, device: make_stepper(nets, cfgs[0], device, engine, graphs),
+                                     store, on_step)
     finally:
         torch.backends.cuda.matmul.allow_tf32 = prev_tf32
-    for m, i in enumerate(todo):
-        st = sts[m]
-        if st["stopped"] == "diverged":
-            result(i, "failed", st["error"])
-            continue
-        try:
-            train._finish(cfgs[m], outs[m], splits, device, st, f"fast-{engine}")
-            result(i, "done")
-        except RnnvizError as exc:
-            result(i, "failed", str(exc))
+    for i, p in zip(todo, progress):
+        result(i, "failed" if p.error else "done", p.error)
     return [results[i] for i in range(len(configs))]
-
-
-def _train_loop(stack, stepper, cfgs, outs, idents, sts, splits, nb, template, gen, device, on_step=None):
-    cfg0 = cfgs[0]
-    S, B, M = cfg0.seq_length, cfg0.batch_size, stack.M
-    x_all = torch.from_numpy(splits.train.x[:, : nb * S]).to(device).long()
-    y_all = torch.from_numpy(splits.train.y[:, : nb * S]).to(device).long()
-    active = [not st["stopped"] for st in sts]
-    snap_limit = cfg0.snapshot_epochs * nb if cfg0.snapshot_every and cfg0.snapshot_epochs else -1
-
-    def save_best(m, row):
-        train._save({"hparams": stack.hparams[m], "state_dict": stack.state_dict(m), "step": sts[m]["step"],
-                     "epoch": row["epoch"], "val_loss": row["val_loss"]}, outs[m] / "best.pt")
-
-    def snapshot():
-        for m in range(M):
-            if not active[m]:
-                continue
-            st = sts[m]
-            name = f"step-{st['step']:07d}.pt"
-            train._save({"hparams": stack.hparams[m], "state_dict": stack.state_dict(m), "step": st["step"],
-                         "epoch": st["epoch"] + st["batch"] / nb}, outs[m] / "snapshots" / name)
-            if name not in st["snapshots"]:
-                st["snapshots"].append(name)
-            atomic_write_json(outs[m] / "snapshots" / "index.json",
-                              [{"file": n, "step": int(n[5:12])} for n in st["snapshots"]])
-
-    clock = {"mark": time.perf_counter(), "io": False}
-
-    def fold_losses():  # the device-side loss sums into each model's progress (one sync)
-        losses = stepper.take_losses()
-        dt = time.perf_counter() - clock["mark"]  # the steps since the last sync, device time included
-        clock["io"] = True
-        for m in range(M):
-            if active[m]:
-                sts[m]["loss_sum"] += float(losses[m])
-                sts[m]["train_time"] += dt
-                sts[m]["time_since_eval"] += dt
-
-    def checkpoint():
-        fold_losses()
-        for m in range(M):
-            if not active[m]:
-                continue
-            train._save({"identity_hash": idents[m], "model": stack.state_dict(m),
-                         "optimizer": stepper.optimizer_state(m, template, sts[m]["step"]),
-                         "rng_cpu": torch.get_rng_state(),
-                         "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                         "hidden": stepper.hidden_of(m) if sts[m]["batch"] else None,
-                         "progress": dict(sts[m]), "fast_rng": gen.get_state()}, outs[m] / "checkpoint.pt")
-
-    eval_nets = ([models.model_from_hparams(hp).to(device) for hp in stack.hparams]
-                 if isinstance(stack, Stack) else None)
-
-    def evaluate_val():
-        fold_losses()
-        vals = eval_losses(stack, splits.val, cfg0.max_eval_batches, eval_nets)
-        for m in range(M):
-            if not active[m]:
-                continue
-            st = sts[m]
-            row = {"step": st["step"], "epoch": st["epoch"] + st["batch"] / nb,
-                   "train_loss": st["loss_sum"] / max(st["loss_n"], 1), "val_loss": vals[m],
-                   "lr": stepper.lr_host[m], "time": st["train_time"],
-                   "symbols_per_s": st["symbols_since_eval"] / max(st["time_since_eval"], 1e-9)}
-            st.update(loss_sum=0.0, loss_n=0, symbols_since_eval=0, time_since_eval=0.0)
-            if not (math.isfinite(vals[m]) and math.isfinite(row["train_loss"])):
-                atomic_write_json(outs[m] / "diverged.json",
-                                  {"step": st["step"], "reason": f"validation loss {vals[m]}"})
-                st["stopped"] = "diverged"
-                st["error"] = (f"training of {cfgs[m].slug} diverged by step {st['step']}; the last good checkpoint "
-                               f"is kept in {outs[m]}. Lower the learning rate or the clip and delete that folder")
-                active[m] = False
-                stepper.set_lr(m, 0.0)
-                log.error("%s", st["error"])
-                continue
-            st["history"].append(row)
-            if vals[m] < st["best_val"]:
-                st.update(best_val=vals[m], best_step=st["step"], best_epoch=row["epoch"], evals_since_best=0)
-                save_best(m, row)
-            else:
-                st["evals_since_best"] += 1
-            atomic_write_json(outs[m] / "history.json", st["history"])
-            log.info("%s step %d epoch %.2f train %.4f val %.4f (stack of %d)", cfgs[m].slug, row["step"],
-                     row["epoch"], row["train_loss"], vals[m], M)
-
-    pos = {k: sts[0][k] for k in ("step", "epoch", "batch")}  # every member starts here
-    if pos["step"] == 0 and snap_limit >= 0 and not sts[0]["snapshots"]:
-        snapshot()
-    while pos["epoch"] < cfg0.epochs and any(active):
-        lr_now = train.lr_at(cfg0, pos["epoch"])
-        for m in range(M):
-            stepper.set_lr(m, lr_now if active[m] else 0.0)
-        if pos["batch"] == 0:
-            stepper.reset_state()
-        while pos["batch"] < nb:
-            i = pos["batch"]
-            stepper.step(x_all[:, i * S : (i + 1) * S], y_all[:, i * S : (i + 1) * S])
-            pos["step"] += 1
-            pos["batch"] += 1
-            at_epoch_end = pos["batch"] == nb
-            if at_epoch_end:
-                pos["epoch"] += 1
-                pos["batch"] = 0
-            for m in range(M):
-                if active[m]:
-                    st = sts[m]
-                    st.update(step=pos["step"], epoch=pos["epoch"], batch=pos["batch"])
-                    st["symbols_since_eval"] += B * S
-                    st["loss_n"] += 1
-            if cfg0.eval_every and pos["step"] % cfg0.eval_every == 0 and not at_epoch_end:
-                evaluate_val()
-            if at_epoch_end:
-                evaluate_val()
-                for m in range(M):
-                    pat = cfgs[m].patience
-                    if active[m] and pat and sts[m]["evals_since_best"] >= pat:
-                        sts[m]["stopped"] = "early"
-            if 0 <= snap_limit and pos["step"] <= snap_limit and pos["step"] % cfg0.snapshot_every == 0:
-                snapshot()
-            if at_epoch_end or pos["step"] % cfg0.checkpoint_every == 0:
-                checkpoint()
-            for m in range(M):  # early-stopped models freeze after their checkpoint
-                if active[m] and sts[m]["stopped"]:
-                    active[m] = False
-                    stepper.set_lr(m, 0.0)
-            if clock["io"]:  # evaluations and checkpoints are not training time
-                clock.update(mark=time.perf_counter(), io=False)
-            if on_step is not None:
-                on_step(pos["step"])
-            if at_epoch_end:
-                break
-    for m in range(M):
-        if not sts[m]["stopped"]:
-            sts[m]["stopped"] = "completed"
-
-
-def _run_reference(config, store) -> dict:
-    t0 = time.time()
-    d = train.run_dir(config, store)
-    try:
-        d = train.train_run(config, store)
-        return {"config": config, "run_dir": str(d), "status": "done", "error": "", "seconds": time.time() - t0}
-    except RnnvizError as exc:
-        return {"config": config, "run_dir": str(d), "status": "failed", "error": str(exc), "seconds": time.time() - t0}
 
 
 # ----------------------------------------------------------------------------------------

@@ -6,6 +6,12 @@ API::
     run_dir = train_run(cfg)            # trains (or resumes, or skips a finished run)
     model, cfg = load_model(run_dir)    # best-validation weights, eval mode, on the CPU
     probs = load_probs(run_dir)         # (B, T) float32, aligned with splits.test.y
+    progress = train_group(configs, make_stepper, store)   # the one loop, for any Stepper
+
+One training loop (``train_group``) drives a ``Stepper``: ``ModuleStepper`` (the reference step,
+fused module, autograd or ``cpu_step``'s backward) for ``train_run``, or ``fast.Stepper`` (many
+same-shape models as stacked tensors). Where a run stands is a ``Progress``; the run files
+below are written there and nowhere else.
 
 Recipe (PAPER.md §3): RMSProp (lr 2e-3, smoothing 0.95), lr ×0.95 after every epoch from
 epoch 10 on, 50 epochs, batch 100 × sequence 100, gradients clipped element-wise to ±5,
@@ -38,9 +44,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -181,10 +189,6 @@ def _save(obj, path: Path) -> None:
         torch.save(obj, tmp)
 
 
-def _load(path: Path, map_location="cpu"):
-    return load_torch(path, map_location)
-
-
 def _state_to(state, device):
     if state is None:
         return None
@@ -193,196 +197,156 @@ def _state_to(state, device):
     return state.to(device)
 
 
-class _Diverged(Exception):
-    pass
+def checkpoint_step(config: TrainConfig, store: Store | None = None) -> int:
+    """The step a run's ``checkpoint.pt`` resumes from (0: none yet)."""
+    p = run_dir(config, store) / "checkpoint.pt"
+    return int(load_torch(p)["progress"]["step"]) if p.is_file() else 0
 
 
-def train_run(config: TrainConfig, store: Store | None = None,
-              on_step: Callable[[int, models.CharRNN], None] | None = None) -> Path:
-    """Train one model by the paper's recipe; return its run directory.
+# ----------------------------------------------------------------------------------------
+# Progress and the stepper protocol
+# ----------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Progress:
+    """Where one run's training stands; ``checkpoint.pt`` keeps it (as a dict) to resume from."""
 
-    Idempotent: a finished run (metrics.json present) is returned untouched; an interrupted one
-    resumes from its last checkpoint. ``on_step(step, model)`` is called after every optimizer
-    step (after any checkpoint at that step): a hook for progress reports and fault injection.
-    Divergence (a NaN/inf loss) stops the run with an RnnvizError and keeps the last good checkpoint.
+    step: int = 0  # optimizer steps done
+    epoch: int = 0  # epochs done
+    batch: int = 0  # batches done in the current epoch
+    history: list = dataclasses.field(default_factory=list)  # one row per evaluation (history.json)
+    best_val: float = math.inf
+    best_step: int = -1
+    best_epoch: float = -1
+    evals_since_best: int = 0  # for early stopping (``patience``)
+    train_time: float = 0.0  # seconds of training steps, evaluations and checkpoints left out
+    loss_sum: float = 0.0  # training losses since the last evaluation ...
+    loss_n: int = 0  # ... and how many
+    symbols_since_eval: int = 0
+    time_since_eval: float = 0.0
+    snapshots: list = dataclasses.field(default_factory=list)  # file names under snapshots/
+    stopped: str = ""  # "", completed, early or diverged
+    segments: list = dataclasses.field(default_factory=list)  # stretches of training: commit, engine, machine
+    error: str = ""  # why the run failed (diverged, or could not finish)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Progress:
+        known = {f.name for f in dataclasses.fields(cls)}
+        p = cls(**{k: v for k, v in d.items() if k in known})
+        if "segments" not in d and p.step > 0:  # a checkpoint of code that kept no segments
+            p.segments = [{"step": 0, "commit": None, "engine": None, "note": "not recorded"}]
+        return p
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class Stepper(Protocol):
+    """What the training loop (``train_group``) drives: one optimizer step of M models at once.
+
+    Implementations: ``ModuleStepper`` (the reference: one CharRNN on its fused module, with
+    autograd or ``cpu_step``'s backward) and ``fast.Stepper`` (M same-shape models as stacked
+    tensors). Model m of a stepper is ``configs[m]`` of ``train_group``.
     """
-    store = store or Store()
-    out = run_dir(config, store, create=True)
-    if is_finished(out):
-        log.info("run %s is finished; skipping", out.name)
-        return out
-    if config.threads <= 0:
-        return _train(config, store, out, on_step)
-    before = torch.get_num_threads()
-    torch.set_num_threads(config.threads)  # small models on a shared CPU: fewer threads, no spinning
-    try:
-        return _train(config, store, out, on_step)
-    finally:
-        torch.set_num_threads(before)
+
+    M: int  # models trained together
+    engine: str  # recorded in metrics.json and in the provenance segments
+    eager_loss: bool  # the loss is read after every step (a divergence stops the run at once)
+    model: models.CharRNN | None  # the one model being trained, handed to ``on_step``; None for a stack
+
+    def set_lr(self, m: int, lr: float) -> None: ...  # 0 freezes model m
+    def reset_state(self) -> None: ...  # zeros at the start of an epoch
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> None: ...  # forward, backward, clip, RMSProp
+    def take_losses(self) -> np.ndarray: ...  # (M,) sums of the training losses since the last call
+    def val_losses(self, part, max_batches: int) -> list[float]: ...  # evaluate.stream_loss of each model
+    def weights(self, m: int) -> dict: ...  # model m's CharRNN.state_dict()
+    def hparams(self, m: int) -> dict: ...
+    def optimizer_state(self, m: int, step: int) -> dict: ...  # torch.optim.RMSprop.state_dict() format
+    def hidden(self, m: int): ...  # model m's carried state, (L, B, H) (or (h, c)), on the CPU
+    def load(self, m: int, ck: dict) -> None: ...  # weights, optimizer and carried state from checkpoint.pt
+    def rng_state(self): ...  # the stepper's own random stream (None: torch's global one)
+    def set_rng_state(self, state) -> None: ...
 
 
-def _train(config: TrainConfig, store: Store, out: Path, on_step) -> Path:
-    for stale in out.glob(".*.tmp"):  # left by a process killed mid-write
-        stale.unlink(missing_ok=True)
-    device = resolve_device(config.device)
-    corpus, splits = load_splits(config, store)
-    model = build_model(config, corpus.K).to(device)
-    ident = config_hash(config.identity())
-    atomic_write_json(out / "config.json", {**dataclasses.asdict(config), "identity_hash": ident,
-                                            "K": corpus.K, "hidden_resolved": model.H, "params": model.num_params(),
-                                            "hparams": model.hparams()})
-    opt = torch.optim.RMSprop(model.parameters(), lr=config.lr, alpha=config.rmsprop_alpha, eps=config.rmsprop_eps)
-    fast_step = _fast_step(config, model)
+class ModuleStepper:
+    """The reference step: one CharRNN on its fused module (``nn.LSTM``/``GRU``/``RNN``, cuDNN on a
+    GPU), cross-entropy, backward (autograd, or ``cpu_step``'s where the config's engine picks it,
+    ``cpu_step_for``), element-wise clip, ``torch.optim.RMSprop``.
 
-    train = splits.train
-    nb = train.n_batches if not config.max_train_batches else min(config.max_train_batches, train.n_batches)
-    S, B = config.seq_length, config.batch_size
-    x_train = torch.from_numpy(train.x[:, : nb * S]).to(device)
-    y_train = torch.from_numpy(train.y[:, : nb * S]).to(device)
+    ``eager_loss`` reads the loss after every step (the plain loop); False sums it on the device
+    and reads it at evaluations only (``fast``'s ``cudnn`` engine: no per-step host sync).
+    ``forward`` replaces the model's forward (e.g. ``forward_traced``, for a benchmark).
+    """
 
-    # training position and bookkeeping (all saved in the checkpoint)
-    st = {"step": 0, "epoch": 0, "batch": 0, "history": [], "best_val": math.inf, "best_step": -1,
-          "best_epoch": -1, "evals_since_best": 0, "train_time": 0.0, "loss_sum": 0.0, "loss_n": 0,
-          "symbols_since_eval": 0, "time_since_eval": 0.0, "snapshots": [], "stopped": "", "segments": []}
-    state = None
-    ckpt_path = out / "checkpoint.pt"
-    if ckpt_path.is_file():
-        ck = _load(ckpt_path)
-        if ck.get("identity_hash") != ident:
-            raise RnnvizError(f"{ckpt_path} belongs to another configuration; delete {out} to start over")
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        torch.set_rng_state(ck["rng_cpu"])
-        if device.type == "cuda" and ck.get("rng_cuda") is not None:
-            torch.cuda.set_rng_state(ck["rng_cuda"], device)
-        st.update(ck["progress"])
-        if "segments" not in ck["progress"] and st["step"] > 0:  # a checkpoint of code that kept no segments
-            st["segments"] = [{"step": 0, "commit": None, "engine": None, "note": "not recorded"}]
-        state = _state_to(ck["hidden"], device)
-        log.info("resuming %s at step %d (epoch %d, batch %d)", out.name, st["step"], st["epoch"], st["batch"])
-    else:
-        torch.manual_seed(config.seed)  # dropout masks start from the seed, after init
+    M = 1
 
-    # provenance of this stretch of training: where it starts, which code and engine run it
-    code = provenance.code_version()
-    st["segments"] = [*st["segments"], {"step": st["step"], "commit": code["commit"], "dirty": code["dirty"],
-                                        "engine": "cpu_step" if fast_step is not None else "reference",
-                                        "device": str(device), "torch": str(torch.__version__),
-                                        "machine": provenance.machine()["processor"],
-                                        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]
+    def __init__(self, model: models.CharRNN, config: TrainConfig, eager_loss: bool = True, engine: str = "",
+                 forward=None):
+        self.model, self.cfg = model, config
+        self.opt = torch.optim.RMSprop(model.parameters(), lr=config.lr, alpha=config.rmsprop_alpha,
+                                       eps=config.rmsprop_eps)
+        self.cpu_step = cpu_step_for(config, model) if forward is None else None
+        self.engine = engine or ("cpu_step" if self.cpu_step is not None else "reference")
+        self.eager_loss = eager_loss
+        self.forward = forward or model
+        self.state = None
+        self.lr_host = [float(config.lr)]
+        self.loss_sum = torch.zeros(1, dtype=torch.float64, device=model.decoder.weight.device)
 
-    def checkpoint():
-        _save({"identity_hash": ident, "model": model.state_dict(), "optimizer": opt.state_dict(),
-               "rng_cpu": torch.get_rng_state(),
-               "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-               "hidden": _state_to(state, "cpu"), "progress": dict(st)}, ckpt_path)
-
-    def snapshot():
-        name = f"step-{st['step']:07d}.pt"
-        _save({"hparams": model.hparams(), "state_dict": model.state_dict(), "step": st["step"],
-               "epoch": st["epoch"] + st["batch"] / nb}, out / "snapshots" / name)
-        if name not in st["snapshots"]:
-            st["snapshots"].append(name)
-        atomic_write_json(out / "snapshots" / "index.json",
-                          [{"file": n, "step": int(n[5:12])} for n in st["snapshots"]])
-
-    def evaluate_val():
-        val = evaluate.stream_loss(model, splits.val, device, config.max_eval_batches)
-        row = {"step": st["step"], "epoch": st["epoch"] + st["batch"] / nb,
-               "train_loss": st["loss_sum"] / max(st["loss_n"], 1), "val_loss": val,
-               "lr": opt.param_groups[0]["lr"], "time": st["train_time"],
-               "symbols_per_s": st["symbols_since_eval"] / max(st["time_since_eval"], 1e-9)}
-        st["history"].append(row)
-        st.update(loss_sum=0.0, loss_n=0, symbols_since_eval=0, time_since_eval=0.0)
-        if not math.isfinite(val):
-            raise _Diverged(f"validation loss {val}")
-        if val < st["best_val"]:
-            st.update(best_val=val, best_step=st["step"], best_epoch=row["epoch"], evals_since_best=0)
-            _save({"hparams": model.hparams(), "state_dict": model.state_dict(), "step": st["step"],
-                   "epoch": row["epoch"], "val_loss": val}, out / "best.pt")
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.model.train()
+        if self.cpu_step is not None:  # forward and backward in one call: gradients are set
+            loss, state = self.cpu_step(x, y, self.state)
         else:
-            st["evals_since_best"] += 1
-        atomic_write_json(out / "history.json", st["history"])
-        log.info("%s step %d epoch %.2f train %.4f val %.4f lr %.2e %.0f sym/s", config.slug, row["step"],
-                 row["epoch"], row["train_loss"], val, row["lr"], row["symbols_per_s"])
+            logits, state = self.forward(x, self.state)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+        torch.nn.utils.clip_grad_value_(self.model.parameters(), self.cfg.grad_clip)
+        self.opt.step()
+        self.state = models.detach_state(state)
+        self.loss_sum += loss.detach().double()
 
-    snap_limit = config.snapshot_epochs * nb if config.snapshot_every and config.snapshot_epochs else -1
-    if st["step"] == 0 and snap_limit >= 0 and not st["snapshots"]:
-        snapshot()
-    total_steps = config.epochs * nb
-    from tqdm.auto import tqdm
+    def set_lr(self, m: int, lr: float) -> None:
+        self.lr_host[0] = float(lr)
+        for g in self.opt.param_groups:
+            g["lr"] = float(lr)
 
-    bar = tqdm(total=total_steps, initial=st["step"], desc=config.slug, disable=not config.show_progress,
-               leave=False)
-    model.train()
-    try:
-        while st["epoch"] < config.epochs and not st["stopped"]:
-            for g in opt.param_groups:
-                g["lr"] = lr_at(config, st["epoch"])
-            if st["batch"] == 0:
-                state = None  # zeros at the start of each epoch
-            while st["batch"] < nb:
-                t0 = time.perf_counter()
-                i = st["batch"]
-                x = x_train[:, i * S : (i + 1) * S].long()
-                y = y_train[:, i * S : (i + 1) * S].long()
-                if fast_step is not None:  # forward and backward in one call (cpu_step): gradients are set
-                    loss, state = fast_step(x, y, state)
-                else:
-                    logits, state = model(x, state)
-                    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-                lv = loss.item()
-                if not math.isfinite(lv):
-                    raise _Diverged(f"training loss {lv}")
-                if fast_step is None:
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                torch.nn.utils.clip_grad_value_(model.parameters(), config.grad_clip)
-                opt.step()
-                state = models.detach_state(state)
-                dt = time.perf_counter() - t0
-                st["step"] += 1
-                st["batch"] += 1
-                st["train_time"] += dt
-                st["time_since_eval"] += dt
-                st["symbols_since_eval"] += B * S
-                st["loss_sum"] += lv
-                st["loss_n"] += 1
-                bar.update(1)
-                at_epoch_end = st["batch"] == nb
-                if at_epoch_end:
-                    st["epoch"] += 1
-                    st["batch"] = 0
-                if config.eval_every and st["step"] % config.eval_every == 0 and not at_epoch_end:
-                    evaluate_val()
-                if at_epoch_end:
-                    evaluate_val()
-                    if config.patience and st["evals_since_best"] >= config.patience:
-                        st["stopped"] = "early"
-                if 0 <= snap_limit and st["step"] <= snap_limit and st["step"] % config.snapshot_every == 0:
-                    snapshot()
-                if at_epoch_end or st["step"] % config.checkpoint_every == 0:
-                    checkpoint()
-                if on_step is not None:
-                    on_step(st["step"], model)
-                if at_epoch_end:
-                    break
-    except _Diverged as exc:
-        bar.close()
-        atomic_write_json(out / "diverged.json", {"step": st["step"], "reason": str(exc)})
-        kept = (f"the last good checkpoint is kept in {out}" if ckpt_path.is_file()
-                else f"no checkpoint was written yet ({out})")
-        raise RnnvizError(
-            f"training of {config.slug} diverged after step {st['step']} ({exc}); {kept}. Lower the learning "
-            "rate (--lr) or the gradient clip, and delete that folder to start over"
-        ) from None
-    bar.close()
-    if not st["stopped"]:
-        st["stopped"] = "completed"
-    return _finish(config, out, splits, device, st, "cpu_step" if fast_step is not None else "reference")
+    def reset_state(self) -> None:
+        self.state = None
+
+    def take_losses(self) -> np.ndarray:
+        out = self.loss_sum.cpu().numpy().copy()
+        self.loss_sum.zero_()
+        return out
+
+    def val_losses(self, part, max_batches: int) -> list[float]:
+        return [evaluate.stream_loss(self.model, part, None, max_batches)]
+
+    def weights(self, m: int) -> dict:
+        return self.model.state_dict()
+
+    def hparams(self, m: int) -> dict:
+        return self.model.hparams()
+
+    def optimizer_state(self, m: int, step: int) -> dict:
+        return self.opt.state_dict()
+
+    def hidden(self, m: int):
+        return _state_to(self.state, "cpu")
+
+    def load(self, m: int, ck: dict) -> None:
+        self.model.load_state_dict(ck["model"])
+        self.opt.load_state_dict(ck["optimizer"])
+        self.state = _state_to(ck["hidden"], self.model.decoder.weight.device)
+
+    def rng_state(self):
+        return None
+
+    def set_rng_state(self, state) -> None:
+        pass
 
 
-def _fast_step(config: TrainConfig, model: models.CharRNN):
+def cpu_step_for(config: TrainConfig, model: models.CharRNN):
     """The training step's engine: ``cpu_step.CpuStep`` or None for the reference step.
 
     ``auto`` takes the fast step where it applies (CPU, no dropout, not the paper's GRU form, the
@@ -400,24 +364,283 @@ def _fast_step(config: TrainConfig, model: models.CharRNN):
     return None
 
 
-def _finish(config: TrainConfig, out: Path, splits, device, st: dict, engine: str = "reference") -> Path:
+_fast_step = cpu_step_for  # the name tests/test_cpu_step.py and older callers use
+
+
+# ----------------------------------------------------------------------------------------
+# Training
+# ----------------------------------------------------------------------------------------
+def train_run(config: TrainConfig, store: Store | None = None,
+              on_step: Callable[[int, models.CharRNN], None] | None = None) -> Path:
+    """Train one model by the paper's recipe; return its run directory.
+
+    Idempotent: a finished run (metrics.json present) is returned untouched; an interrupted one
+    resumes from its last checkpoint. ``on_step(step, model)`` is called after every optimizer
+    step (after any checkpoint at that step): a hook for progress reports and fault injection.
+    Divergence (a NaN/inf loss) stops the run with an RnnvizError and keeps the last good checkpoint.
+    """
+    store = store or Store()
+    out = run_dir(config, store, create=True)
+    if is_finished(out):
+        log.info("run %s is finished; skipping", out.name)
+        return out
+    before = torch.get_num_threads()
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)  # small models on a shared CPU: fewer threads, no spinning
+    try:
+        (p,) = train_group([config], lambda nets, device: ModuleStepper(nets[0].to(device), config), store, on_step)
+    finally:
+        torch.set_num_threads(before)
+    if p.error:
+        raise RnnvizError(p.error)
+    return out
+
+
+_BUILD_LOCK = threading.Lock()  # build_model seeds torch's global RNG: one thread at a time
+
+
+def train_group(configs, make_stepper: Callable[[list, torch.device], Stepper], store: Store | None = None,
+                on_step: Callable | None = None) -> list[Progress]:
+    """Train runs of one shape and schedule together, in the one training loop; one Progress each.
+
+    ``configs`` share everything but what a stepper allows to differ (seed, dropout, width
+    ...; ``fast.group_key``) and are all unfinished, with checkpoints (if any) at one step.
+    ``make_stepper(nets, device)`` builds the step from their freshly initialised CharRNNs
+    (``build_model``, on the CPU). Here, and only here, the run files are written: config.json,
+    checkpoint.pt (every ``checkpoint_every`` steps and each epoch end), best.pt, history.json,
+    snapshots, and at the end test_probs.npy and metrics.json.
+
+    A run whose loss turns NaN/inf stops with ``Progress.error`` set (``diverged.json``, last good
+    checkpoint kept) while the others go on; so does one that cannot be finished.
+    ``on_step(step, model)`` is called after every step (``Stepper.model``).
+    """
+    store = store or Store()
+    cfgs = list(configs)
+    cfg0 = cfgs[0]
+    outs = [run_dir(c, store, create=True) for c in cfgs]
+    for o in outs:
+        for stale in o.glob(".*.tmp"):  # left by a process killed mid-write
+            stale.unlink(missing_ok=True)
+    device = resolve_device(cfg0.device)
+    corpus, splits = load_splits(cfg0, store)
+    with _BUILD_LOCK:
+        nets = [build_model(c, corpus.K) for c in cfgs]
+    idents = [config_hash(c.identity()) for c in cfgs]
+    for c, o, n, ident in zip(cfgs, outs, nets, idents):
+        atomic_write_json(o / "config.json", {**dataclasses.asdict(c), "identity_hash": ident, "K": corpus.K,
+                                              "hidden_resolved": n.H, "params": n.num_params(),
+                                              "hparams": n.hparams()})
+    stepper = make_stepper(nets, device)
+    progress = [Progress() for _ in cfgs]
+    cks = [load_torch(o / "checkpoint.pt") if (o / "checkpoint.pt").is_file() else None for o in outs]
+    if not any(ck is not None for ck in cks):
+        torch.manual_seed(cfg0.seed)  # dropout masks start from the seed, after init
+    for m, ck in enumerate(cks):
+        if ck is None:
+            continue
+        if ck.get("identity_hash") != idents[m]:
+            raise RnnvizError(f"{outs[m] / 'checkpoint.pt'} belongs to another configuration; "
+                              f"delete {outs[m]} to start over")
+        stepper.load(m, ck)
+        progress[m] = Progress.from_dict(ck["progress"])
+        torch.set_rng_state(ck["rng_cpu"])
+        if device.type == "cuda" and ck.get("rng_cuda") is not None:
+            torch.cuda.set_rng_state(ck["rng_cuda"], device)
+        if ck.get("fast_rng") is not None:
+            stepper.set_rng_state(ck["fast_rng"])
+        log.info("resuming %s at step %d (epoch %d, batch %d)", outs[m].name, progress[m].step, progress[m].epoch,
+                 progress[m].batch)
+    # provenance of this stretch of training: where it starts, which code and engine run it
+    code = provenance.code_version()
+    for p in progress:
+        p.segments = [*p.segments, {"step": p.step, "commit": code["commit"], "dirty": code["dirty"],
+                                    "engine": stepper.engine, "device": str(device),
+                                    "torch": str(torch.__version__), "machine": provenance.machine()["processor"],
+                                    "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]
+    _loop(cfgs, outs, idents, progress, stepper, splits, device, on_step)
+    for c, o, p in zip(cfgs, outs, progress):
+        if p.error:
+            continue
+        try:
+            _finish(c, o, splits, device, p, stepper.engine)
+        except RnnvizError as exc:
+            p.error = str(exc)
+    return progress
+
+
+def _loop(cfgs, outs, idents, progress: list[Progress], stepper: Stepper, splits, device, on_step) -> None:
+    """The paper's training loop over M runs at one position (one stepper); writes the run files."""
+    cfg0 = cfgs[0]
+    S, B, M = cfg0.seq_length, cfg0.batch_size, stepper.M
+    train = splits.train
+    nb = train.n_batches if not cfg0.max_train_batches else min(cfg0.max_train_batches, train.n_batches)
+    x_all = torch.from_numpy(train.x[:, : nb * S]).to(device)
+    y_all = torch.from_numpy(train.y[:, : nb * S]).to(device)
+    active = [not p.stopped and not p.error for p in progress]
+    pos = Progress(step=progress[0].step, epoch=progress[0].epoch, batch=progress[0].batch)  # every run is here
+    snap_limit = cfg0.snapshot_epochs * nb if cfg0.snapshot_every and cfg0.snapshot_epochs else -1
+    clock = {"mark": time.perf_counter(), "io": False}
+
+    def save_weights(m, path, **extra):
+        _save({"hparams": stepper.hparams(m), "state_dict": stepper.weights(m), **extra}, path)
+
+    def diverge(m, reason, when):
+        p = progress[m]
+        atomic_write_json(outs[m] / "diverged.json", {"step": p.step, "reason": reason})
+        kept = (f"the last good checkpoint is kept in {outs[m]}" if (outs[m] / "checkpoint.pt").is_file()
+                else f"no checkpoint was written yet ({outs[m]})")
+        p.stopped = "diverged"
+        p.error = (f"training of {cfgs[m].slug} diverged {when} step {p.step} ({reason}); {kept}. Lower the learning "
+                   "rate (--lr) or the gradient clip, and delete that folder to start over")
+        active[m] = False
+        stepper.set_lr(m, 0.0)
+        log.error("%s", p.error)
+
+    def fold_losses():  # the training losses since the last read into each run's progress (one sync)
+        losses = stepper.take_losses()
+        dt = time.perf_counter() - clock["mark"]  # the steps since the last read, device time included
+        clock["io"] = True
+        for m in range(M):
+            if not active[m]:
+                continue
+            if stepper.eager_loss and not math.isfinite(float(losses[m])):
+                diverge(m, f"training loss {float(losses[m])}", "after")
+                continue
+            p = progress[m]
+            p.loss_sum += float(losses[m])
+            p.train_time += dt
+            p.time_since_eval += dt
+
+    def snapshot():
+        for m in range(M):
+            if not active[m]:
+                continue
+            p = progress[m]
+            name = f"step-{p.step:07d}.pt"
+            save_weights(m, outs[m] / "snapshots" / name, step=p.step, epoch=p.epoch + p.batch / nb)
+            if name not in p.snapshots:
+                p.snapshots.append(name)
+            atomic_write_json(outs[m] / "snapshots" / "index.json",
+                              [{"file": n, "step": int(n[5:12])} for n in p.snapshots])
+
+    def checkpoint():
+        if not stepper.eager_loss:
+            fold_losses()
+        for m in range(M):
+            if not active[m]:
+                continue
+            p = progress[m]
+            _save({"identity_hash": idents[m], "model": stepper.weights(m),
+                   "optimizer": stepper.optimizer_state(m, p.step), "rng_cpu": torch.get_rng_state(),
+                   "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                   "hidden": stepper.hidden(m) if p.batch else None, "progress": p.to_dict(),
+                   "fast_rng": stepper.rng_state()}, outs[m] / "checkpoint.pt")
+
+    def evaluate_val():
+        if not stepper.eager_loss:
+            fold_losses()
+        vals = stepper.val_losses(splits.val, cfg0.max_eval_batches)
+        for m in range(M):
+            if not active[m]:
+                continue
+            p = progress[m]
+            row = {"step": p.step, "epoch": p.epoch + p.batch / nb, "train_loss": p.loss_sum / max(p.loss_n, 1),
+                   "val_loss": vals[m], "lr": stepper.lr_host[m], "time": p.train_time,
+                   "symbols_per_s": p.symbols_since_eval / max(p.time_since_eval, 1e-9)}
+            p.loss_sum, p.loss_n, p.symbols_since_eval, p.time_since_eval = 0.0, 0, 0, 0.0
+            if not math.isfinite(row["train_loss"]):
+                diverge(m, f"training loss {row['train_loss']}", "by")
+                continue
+            if not math.isfinite(vals[m]):
+                diverge(m, f"validation loss {vals[m]}", "by")
+                continue
+            p.history.append(row)
+            if vals[m] < p.best_val:
+                p.best_val, p.best_step, p.best_epoch, p.evals_since_best = vals[m], p.step, row["epoch"], 0
+                save_weights(m, outs[m] / "best.pt", step=p.step, epoch=row["epoch"], val_loss=vals[m])
+            else:
+                p.evals_since_best += 1
+            atomic_write_json(outs[m] / "history.json", p.history)
+            log.info("%s step %d epoch %.2f train %.4f val %.4f lr %.2e %.0f sym/s%s", cfgs[m].slug, p.step,
+                     row["epoch"], row["train_loss"], vals[m], row["lr"], row["symbols_per_s"],
+                     f" (stack of {M})" if M > 1 else "")
+
+    if pos.step == 0 and snap_limit >= 0 and not progress[0].snapshots:
+        snapshot()
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=cfg0.epochs * nb, initial=pos.step, desc=cfg0.slug, disable=not cfg0.show_progress, leave=False)
+    while pos.epoch < cfg0.epochs and any(active):
+        for m in range(M):
+            stepper.set_lr(m, lr_at(cfg0, pos.epoch) if active[m] else 0.0)
+        if pos.batch == 0:
+            stepper.reset_state()  # zeros at the start of each epoch
+        while pos.batch < nb:
+            i = pos.batch
+            stepper.step(x_all[:, i * S : (i + 1) * S].long(), y_all[:, i * S : (i + 1) * S].long())
+            if stepper.eager_loss:
+                fold_losses()  # a NaN stops the run before this step counts
+                if not any(active):
+                    break
+            pos.step += 1
+            pos.batch += 1
+            bar.update(1)
+            at_epoch_end = pos.batch == nb
+            if at_epoch_end:
+                pos.epoch += 1
+                pos.batch = 0
+            for m in range(M):
+                if active[m]:
+                    p = progress[m]
+                    p.step, p.epoch, p.batch = pos.step, pos.epoch, pos.batch
+                    p.symbols_since_eval += B * S
+                    p.loss_n += 1
+            if cfg0.eval_every and pos.step % cfg0.eval_every == 0 and not at_epoch_end:
+                evaluate_val()
+            if at_epoch_end:
+                evaluate_val()
+                for m in range(M):
+                    if active[m] and cfgs[m].patience and progress[m].evals_since_best >= cfgs[m].patience:
+                        progress[m].stopped = "early"
+            if 0 <= snap_limit and pos.step <= snap_limit and pos.step % cfg0.snapshot_every == 0:
+                snapshot()
+            if at_epoch_end or pos.step % cfg0.checkpoint_every == 0:
+                checkpoint()
+            for m in range(M):  # early-stopped runs freeze after their checkpoint
+                if active[m] and progress[m].stopped:
+                    active[m] = False
+                    stepper.set_lr(m, 0.0)
+            if on_step is not None:
+                on_step(pos.step, stepper.model)
+            if clock["io"]:  # evaluations, checkpoints and hooks are not training time
+                clock.update(mark=time.perf_counter(), io=False)
+            if at_epoch_end:
+                break
+    bar.close()
+    for p in progress:
+        if not p.stopped:
+            p.stopped = "completed"
+
+
+def _finish(config: TrainConfig, out: Path, splits, device, st: Progress, engine: str = "reference") -> Path:
     """Score the best-validation weights on the test split; write probabilities and metrics."""
     if not (out / "best.pt").is_file():
         raise RnnvizError(f"{out} has no best.pt (no evaluation finished); delete the folder and rerun")
     model, _ = load_model(out, device=device)
     probs = evaluate.stream_probs(model, splits.test, device, config.max_test_batches)
     atomic_save_npy(out / "test_probs.npy", probs)
+    atomic_write_json(out / "history.json", st.history)  # from the checkpoint: a damaged copy is rewritten
     metrics = {
         **evaluate.summarize(probs, seed=config.seed),
-        "best_val_loss": st["best_val"],
-        "best_step": st["best_step"],
-        "best_epoch": st["best_epoch"],
-        "steps": st["step"],
-        "epochs_done": st["epoch"],
-        "stopped": st["stopped"],
+        "best_val_loss": st.best_val,
+        "best_step": st.best_step,
+        "best_epoch": st.best_epoch,
+        "steps": st.step,
+        "epochs_done": st.epoch,
+        "stopped": st.stopped,
         "params": model.num_params(),
         "hidden": model.H,
-        "train_time_s": st["train_time"],
+        "train_time_s": st.train_time,
         "device": str(device),
         "engine": engine,
         "torch": torch.__version__,
@@ -425,11 +648,11 @@ def _finish(config: TrainConfig, out: Path, splits, device, st: dict, engine: st
         "identity_hash": config_hash(config.identity()),
         "code": provenance.code_version(),  # as this process first saw it (the last segment's)
         "machine": provenance.machine()["processor"],
-        "segments": st.get("segments", []),
+        "segments": st.segments,
     }
     atomic_write_json(out / "metrics.json", metrics)
     log.info("%s finished: test %.4f nats (%.4f bits), best val %.4f at epoch %.2f", config.slug,
-             metrics["test_loss"], metrics["test_loss_bits"], st["best_val"], st["best_epoch"])
+             metrics["test_loss"], metrics["test_loss_bits"], st.best_val, st.best_epoch)
     return out
 
 
@@ -460,7 +683,7 @@ def load_model(path, which: str = "best", device="cpu") -> tuple[models.CharRNN,
         f = p / "snapshots" / which
     if not f.is_file():
         raise RnnvizError(f"{f} does not exist; train the run first (rnnviz train ...) or pick another checkpoint")
-    ck = _load(f)
+    ck = load_torch(f)
     model = models.model_from_hparams(ck.get("hparams", hp))
     model.load_state_dict(ck["state_dict"] if "state_dict" in ck else ck["model"])
     return model.to(device).eval(), config

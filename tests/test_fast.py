@@ -74,6 +74,8 @@ def test_deep_and_paper_gru_match_reference_and_files_are_the_references(tmp_pat
         _, splits = train.load_splits(c)
         v = evaluate.stream_loss(model, splits.val, "cpu", c.max_eval_batches)
         assert v == pytest.approx(train.load_metrics(b)["best_val_loss"], abs=1e-6)
+        # the one training loop records the stacked engine like any other
+        assert train.load_metrics(b)["engine"] == train.load_metrics(b)["segments"][-1]["engine"] == "fast-stacked"
     assert [s["step"] for s in train.snapshots(b)] == [0, 2, 4]
 
 

@@ -159,3 +159,14 @@ def test_config_identity_and_validation(tmp_path):
         train.TrainConfig(device="tpu")
     with pytest.raises(RnnvizError, match="not a run directory"):
         train.load_model(tmp_path)
+
+
+def test_progress_round_trips_and_reads_checkpoints_of_older_code():
+    p = train.Progress(step=7, epoch=1, batch=2, history=[{"step": 5, "val_loss": 3.1}], best_val=3.1,
+                       segments=[{"step": 0, "engine": "reference"}])
+    assert train.Progress.from_dict(p.to_dict()) == p
+    # a checkpoint written before segments (and errors) were kept, with a key this code does not know
+    old = {k: v for k, v in p.to_dict().items() if k not in ("segments", "error")}
+    q = train.Progress.from_dict({**old, "retired_key": 1})
+    assert q.step == 7 and q.history == p.history and q.segments[0]["note"] == "not recorded"
+    assert train.Progress.from_dict({"step": 0}).segments == []
