@@ -33,7 +33,7 @@ from rnnviz_lib import data, evaluate, paper, report
 from rnnviz_lib.config import PROFILES, load_profile
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.ngram import KneserNeyLM
-from rnnviz_lib.store import Store, atomic_path, atomic_save_npy, atomic_write_json, read_json
+from rnnviz_lib.store import Store, atomic_path, atomic_save_npy, atomic_write_json, load_npy, read_json
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,25 @@ def is_finished(path: Path) -> bool:
     return (Path(path) / "metrics.json").is_file()
 
 
+def _cached_ok(path: Path) -> bool:
+    """Is this cached n-gram folder finished and readable? A damaged one (metrics.json that is not
+    JSON, a truncated test_probs.npy) is a cache miss, said in one log line, and is recomputed."""
+    path = Path(path)
+    if not is_finished(path):
+        return False
+    f = path / "metrics.json"
+    try:
+        read_json(f)
+        f = path / "test_probs.npy"
+        np.load(f, mmap_mode="r", allow_pickle=False)  # header and size, not the data
+        return True
+    except (RnnvizError, ValueError, OSError, EOFError) as exc:
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        why = why.split(" is damaged (", 1)[-1].split("); ", 1)[0][:160]  # read_json's own line names the file already
+        log.warning("%s is damaged (%s); the n-gram cache recomputes it", f, why)
+        return False
+
+
 def _metrics(probs: np.ndarray, **extra) -> dict:
     return {**evaluate.summarize(probs), **extra}
 
@@ -123,7 +142,7 @@ def run_ngrams(dataset, orders, store: Store | None = None, data_dir=None, force
     orders = _parse_orders(orders)
     corpus = _corpus(dataset, data_dir, download_ok=True)
     dirs = {o: ngram_dir(corpus, o, store) for o in orders}
-    todo = [o for o in orders if force or not is_finished(dirs[o])]
+    todo = [o for o in orders if force or not _cached_ok(dirs[o])]
     splits = data.corpus_splits(corpus, SPLIT["batch_size"], SPLIT["seq_length"], SPLIT["split_mode"])
     seconds = {"fit": 0.0, "score": 0.0}
     if todo:
@@ -283,7 +302,7 @@ def load_test_probs(dataset, kind: str, n: int, store: Store | None = None, prof
     profile : str or None
         n-NN only: whose ``baselines:`` recipe to read (default: paper, then quick, then smoke).
     """
-    return np.load(baseline_dir(dataset, kind, n, store, profile, data_dir) / "test_probs.npy", allow_pickle=False)
+    return load_npy(baseline_dir(dataset, kind, n, store, profile, data_dir) / "test_probs.npy")
 
 
 def load_metrics(dataset, kind: str, n: int, store: Store | None = None, profile: str | None = None,

@@ -32,7 +32,7 @@ from rnnviz_lib import grid, paper, provenance, train
 from rnnviz_lib.config import artifact_name, config_hash
 from rnnviz_lib.data import sha256_file
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.store import REPO, Store, atomic_write_json, read_json, shipped_dir
+from rnnviz_lib.store import REPO, Store, atomic_write_json, read_json, shipped_dir, shipped_restore
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def verify(root: Path | None = None, profile: str | None = "paper") -> list[str]
             if not p.is_file():
                 problems.append(f"{p}: missing")
             elif p.stat().st_size != want["bytes"] or sha256_file(p) != want["sha256"]:
-                problems.append(f"{p}: sha256 differs from MANIFEST.json (damaged or edited)")
+                problems.append(f"{p}: sha256 differs from MANIFEST.json (damaged or edited); {shipped_restore(p)}")
         try:
             cfg = train.load_config(d)
         except (RnnvizError, OSError, ValueError, TypeError) as exc:

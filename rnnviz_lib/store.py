@@ -128,8 +128,7 @@ def damage_fix(path) -> str:
     if folder.name == "snapshots":
         name, folder = f"snapshots/{name}", folder.parent
     if is_shipped(path):
-        return (f"a shipped file is never rewritten: restore it from git (git checkout -- {folder.name}/{name} in "
-                "data/runs) or from the release, then check all of them with rnnviz runs verify")
+        return f"a shipped file is never rewritten: {shipped_restore(path)}"
     kind = folder.parent.name
     run = "rerun the command that trained it (rnnviz train/grid with the same options)"
     if kind == "runs" or ((folder / "config.json").is_file() and name != "config.json"):
@@ -148,6 +147,21 @@ def damage_fix(path) -> str:
     return "delete it and rerun the command that wrote it"
 
 
+def shipped_restore(path) -> str:
+    """How to get a damaged shipped file back: from git for this checkout's data/runs."""
+    path = Path(path).resolve()
+    if path.is_relative_to(REPO / "data" / "runs"):
+        return (f"restore it with git checkout -- {path.relative_to(REPO)} (in {REPO}), then check every shipped "
+                "file with rnnviz runs verify")
+    return f"restore {path.name} from where {path.parent.parent} came from, then check them all with rnnviz runs verify"
+
+
+def _first_sentence(text: str, n: int = 160) -> str:
+    """The first line (and sentence) of an exception's text, at most ``n`` characters."""
+    line = (str(text).strip().splitlines() or [""])[0]
+    return line.split(". ", 1)[0][:n]
+
+
 def load_npy(path) -> np.ndarray:
     """``np.load`` without pickles; a truncated or corrupt file is a one-line RnnvizError naming it."""
     from rnnviz_lib.errors import RnnvizError
@@ -155,7 +169,7 @@ def load_npy(path) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        why = _first_sentence(exc) or type(exc).__name__
         raise RnnvizError(f"{path} is damaged or truncated ({why}); {damage_fix(path)}") from None
 
 
@@ -178,7 +192,7 @@ def load_torch(path, map_location="cpu") -> Any:
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, AttributeError) as exc:
         import zipfile
 
-        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        why = _first_sentence(exc) or type(exc).__name__
         if path.is_file() and not zipfile.is_zipfile(path):  # torch.save writes a zip; a cut one has no end record
             why = f"not a complete torch zip archive, {path.stat().st_size:,} bytes: {why}"
         raise RnnvizError(f"{path} is damaged or truncated ({why}); {damage_fix(path)}") from None
