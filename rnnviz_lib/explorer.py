@@ -327,8 +327,8 @@ def compare_data(views: list[dict], title: str, meta: str = "", stream: int = 0,
         same = (np.array_equal(sample.vocab, first["sample"].vocab) and acts.x.shape == first["acts"].x.shape
                 and np.array_equal(acts.x[stream, start:stop], first["acts"].x[stream, start:stop]))
         if not same:
-            raise RnnvizError(f"{v['name']} was read over other text than {first['name']} (or with another vocabulary); "
-                              "compare models of the same corpus over the same text")
+            raise RnnvizError(f"{v['name']} was read over other text than {first['name']} (or with another "
+                              "vocabulary); compare models of the same corpus over the same text")
         ctx = v.get("contexts") or top_contexts(acts, sample)
         models.append(_model_view(v["name"], acts, v["ranking"], stream, start, stop, top_cells, ctx))
     ranked_on = "; ".join(dict.fromkeys(v.get("ranked_on") or v["sample"].source for v in views))
@@ -429,5 +429,5 @@ def write_npz(path, acts: Activations, sample: TextSample) -> Path:
     """``state_arrays`` as one ``.npz`` (loads with ``allow_pickle=False``). Returns the path."""
     with atomic_path(Path(path)) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **state_arrays(acts, sample))
+            np.savez(fh, **state_arrays(acts, sample))  # float states barely compress; compressing them is slow
     return Path(path)

@@ -407,7 +407,8 @@ def test_selecting_a_quote_ranks_the_quote_cell_first(browser, tmp_path, quotes)
     assert [list(r) for r in got["runs"]] == [list(r) for r in explorer.fires(acts, lib_set)]
     # the table lists the best cells; the text shows the top one, and its other quotes are marked
     assert page.locator("#m0 .matches tr[data-cell]").first.get_attribute("data-cell") == best["cell"]
-    assert page.input_value("#m0 .layer") == str(best["layer"] - 1) and page.input_value("#m0 .cell") == str(best["unit"])
+    assert page.input_value("#m0 .layer") == str(best["layer"] - 1)
+    assert page.input_value("#m0 .cell") == str(best["unit"])
     assert page.locator("#m0 .text span.fire").count() > 0
     assert page.locator("#m0 .text span.sel").count() == z - a
     # top contexts of the shown cell: k = 10 windows each way, the trigger symbol highlighted

@@ -130,7 +130,8 @@ def test_rnnviz_cells_exports_and_compares(home, tmp_path, capsys, one_thread):
     assert [m["H"] for m in data["models"]] == [12, 10] and [m["L"] for m in data["models"]] == [2, 2]
     assert len(data["glyphs"]) == 400 and data["models"][0]["contexts"]["k"] == 4
     assert "<script>alert(1)</script>" in "".join(data["glyphs"]) and "<script>alert" not in page  # escaped
-    single = json.loads((out / f"{name1}-explorer.html").read_text().split('id="rnnviz-data">')[1].split("</script>")[0])
+    single = (out / f"{name1}-explorer.html").read_text()
+    single = json.loads(single.split('id="rnnviz-data">')[1].split("</script>")[0])
     assert len(single["models"]) == 1 and len(single["models"][0]["contexts"]["hi"][0]) == 4
     # a run that is not one: one line, exit code 2, before any work
     assert cli.main(["cells", "--run", str(run1), "--compare", str(tmp_path), "--out", str(out)]) == 2

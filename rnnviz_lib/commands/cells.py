@@ -86,7 +86,8 @@ def _cells(args) -> int:
                   "contexts": explorer.top_contexts(other.acts, other.sample, k=args.contexts)}]
         files["compare"] = explorer.write_compare(
             out / f"{name}-vs-{other.name}-explorer.html", views, title=f"rnnviz cell explorer: {name} vs {oname}",
-            meta=f"page: {page_sample.source} ({page_sample.lang}), first {min(args.symbols, page_acts.x.shape[1])} symbols",
+            meta=f"page: {page_sample.source} ({page_sample.lang}), "
+                 f"first {min(args.symbols, page_acts.x.shape[1])} symbols",
             n_symbols=args.symbols)
     for fmt in dict.fromkeys(args.export or []):
         desc = f"rnnviz {name} ({acts.cell.upper()}, {acts.L} layer(s) of {acts.H}) over {study.sample.source}"
