@@ -59,7 +59,6 @@ import os
 import threading
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -353,7 +352,7 @@ def eval_losses(stack: Stack, part, max_batches: int = 0, nets=None) -> list[flo
 # ----------------------------------------------------------------------------------------
 # The training step: forward, backward, clip, RMSProp (torch.optim.RMSprop's formula)
 # ----------------------------------------------------------------------------------------
-class Stepper:
+class Stepper(train.LossSum):
     """One optimizer step of every model in a stack; eager, or replayed from a CUDA graph.
 
     A ``train.Stepper`` (engine ``fast-stacked``): ``train.train_group`` drives it. The training
@@ -371,7 +370,7 @@ class Stepper:
         self.square = [torch.zeros_like(p, requires_grad=False) for p in stack.params]
         self.lr = torch.full((stack.M,), cfg.lr, device=dev)  # per model; 0 freezes a stopped model
         self.lr_host = [float(cfg.lr)] * stack.M
-        self.loss_sum = torch.zeros(stack.M, device=dev, dtype=torch.float64)
+        super().__init__(stack.M, dev)
         self.x = torch.zeros(B, S, dtype=torch.long, device=dev)
         self.y = torch.zeros(B, S, dtype=torch.long, device=dev)
         self.state = stack.init_state(B)
@@ -447,11 +446,6 @@ class Stepper:
                 s.zero_()
         else:
             self.state.zero_()
-
-    def take_losses(self) -> np.ndarray:
-        out = self.loss_sum.cpu().numpy().copy()
-        self.loss_sum.zero_()
-        return out
 
     def val_losses(self, part, max_batches: int) -> list[float]:
         if self._eval_nets is None:

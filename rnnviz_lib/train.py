@@ -267,7 +267,20 @@ class Stepper(Protocol):
     def set_rng_state(self, state) -> None: ...
 
 
-class ModuleStepper:
+class LossSum:
+    """The training losses of M models summed on their device, read (and reset) by ``take_losses``;
+    a part of both steppers."""
+
+    def __init__(self, M: int, device):
+        self.loss_sum = torch.zeros(M, dtype=torch.float64, device=device)
+
+    def take_losses(self) -> np.ndarray:
+        out = self.loss_sum.cpu().numpy().copy()
+        self.loss_sum.zero_()
+        return out
+
+
+class ModuleStepper(LossSum):
     """The reference step: one CharRNN on its fused module (``nn.LSTM``/``GRU``/``RNN``, cuDNN on a
     GPU), cross-entropy, backward (autograd, or ``cpu_step``'s where the config's engine picks it,
     ``cpu_step_for``), element-wise clip, ``torch.optim.RMSprop``.
@@ -290,7 +303,7 @@ class ModuleStepper:
         self.forward = forward or model
         self.state = None
         self.lr_host = [float(config.lr)]
-        self.loss_sum = torch.zeros(1, dtype=torch.float64, device=model.decoder.weight.device)
+        super().__init__(1, model.decoder.weight.device)
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> None:
         self.model.train()
@@ -313,11 +326,6 @@ class ModuleStepper:
 
     def reset_state(self) -> None:
         self.state = None
-
-    def take_losses(self) -> np.ndarray:
-        out = self.loss_sum.cpu().numpy().copy()
-        self.loss_sum.zero_()
-        return out
 
     def val_losses(self, part, max_batches: int) -> list[float]:
         return [evaluate.stream_loss(self.model, part, None, max_batches)]
@@ -496,26 +504,23 @@ def _loop(cfgs, outs, idents, progress: list[Progress], stepper: Stepper, splits
         stepper.set_lr(m, 0.0)
         log.error("%s", p.error)
 
+    def live():  # (m, progress) of every run still training
+        return [(m, progress[m]) for m in range(M) if active[m]]
+
     def fold_losses():  # the training losses since the last read into each run's progress (one sync)
         losses = stepper.take_losses()
         dt = time.perf_counter() - clock["mark"]  # the steps since the last read, device time included
         clock["io"] = True
-        for m in range(M):
-            if not active[m]:
-                continue
+        for m, p in live():
             if stepper.eager_loss and not math.isfinite(float(losses[m])):
                 diverge(m, f"training loss {float(losses[m])}", "after")
                 continue
-            p = progress[m]
             p.loss_sum += float(losses[m])
             p.train_time += dt
             p.time_since_eval += dt
 
     def snapshot():
-        for m in range(M):
-            if not active[m]:
-                continue
-            p = progress[m]
+        for m, p in live():
             name = f"step-{p.step:07d}.pt"
             save_weights(m, outs[m] / "snapshots" / name, step=p.step, epoch=p.epoch + p.batch / nb)
             if name not in p.snapshots:
@@ -526,10 +531,7 @@ def _loop(cfgs, outs, idents, progress: list[Progress], stepper: Stepper, splits
     def checkpoint():
         if not stepper.eager_loss:
             fold_losses()
-        for m in range(M):
-            if not active[m]:
-                continue
-            p = progress[m]
+        for m, p in live():
             _save({"identity_hash": idents[m], "model": stepper.weights(m),
                    "optimizer": stepper.optimizer_state(m, p.step), "rng_cpu": torch.get_rng_state(),
                    "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
@@ -540,10 +542,7 @@ def _loop(cfgs, outs, idents, progress: list[Progress], stepper: Stepper, splits
         if not stepper.eager_loss:
             fold_losses()
         vals = stepper.val_losses(splits.val, cfg0.max_eval_batches)
-        for m in range(M):
-            if not active[m]:
-                continue
-            p = progress[m]
+        for m, p in live():
             row = {"step": p.step, "epoch": p.epoch + p.batch / nb, "train_loss": p.loss_sum / max(p.loss_n, 1),
                    "val_loss": vals[m], "lr": stepper.lr_host[m], "time": p.train_time,
                    "symbols_per_s": p.symbols_since_eval / max(p.time_since_eval, 1e-9)}
@@ -589,25 +588,23 @@ def _loop(cfgs, outs, idents, progress: list[Progress], stepper: Stepper, splits
             if at_epoch_end:
                 pos.epoch += 1
                 pos.batch = 0
-            for m in range(M):
-                if active[m]:
-                    p = progress[m]
-                    p.step, p.epoch, p.batch = pos.step, pos.epoch, pos.batch
-                    p.symbols_since_eval += B * S
-                    p.loss_n += 1
+            for m, p in live():
+                p.step, p.epoch, p.batch = pos.step, pos.epoch, pos.batch
+                p.symbols_since_eval += B * S
+                p.loss_n += 1
             if cfg0.eval_every and pos.step % cfg0.eval_every == 0 and not at_epoch_end:
                 evaluate_val()
             if at_epoch_end:
                 evaluate_val()
-                for m in range(M):
-                    if active[m] and cfgs[m].patience and progress[m].evals_since_best >= cfgs[m].patience:
-                        progress[m].stopped = "early"
+                for m, p in live():
+                    if cfgs[m].patience and p.evals_since_best >= cfgs[m].patience:
+                        p.stopped = "early"
             if 0 <= snap_limit and pos.step <= snap_limit and pos.step % cfg0.snapshot_every == 0:
                 snapshot()
             if at_epoch_end or pos.step % cfg0.checkpoint_every == 0:
                 checkpoint()
-            for m in range(M):  # early-stopped runs freeze after their checkpoint
-                if active[m] and progress[m].stopped:
+            for m, p in live():  # early-stopped runs freeze after their checkpoint
+                if p.stopped:
                     active[m] = False
                     stepper.set_lr(m, 0.0)
             if on_step is not None:
