@@ -6,7 +6,7 @@ PROFILE ?= quick
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 
-.PHONY: setup data report test lab grid ci clean
+.PHONY: setup data report test test-fast lab grid ci clean
 
 $(BIN)/rnnviz: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ report: data
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# The fast tier: tests marked `fast` (the tiny in-repo fixture; no War and Peace, browser or Ray).
+test-fast: setup
+	RNNVIZ_TEST_TIER=fast $(BIN)/python -m pytest -q
 
 # JupyterLab on notebooks/: each percent .py opens as a notebook (jupytext.toml) and saves back to it.
 # Run 00_data ... 08_error_analysis top to bottom; their parameters cell holds the defaults (profile smoke).

@@ -18,10 +18,35 @@ def _shared_data() -> Path:
     return (REPO.parent / "shared" / "data").resolve()
 
 
-SHARED_DATA = _shared_data()
+FIXTURES = REPO / "tests" / "fixtures"
+# The fast tier (`make test-fast`, RNNVIZ_TEST_TIER=fast): only tests marked `fast`, and the data
+# folder points at the fixtures, which hold no War and Peace, so a fast test that reached for it fails.
+FAST_TIER = os.environ.get("RNNVIZ_TEST_TIER", "") == "fast"
+SHARED_DATA = FIXTURES if FAST_TIER else _shared_data()
+if FAST_TIER:
+    os.environ["RNNVIZ_DATA_DIR"] = str(FIXTURES)
 os.environ.setdefault("RNNVIZ_DATA_DIR", str(SHARED_DATA))
 # Tests see no shipped runs (data/runs/) unless they ask for them: a test's store is its own.
 os.environ["RNNVIZ_SHIPPED_RUNS"] = "off"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "fast: in the fast tier (make test-fast): the tiny fixture only, no War and "
+                            "Peace, no browser, no Ray, seconds per test")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not FAST_TIER:
+        return
+    keep = [item for item in items if item.get_closest_marker("fast")]
+    config.hook.pytest_deselected(items=[item for item in items if not item.get_closest_marker("fast")])
+    items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def tiny_path() -> Path:
+    """850 bytes of prose and C: quotes, parentheses, braces, comments, strings and newlines."""
+    return FIXTURES / "tiny.txt"
 
 
 @pytest.fixture(scope="session")
