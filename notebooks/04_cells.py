@@ -126,17 +126,13 @@ effects
 # mirrors the feature.
 
 # %%
-pages = {}
-for name, st in studies.items():
-    page_sample, page_acts = st.page_view(page_symbols, store)  # one long stretch of validation text
-    pages[name] = explorer.write_explorer(
-        explorer.pages_dir(profile, store) / f"cells_{name}.html", page_sample, page_acts, st.ranking,
-        title=f"rnnviz cell explorer: {name}",
-        meta=f"{name} · {st.acts.cell.upper()}, {st.acts.L} layers of {st.acts.H} · profile {profile} · "
-             f"page: {page_sample.source}", n_symbols=page_symbols, ranked_on=st.sample.source)
+pages = explorer.write_study_pages(studies, profile, store, n_symbols=page_symbols)
 display(Markdown("\n".join(f"- [{n}]({p})" for n, p in pages.items()) or "No pages."))
 
 # %% [markdown]
-# One explorer page per model (linked from the report index under "Interactive pages"): pick a
-# layer and cell, or a feature to jump to its best cells; hover a symbol for the model's top-5
-# guesses for the next one. The pages are single files that open from disk.
+# One explorer page per model, and one with two models of a dataset side by side (linked from the
+# report index under "Interactive pages"): pick a layer and cell, or a feature to jump to its best
+# cells; hover a symbol for the model's top-5 guesses for the next one; each cell lists its ten
+# highest and lowest contexts; select a span of text to rank the cells that are on inside it and off
+# around it (LSTMVis's rule) and see where they fire elsewhere. The pages are single files that
+# open from disk.

@@ -364,6 +364,33 @@ def write_compare(path, views: list[dict], title: str, meta: str = "", stream: i
     return atomic_write_text(Path(path), render(compare_data(views, title, meta, stream, start, n_symbols)))
 
 
+def write_study_pages(studies: dict, profile: str, store: Store | None = None,
+                      n_symbols: int = PAGE_SYMBOLS) -> dict[str, Path]:
+    """One page per model of ``cells.grid_studies`` and, per dataset with two or more models, one
+    page with its first two side by side (e.g. LSTM-3 vs GRU-3), all under ``pages_dir(profile)``.
+
+    Returns {page name: path}; a comparison is named ``<first>-vs-<second>``."""
+    out, views_by_dataset = {}, {}
+    for name, st in studies.items():
+        sample, acts = st.page_view(n_symbols, store)  # one long stretch of validation text
+        view = {"name": name, "sample": sample, "acts": acts, "ranking": st.ranking, "ranked_on": st.sample.source}
+        views_by_dataset.setdefault(st.config.dataset, []).append(view)
+        meta = (f"{name} · {acts.cell.upper()}, {acts.L} layers of {acts.H} · profile {profile} · "
+                f"page: {sample.source}")
+        out[name] = write_explorer(pages_dir(profile, store) / f"cells_{name}.html", sample, acts, st.ranking,
+                                   title=f"rnnviz cell explorer: {name}", meta=meta, n_symbols=n_symbols,
+                                   ranked_on=st.sample.source)
+    for views in views_by_dataset.values():
+        if len(views) < 2:
+            continue
+        pair = views[:2]
+        name = f"{pair[0]['name']}-vs-{pair[1]['name']}"
+        meta = f"{pair[0]['name']} beside {pair[1]['name']} · profile {profile} · page: {pair[0]['sample'].source}"
+        out[name] = write_compare(pages_dir(profile, store) / f"cells_{name}.html", pair,
+                                  title=f"rnnviz cell explorer: {name}", meta=meta, n_symbols=n_symbols)
+    return out
+
+
 # ----------------------------------------------------------------------------------------
 # Export for LSTMVis
 # ----------------------------------------------------------------------------------------
