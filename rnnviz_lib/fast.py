@@ -469,7 +469,6 @@ class Stepper(train.LossSum):
     def hidden(self, m: int):
         return self.stack.state_of(self.state, m)
 
-    hidden_of = hidden
 
     def load(self, m: int, ck: dict) -> None:
         """Model, optimizer state and carried state of model m from a run's checkpoint.pt."""

@@ -252,6 +252,7 @@ class Stepper(Protocol):
     engine: str  # recorded in metrics.json and in the provenance segments
     eager_loss: bool  # the loss is read after every step (a divergence stops the run at once)
     model: models.CharRNN | None  # the one model being trained, handed to ``on_step``; None for a stack
+    lr_host: list[float]  # each model's learning rate now (history.json)
 
     def set_lr(self, m: int, lr: float) -> None: ...  # 0 freezes model m
     def reset_state(self) -> None: ...  # zeros at the start of an epoch
@@ -371,8 +372,6 @@ def cpu_step_for(config: TrainConfig, model: models.CharRNN):
         cpu_step.CpuStep(model)  # raises, saying why
     return None
 
-
-_fast_step = cpu_step_for  # the name tests/test_cpu_step.py and older callers use
 
 
 # ----------------------------------------------------------------------------------------

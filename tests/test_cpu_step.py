@@ -73,9 +73,9 @@ def test_unsupported_models_fall_back_or_refuse():
         with pytest.raises(RnnvizError, match="reference step"):
             cpu_step.CpuStep(m)
     cfg = train.TrainConfig(cell="lstm", layers=2, size=8, dropout=0.25)
-    assert train._fast_step(cfg, with_dropout) is None  # auto: the reference step
+    assert train.cpu_step_for(cfg, with_dropout) is None  # auto: the reference step
     with pytest.raises(RnnvizError, match="CpuStep cannot train"):
-        train._fast_step(cfg.replace(engine="cpu_step"), with_dropout)
+        train.cpu_step_for(cfg.replace(engine="cpu_step"), with_dropout)
 
 
 @pytest.mark.parametrize("cell,layers", [("lstm", 2), ("gru", 1), ("rnn", 3)])

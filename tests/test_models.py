@@ -228,3 +228,32 @@ def test_sample_is_reproducible_and_greedy_at_zero_temperature():
     with torch.no_grad():
         logits, _ = m(torch.tensor([[1, 2, 3]]))
     assert g[0] == int(logits[0, -1].argmax())
+
+
+@pytest.mark.parametrize("cell,variant", VARIANTS)
+def test_step_hook_sees_every_memory_and_what_it_returns_is_used(cell, variant):
+    # the hook analysis clamps units through (models.cell_step): identity changes nothing ...
+    model = _model(cell, variant, seed=5)
+    x, state = _inputs(cell, seed=6)
+    seen = []
+
+    def identity(l, memory):
+        seen.append((l, tuple(memory.shape)))
+        return memory
+
+    with torch.no_grad():
+        ref, trace, ref_state = model.forward_traced(x, state)
+        same, none, same_state = model.forward_traced(x, state, hook=identity, record=False)
+    assert torch.equal(same, ref) and none is None
+    assert sorted(seen) == sorted((l, (B, H)) for l in range(L) for _ in range(T))
+    # ... and a unit held at 0 in the top layer is 0 in its output at every step (h = o·tanh(0) for the LSTM)
+    def hold(l, memory):
+        if l == L - 1:
+            memory = memory.clone()
+            memory[:, 2] = 0.0
+        return memory
+
+    with torch.no_grad():
+        held, trace, held_state = model.forward_traced(x, state, hook=hold)
+    assert torch.all(trace[-1]["h"][:, :, 2] == 0) and not torch.equal(held, ref)
+    assert torch.all(trace[-1]["h"][:, :, 3] != 0)
