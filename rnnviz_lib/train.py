@@ -457,6 +457,9 @@ def train_group(configs, make_stepper: Callable[[list, torch.device], Stepper], 
             stepper.set_rng_state(ck["fast_rng"])
         log.info("resuming %s at step %d (epoch %d, batch %d)", outs[m].name, progress[m].step, progress[m].epoch,
                  progress[m].batch)
+    if len({p.step for p in progress}) > 1:
+        raise RnnvizError(f"runs {', '.join(o.name for o in outs)} stopped at different steps "
+                          f"({', '.join(str(p.step) for p in progress)}); train them one by one (train_run)")
     # provenance of this stretch of training: where it starts, which code and engine run it
     code = provenance.code_version()
     for p in progress:

@@ -215,3 +215,15 @@ def test_env_options_parse_and_reject(monkeypatch):
     monkeypatch.setenv("RNNVIZ_FAST", "engine=warp")
     with pytest.raises(RnnvizError, match="unknown engine"):
         fast.run_fast([])
+
+
+def test_one_loop_refuses_a_group_whose_runs_stopped_at_different_steps(tmp_path):
+    store = Store(tmp_path)
+    a, b = _cfg(cell="rnn", size=8, seed=1), _cfg(cell="rnn", size=8, seed=2)
+    with pytest.raises(_Kill):
+        train.train_run(a, store, on_step=_killer(4))  # checkpoint at step 3; b has none
+    with pytest.raises(RnnvizError, match="different steps"):
+        train.train_group([a, b], lambda nets, device: fast.make_stepper(nets, a, device), store)
+    # the executor sees it first and resumes each run on its own
+    assert [r["status"] for r in fast.train_stack([a, b], store)] == ["done", "done"]
+    _same_run(train.train_run(a, Store(tmp_path / "ref")), train.run_dir(a, store))
