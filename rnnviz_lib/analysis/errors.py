@@ -158,7 +158,7 @@ def finished_runs(dataset: str, store=None, run_dirs=None, profile: str | None =
         cfg, m = read_json(d / "config.json"), read_json(d / "metrics.json")
         if cfg.get("dataset") != dataset or "test_loss" not in m:
             continue
-        shape = train.load_probs(d, store).shape
+        shape = _probs_shape(d, store)
         rows.append({"slug": m.get("slug", d.name), "cell": cfg["cell"], "layers": int(cfg["layers"]),
                      "size": int(cfg["size"]), "hidden": int(m.get("hidden", cfg.get("hidden", 0))),
                      "params": int(m.get("params", 0)), "test_loss": float(m["test_loss"]), "test_columns": int(shape[1]),
@@ -168,6 +168,23 @@ def finished_runs(dataset: str, store=None, run_dirs=None, profile: str | None =
         return pd.DataFrame(columns=cols, index=pd.Index([], name="slug"))
     df = pd.DataFrame(rows).drop_duplicates("slug").set_index("slug")
     return df[cols].sort_values("test_loss", kind="stable")
+
+
+def _probs_shape(run_dir, store) -> tuple:
+    """(B, T) of a run's test probabilities, from the .npy header when the file exists (a paper-
+    scale grid has 126 of them: listing runs reads none), else through ``train.load_probs``
+    (which recomputes a shipped run's and says what is wrong with a damaged one)."""
+    from pathlib import Path
+
+    from rnnviz_lib import train
+
+    for f in (Path(run_dir) / "test_probs.npy", store.cached_file(run_dir, "test_probs.npy")):
+        if f.is_file():
+            try:
+                return tuple(np.load(f, mmap_mode="r", allow_pickle=False).shape)
+            except (ValueError, OSError, EOFError):
+                break  # damaged: load_probs names the file and the fix
+    return tuple(train.load_probs(run_dir, store).shape)
 
 
 def pick_run(runs: pd.DataFrame, cell: str = "lstm", layers: int | None = None, size: int | None = None,
