@@ -69,7 +69,8 @@ def title_of(nb) -> str:
 
 
 def plan(profile: str, root: Path | None = None, only: list[str] | None = None) -> list[dict]:
-    """Resolve each notebook's parameters; reject undeclared ones before anything runs."""
+    """Resolve each notebook's parameters before anything runs; reject a parameter a notebook does
+    not declare, and an override equal to the notebook's default (a profile lists only differences)."""
     root = root or project_root()
     prof = load_profile(profile, root)
     notebooks = discover(root)
@@ -84,7 +85,8 @@ def plan(profile: str, root: Path | None = None, only: list[str] | None = None) 
         missing = sorted(set(only) - stems)
         if missing:
             raise RnnvizError(f"no such notebook: {', '.join(missing)}; known: {', '.join(sorted(stems))}")
-    steps = []
+    steps, defaults_of_common = [], {}  # common name -> every notebook that declares it has that default
+    derived = bool(prof.get("rehearses"))  # made by code from a profile file, which was checked itself
     for py in notebooks:
         if only and py.stem not in only:
             continue
@@ -100,12 +102,36 @@ def plan(profile: str, root: Path | None = None, only: list[str] | None = None) 
                 f"notebook {py.stem} does not declare parameter(s) {', '.join(undeclared)} given by profile "
                 f"{prof['name']} (it declares: {', '.join(sorted(declared))}); fix notebooks/params/{prof['name']}.yaml"
             )
+        restated = sorted(k for k, v in own.items() if _is_default(declared[k], v))
+        if restated and not derived:
+            raise RnnvizError(
+                f"profile {prof['name']} gives notebook {py.stem} its default for {', '.join(restated)}; a profile "
+                f"lists only what differs from a notebook's defaults: delete them from notebooks/params/{prof['name']}.yaml"
+            )
         params = {k: v for k, v in prof["common"].items() if k in declared}
         params.update(own)
+        defaults_of_common.update({k: defaults_of_common.get(k, True) and _is_default(declared[k], v)
+                                   for k, v in prof["common"].items() if k in declared})
         if "profile" in declared:
             params["profile"] = prof["name"]
         steps.append({"stem": py.stem, "path": py, "notebook": nb, "parameters": params, "title": title_of(nb)})
+    restated = sorted(k for k, same in defaults_of_common.items() if same) if not (only or derived) else []
+    if restated:
+        raise RnnvizError(
+            f"profile {prof['name']}'s common section gives {', '.join(restated)} the default of every notebook "
+            f"that declares it; delete it from notebooks/params/{prof['name']}.yaml"
+        )
     return steps
+
+
+def _is_default(declared: dict, value) -> bool:
+    """Whether ``value`` equals the default written in the notebook's parameters cell."""
+    import ast
+
+    try:
+        return ast.literal_eval(declared["default"]) == value
+    except (ValueError, SyntaxError, TypeError):
+        return False  # a default that is an expression is never restated literally
 
 
 def _render_html(ipynb: Path, out: Path) -> None:

@@ -60,7 +60,7 @@ def test_profiles_only_give_declared_parameters():
 
 def test_undeclared_parameter_is_rejected_before_running(home):
     prof = yaml.safe_load((home / "notebooks" / "params" / "smoke.yaml").read_text())
-    prof["notebooks"]["00_data"]["learning_rate"] = 0.1
+    prof["notebooks"].setdefault("00_data", {})["learning_rate"] = 0.1
     (home / "notebooks" / "params" / "bad.yaml").write_text(yaml.safe_dump(prof))
     with pytest.raises(RnnvizError, match=r"00_data does not declare parameter\(s\) learning_rate"):
         pipeline.run_report("bad", home)
