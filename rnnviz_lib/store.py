@@ -37,6 +37,26 @@ log = logging.getLogger(__name__)
 SHIPPED_ENV = "RNNVIZ_SHIPPED_RUNS"
 REPO = Path(__file__).resolve().parent.parent
 
+# The files of a run directory (written only by ``train.train_group``; read through ``Run``)::
+#
+#     config.json       the TrainConfig, its identity hash, width H and parameter count
+#     checkpoint.pt     last checkpoint: model, optimizer, RNG, carried state, data position, history
+#     best.pt           {"hparams", "state_dict", "step", "epoch", "val_loss"}: best validation
+#     history.json      one row per evaluation: step, epoch, train_loss, val_loss, lr, time, symbols_per_s
+#     snapshots/        step-NNNNNNN.pt weights over the first epochs, listed in snapshots/index.json
+#     test_probs.npy    (B, T) float32 probability of the correct symbol at each test position
+#     metrics.json      written last: its presence marks the run (or a baseline) finished
+#     diverged.json     left by a run whose loss turned NaN/inf
+# A baseline folder (baselines.py) holds test_probs.npy, metrics.json, history.json and model.pt.
+CONFIG_FILE = "config.json"
+CHECKPOINT_FILE = "checkpoint.pt"
+BEST_FILE = "best.pt"
+HISTORY_FILE = "history.json"
+SNAPSHOTS_DIR = "snapshots"
+PROBS_FILE = "test_probs.npy"
+METRICS_FILE = "metrics.json"
+DIVERGED_FILE = "diverged.json"
+
 
 def shipped_dir() -> Path | None:
     """The folder of shipped runs (``data/runs`` of this checkout), or None when there is none
@@ -51,7 +71,7 @@ def shipped_dir() -> Path | None:
 def shipped_run(name: str) -> Path | None:
     """The finished shipped run called ``name`` (``<slug>-<config hash>``), or None."""
     d = shipped_dir()
-    return d / name if d is not None and (d / name / "metrics.json").is_file() else None
+    return d / name if d is not None and (d / name / METRICS_FILE).is_file() else None
 
 
 def is_shipped(path) -> bool:
@@ -238,7 +258,7 @@ class Store:
         """The directory of a training run: the store's own when it has finished there, else a
         shipped run of the same name, else the store's own (created if ``create``)."""
         own = self.artifact_dir("runs", slug, identity, create=False)
-        if not (own / "metrics.json").is_file() and (ship := shipped_run(own.name)) is not None:
+        if not (own / METRICS_FILE).is_file() and (ship := shipped_run(own.name)) is not None:
             return ship
         if create:
             own.mkdir(parents=True, exist_ok=True)
@@ -251,7 +271,7 @@ class Store:
         ship = shipped_dir()
         for base in [self.artifacts_dir / "runs", *([ship] if ship is not None else [])]:
             for d in sorted(base.glob("*")) if base.is_dir() else []:
-                if d.is_dir() and d.name not in seen and (not finished or (d / "metrics.json").is_file()):
+                if d.is_dir() and d.name not in seen and (not finished or (d / METRICS_FILE).is_file()):
                     seen[d.name] = d
         return [seen[k] for k in sorted(seen)]
 
@@ -266,6 +286,28 @@ class Store:
         if is_shipped(run_dir):
             return self.artifacts_dir / "shipped-cache" / run_dir.name / name
         return run_dir / name
+
+    def run(self, run_dir, profile: str | None = None) -> "Run":
+        """The run in folder ``run_dir`` (store's or shipped), read through ``Run``; ``profile``
+        labels whose runs it was read as (``finished_runs`` sets it)."""
+        return Run(run_dir, self, profile)
+
+    def finished_runs(self, dataset: str, profile, extras: bool = False) -> list["Run"]:
+        """The finished runs of ``profile``'s grid on ``dataset`` (``grid.run_dirs``: each model's
+        chosen run; with ``extras`` also those of the profile's ``extra:`` grids), never another
+        profile's. Each ``Run.profile`` names the profile. A profile with no ``grid:`` section is
+        an RnnvizError: to read another profile's runs, ask for that profile by name.
+
+        Parameters
+        ----------
+        dataset : "wp", "lk" or a corpus path, as in the run's config
+        profile : profile name / YAML path, or a ``grid:`` dict (required: whose runs)
+        """
+        from rnnviz_lib import grid  # grid maps a profile to its configs; it imports this module
+
+        label = profile if isinstance(profile, str) else str((profile or {}).get("name", "a grid section"))
+        runs = [self.run(d, label) for d in grid.run_dirs(profile, dataset, store=self, extras=extras)]
+        return [r for r in runs if r.finished and r.config.get("dataset") == dataset and "test_loss" in r.metrics]
 
     def tables_dir(self, profile: str) -> Path:
         return self.artifacts_dir / "tables" / profile
@@ -322,3 +364,142 @@ class Store:
         atomic_write_json(d / f"{name}.json", meta)
         log.info("figure %s written to %s", name, d)
         return {k: str(p) for k, p in paths.items()}
+
+
+class Run:
+    """One training run folder, read: the only code outside the writer (``train.train_group``)
+    that knows a run's file names. A shipped run reads the same; what is recomputed for it (its
+    test probabilities) lives under ``Store.cached_file``.
+
+    Attributes
+    ----------
+    path : Path of the folder;  store : the Store it was read through
+    profile : the profile whose runs it was listed as, or None when opened by path
+    """
+
+    def __init__(self, path, store: Store | None = None, profile: str | None = None):
+        self.path = Path(path)
+        self.store = store or Store()
+        self.profile = profile
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, profile={self.profile!r})"
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def origin(self) -> str:
+        """``shipped`` or ``store``."""
+        return self.store.origin(self.path)
+
+    @property
+    def started(self) -> bool:
+        """Has training written its config (the folder is a run)?"""
+        return (self.path / CONFIG_FILE).is_file()
+
+    @property
+    def finished(self) -> bool:
+        return (self.path / METRICS_FILE).is_file()
+
+    @property
+    def diverged(self) -> bool:
+        return (self.path / DIVERGED_FILE).is_file()
+
+    @property
+    def has_checkpoint(self) -> bool:
+        return (self.path / CHECKPOINT_FILE).is_file()
+
+    def file(self, name: str) -> Path:
+        """The path of one of the run's files (a ``*_FILE`` name of this module)."""
+        return self.path / name
+
+    @property
+    def config(self) -> dict:
+        """The run's config as written (TrainConfig fields, identity_hash, K, hidden_resolved,
+        params, hparams)."""
+        from rnnviz_lib.errors import RnnvizError
+
+        if not self.started:
+            raise RnnvizError(f"{self.path} is not a run directory (no {CONFIG_FILE}); pass a folder under "
+                              "artifacts/runs/")
+        return read_json(self.path / CONFIG_FILE)
+
+    @property
+    def metrics(self) -> dict:
+        """Test loss (nats, bits), bootstrap stds, best val, params, hidden, timing of a finished run."""
+        from rnnviz_lib.errors import RnnvizError
+
+        if not self.finished:
+            raise RnnvizError(f"{self.path / METRICS_FILE} does not exist; the run has not finished (rerun its "
+                              "train command)")
+        return read_json(self.path / METRICS_FILE)
+
+    @property
+    def history(self) -> list[dict]:
+        """One row per evaluation (step, epoch, train_loss, val_loss, lr, time, symbols_per_s); [] if none."""
+        f = self.path / HISTORY_FILE
+        return read_json(f) if f.is_file() else []
+
+    @property
+    def snapshots(self) -> list[dict]:
+        """[{"file", "step"}] of the run's weight snapshots, in step order."""
+        f = self.path / SNAPSHOTS_DIR / "index.json"
+        return read_json(f) if f.is_file() else []
+
+    def weights_file(self, which: str = "best") -> Path:
+        """``best`` (best validation), ``last`` (the latest checkpoint) or a snapshot's file name."""
+        if which == "best":
+            return self.path / BEST_FILE
+        if which == "last":
+            return self.path / CHECKPOINT_FILE
+        return self.path / SNAPSHOTS_DIR / which
+
+    def weights(self, which: str = "best") -> dict:
+        """The saved dict of ``weights_file(which)`` (tensors and plain data only)."""
+        from rnnviz_lib.errors import RnnvizError
+
+        f = self.weights_file(which)
+        if not f.is_file():
+            raise RnnvizError(f"{f} does not exist; train the run first (rnnviz train ...) or pick another checkpoint")
+        return load_torch(f)
+
+    def model(self, which: str = "best", device="cpu"):
+        """(CharRNN in eval mode, TrainConfig): ``train.load_model`` of this run."""
+        from rnnviz_lib import train
+
+        return train.load_model(self.path, which, device)
+
+    @property
+    def probs_file(self) -> Path:
+        """Where the test probabilities are: in the run, or the store's cache for a shipped run."""
+        own = self.path / PROBS_FILE
+        return own if own.is_file() else self.store.cached_file(self.path, PROBS_FILE)
+
+    def probs(self) -> np.ndarray:
+        """(B, T) float32 probabilities of the correct test symbols of a finished run. A shipped
+        run's are recomputed once from its best weights (``train.score_test``) and cached."""
+        from rnnviz_lib.errors import RnnvizError
+
+        f = self.probs_file
+        if not f.is_file():
+            if not self.finished or not (self.path / BEST_FILE).is_file():
+                raise RnnvizError(f"{self.path / PROBS_FILE} does not exist; the run has not finished (rerun its "
+                                  "train command)")
+            from rnnviz_lib import train
+
+            log.info("computing the test probabilities of %s (once; cached in %s)", self.name, f.parent)
+            atomic_save_npy(f, train.score_test(self.path, self.store))
+        return load_npy(f)
+
+    def probs_shape(self) -> tuple:
+        """(B, T) of the test probabilities, from the .npy header when the file exists (listing a
+        paper-scale grid reads none of them), else of ``probs()``."""
+        f = self.probs_file
+        if f.is_file():
+            try:
+                return tuple(np.load(f, mmap_mode="r", allow_pickle=False).shape)
+            except (ValueError, OSError, EOFError):
+                pass  # damaged: probs() names the file and the fix
+        return tuple(self.probs().shape)
