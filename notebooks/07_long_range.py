@@ -75,19 +75,7 @@ if brace_dataset in corpora and (lstm is not None or grams):
     closing = int((test.y[:, :T] == c.encode("}")[0]).sum())
     curves = ({"LSTM": train.load_probs(lstm["path"], store)[:, :T]} if lstm is not None else {}) | errors.align(grams, T)
     names = tuple(curves)
-    buckets = longrange.distance_buckets(dist, curves, distance_edges)
-    near = longrange.long_range_summary(buckets, names, 0, upto=compare_ngram_n)
-    far = longrange.long_range_summary(buckets, names, compare_ngram_n)
-    if len(names) == 2:
-        verdict_5a = (f"{brace_dataset}: within {compare_ngram_n} symbols of the `{{` ({near['braces']:,} braces) the LSTM "
-                      f"gives `}}` {near['LSTM']:.3f} against {near[g]:.3f} for the {g}; beyond ({far['braces']:,} braces) "
-                      f"{far['LSTM']:.3f} against {far[g]:.3f}: the LSTM is "
-                      f"{'better' if far['diff'] > 0 else 'not better'} ({far['diff']:+.3f}) where the {g} cannot see the `{{`. "
-                      "Paper: the LSTM's advantage on `}` comes from such long-range brace pairs.")
-    else:
-        verdict_5a = (f"{brace_dataset}, {names[0]} only (no LSTM in this profile): p(`}}`) {near[names[0]]:.3f} within "
-                      f"{compare_ngram_n} symbols of the `{{` ({near['braces']:,} braces), {far[names[0]]:.3f} beyond "
-                      f"({far['braces']:,}). The LSTM comparison needs an LSTM trained on {brace_dataset}.")
+    buckets, verdict_5a = longrange.brace_summary(dist, curves, compare_ngram_n, brace_dataset, distance_edges)
     store.save_table(buckets.round(4), f"fig5_brace_distance_{brace_dataset}", profile,
                      f"Figure 5 (left): mean probability of `}}` by distance to its matching `{{` (symbols), "
                      f"{' vs '.join(names)}, on the {brace_dataset} test split. {closing - int(buckets['count'].sum()):,} "
@@ -131,17 +119,11 @@ else:
 
 # %%
 if kl_table is not None:
-    closest = longrange.closest_baseline(kl_table)
-    path = list(dict.fromkeys(closest["closest"]))
-    moves = f"moves {' → '.join(path)}" if len(path) > 1 else f"stays the {path[0]}"
     per_epoch = int(read_json(Path(snap_run["path"]) / "config.json").get("max_train_batches") or 0)
     full = data.corpus_splits(corpora[kl_dataset]).train.n_batches  # batches in a whole epoch
-    short = f" of {per_epoch} batches" if 0 < per_epoch < full else ""  # a short profile's epoch is a slice of the data
-    verdict_5b = (f"The LSTM's nearest n-NN {moves} over its first {closest['epoch'].max():.2f} epochs{short} "
-                  f"(symmetric KL {closest['sym_kl'].iloc[0]:.3f} at the start, {closest['sym_kl'].iloc[-1]:.3f} at the end); "
-                  "paper: the LSTM first behaves like the short-context n-NN and moves to longer contexts as it trains.")
+    closest, verdict_5b = longrange.kl_summary(kl_table, per_epoch, full)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
-    xlabel = f"LSTM training epoch{short}"
+    xlabel = f"LSTM training epoch{longrange.epoch_note(per_epoch, full)}"
     plotting.plot_kl_over_training(kl_table, "sym_kl", title=f"{snap_run.name}: KL to each n-NN", ax=ax1, xlabel=xlabel)
     plotting.plot_kl_over_training(kl_table, "delta_loss", title="test loss: n-NN − LSTM", ax=ax2, xlabel=xlabel)
     store.save_figure(fig, f"fig5_kl_training_{kl_dataset}", profile,

@@ -134,3 +134,41 @@ def test_summaries_of_buckets_and_snapshots():
     kl = pd.DataFrame({"epoch": [0.0, 0.0, 1.0, 1.0], "step": [0, 0, 9, 9], "baseline": ["1-NN", "2-NN"] * 2,
                        "sym_kl": [0.5, 0.7, 0.9, 0.3], "lstm_loss": [3.0, 3.0, 2.0, 2.0]})
     assert longrange.closest_baseline(kl)["closest"].tolist() == ["1-NN", "2-NN"]
+
+
+def test_brace_summary_says_whether_the_lstm_is_better_beyond_the_ngram_context():
+    dist = np.array([[5, 30, 50, -1]])  # one brace within 20 symbols of its "{", two beyond
+    gram = np.array([[0.9, 0.2, 0.2, 0.0]])
+    lstm = np.array([[0.9, 0.8, 0.4, 0.0]])
+    table, sentence = longrange.brace_summary(dist, {"LSTM": lstm, "20-gram": gram}, 20, "lk")
+    assert table["count"].sum() == 3 and table.loc["21-40", "LSTM − 20-gram"] == pytest.approx(0.6)
+    assert sentence.startswith("lk: within 20 symbols of the `{` (1 braces) the LSTM gives `}` 0.900 against 0.900")
+    assert "beyond (2 braces) 0.600 against 0.200: the LSTM is better (+0.400)" in sentence
+    # flipped: the n-gram is the better one beyond its own context
+    _, flipped = longrange.brace_summary(dist, {"LSTM": gram, "20-gram": lstm}, 20, "lk")
+    assert "0.200 against 0.600: the LSTM is not better (-0.400)" in flipped
+    # nothing beyond the n-gram's reach: said, not a NaN verdict
+    _, none_far = longrange.brace_summary(dist, {"LSTM": lstm, "20-gram": gram}, 5000, "lk")
+    assert "farther than 5000 symbols" in none_far and "nan" not in none_far
+    _, alone = longrange.brace_summary(dist, {"20-gram": gram}, 20, "lk")
+    assert alone.startswith("lk, 20-gram only (no LSTM in this profile): p(`}`) 0.900 within 20 symbols")
+    assert "0.200 beyond (2)" in alone
+    with pytest.raises(RnnvizError, match="one or two models"):
+        longrange.brace_summary(dist, {"a": gram, "b": gram, "c": gram}, 20, "lk")
+
+
+def test_kl_summary_follows_the_nearest_nnn():
+    kl = pd.DataFrame({"epoch": [0.0, 0.0, 0.5, 0.5], "step": [0, 0, 9, 9], "baseline": ["1-NN", "2-NN"] * 2,
+                       "sym_kl": [0.5, 0.7, 0.9, 0.3], "lstm_loss": [3.0, 3.0, 2.0, 2.0]})
+    closest, sentence = longrange.kl_summary(kl, epoch_batches=4, full_batches=300)
+    assert closest["closest"].tolist() == ["1-NN", "2-NN"]
+    assert sentence.startswith("The LSTM's nearest n-NN moves 1-NN → 2-NN over its first 0.50 epochs of 4 batches "
+                               "(symmetric KL 0.500 at the start, 0.300 at the end)")
+    # flipped: the 1-NN stays nearest; a whole epoch needs no "of N batches"
+    kl.loc[3, "sym_kl"] = 1.2
+    _, stays = longrange.kl_summary(kl, epoch_batches=300, full_batches=300)
+    assert stays.startswith("The LSTM's nearest n-NN stays the 1-NN over its first 0.50 epochs (symmetric KL 0.500 "
+                            "at the start, 0.900 at the end)")
+    assert longrange.epoch_note(0, 300) == "" and longrange.epoch_note(4, 300) == " of 4 batches"
+    with pytest.raises(RnnvizError, match="empty"):
+        longrange.kl_summary(kl.iloc[:0])

@@ -309,3 +309,83 @@ def long_range_summary(table: pd.DataFrame, names, beyond: int, upto: int | None
     if len(names) == 2:
         out["diff"] = out[names[0]] - out[names[1]]
     return out
+
+
+# ----------------------------------------------------------------------------------------
+# Figure 5 in a table and a sentence (what the notebook shows and files with the figure)
+# ----------------------------------------------------------------------------------------
+def brace_summary(dist: np.ndarray, probs: dict[str, np.ndarray], n: int, dataset: str,
+                  edges=DISTANCE_EDGES) -> tuple[pd.DataFrame, str]:
+    """Figure 5 (left): p(}) by brace distance, and a sentence comparing the models within and
+    beyond an ``n``-symbol context.
+
+    Parameters
+    ----------
+    dist : (B, T) from ``brace_distances``
+    probs : {model: (B, T) probabilities}: the LSTM first, then the n-gram (``{"LSTM": p,
+        "20-gram": q}``), or the n-gram alone when there is no LSTM
+    n : the n-gram's context length; braces farther apart than this are beyond its reach
+    dataset : named in the sentence
+
+    Returns
+    -------
+    table : ``distance_buckets(dist, probs, edges)``
+    sentence : the pooled p(}) of each model within ``n`` symbols of the ``{`` and beyond, and
+        whether the first model is better beyond (the paper's claim: the LSTM's advantage on
+        ``}`` comes from such long-range pairs)
+    """
+    table = distance_buckets(dist, probs, edges)
+    names = tuple(probs)
+    near = long_range_summary(table, names, 0, upto=n)
+    far = long_range_summary(table, names, n)
+    if len(names) == 1:
+        m = names[0]
+        return table, (f"{dataset}, {m} only (no LSTM in this profile): p(`}}`) {near[m]:.3f} within {n} symbols of "
+                       f"the `{{` ({near['braces']:,} braces), {far[m]:.3f} beyond ({far['braces']:,}). The LSTM "
+                       f"comparison needs an LSTM trained on {dataset}.")
+    if len(names) != 2:
+        raise RnnvizError(f"brace_summary compares one or two models, got {len(names)}: {', '.join(names)}")
+    a, g = names
+    within = (f"{dataset}: within {n} symbols of the `{{` ({near['braces']:,} braces) the {a} gives `}}` "
+              f"{near[a]:.3f} against {near[g]:.3f} for the {g}; ")
+    if not far["braces"]:
+        return table, (within + f"no matched `}}` in this test split is farther than {n} symbols from its `{{`, so "
+                       f"where the {g} cannot see the `{{` there is nothing to compare. Paper: the LSTM's advantage "
+                       "on `}` comes from such long-range brace pairs.")
+    return table, (within + f"beyond ({far['braces']:,} braces) {far[a]:.3f} against {far[g]:.3f}: the {a} is "
+                   f"{'better' if far['diff'] > 0 else 'not better'} ({far['diff']:+.3f}) where the {g} cannot see "
+                   "the `{`. Paper: the LSTM's advantage on `}` comes from such long-range brace pairs.")
+
+
+def epoch_note(epoch_batches: int, full_batches: int) -> str:
+    """``" of N batches"`` when a run's epoch was cut to ``epoch_batches`` of the ``full_batches``
+    of a whole pass (a short profile's ``max_train_batches``), else ``""``."""
+    return f" of {int(epoch_batches)} batches" if 0 < int(epoch_batches) < int(full_batches) else ""
+
+
+def kl_summary(table: pd.DataFrame, epoch_batches: int = 0, full_batches: int = 0) -> tuple[pd.DataFrame, str]:
+    """Figure 5 (right): the n-NN closest to the LSTM at each snapshot, and a sentence saying
+    whether that nearest n-NN changes over training.
+
+    Parameters
+    ----------
+    table : ``kl_over_training``'s long table (one row per snapshot and n-NN)
+    epoch_batches, full_batches : the run's batches per epoch and those of a whole pass over the
+        training data (``epoch_note``: a short profile's epoch is a slice of the data)
+
+    Returns
+    -------
+    closest : ``closest_baseline(table)``, one row per snapshot in step order
+    sentence : the sequence of nearest n-NNs ("moves 1-NN → 2-NN" or "stays the 1-NN") and the
+        symmetric KL to it at the first and the last snapshot, beside the paper's reading
+    """
+    if table.empty:
+        raise RnnvizError("the KL table is empty: no snapshot was compared with an n-NN (kl_over_training needs "
+                          "at least one snapshot and one baseline)")
+    closest = closest_baseline(table)
+    path = list(dict.fromkeys(closest["closest"]))
+    moves = f"moves {' → '.join(path)}" if len(path) > 1 else f"stays the {path[0]}"
+    return closest, (f"The LSTM's nearest n-NN {moves} over its first {closest['epoch'].max():.2f} epochs"
+                     f"{epoch_note(epoch_batches, full_batches)} (symmetric KL {closest['sym_kl'].iloc[0]:.3f} at the "
+                     f"start, {closest['sym_kl'].iloc[-1]:.3f} at the end); paper: the LSTM first behaves like the "
+                     "short-context n-NN and moves to longer contexts as it trains.")
