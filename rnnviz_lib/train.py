@@ -20,18 +20,9 @@ parameters uniform in ±0.08. The hidden state is carried from one training batc
 evaluation pass. Dropout between layers and before the classifier. The weights with the best
 validation loss are kept (early stopping); ``patience`` > 0 also stops training early.
 
-Run directory, ``Store().artifact_dir("runs", slug, cfg.identity())``::
-
-    config.json        the TrainConfig, its identity hash, width H and parameter count
-    checkpoint.pt      last checkpoint: model, optimizer, RNG, carried state, data position,
-                       history, best-so-far (every ``checkpoint_every`` steps and each epoch end)
-    best.pt            {"hparams", "state_dict", "step", "epoch", "val_loss"}: best validation
-    history.json       one row per evaluation: step, epoch, train_loss, val_loss, lr, time, symbols_per_s
-    snapshots/step-NNNNNNN.pt   weights every ``snapshot_every`` steps over the first
-                       ``snapshot_epochs`` epochs (and step 0); listed in snapshots/index.json
-    test_probs.npy     (B, T) float32 probability of the correct symbol at each test position
-    metrics.json       written last: test loss (nats, bits), bootstrap stds, best val, params,
-                       hidden, train time. Its presence marks the run finished.
+Run directory, ``Store().artifact_dir("runs", slug, cfg.identity())``: its files are named and
+described in ``store.py`` (the ``*_FILE`` constants), read back through ``store.Run``. The last
+one written (the metrics) marks the run finished.
 
 Every file is written atomically; killing the process at any moment and rerunning the same
 call resumes from ``checkpoint.pt``. On the CPU with a fixed seed, a resumed run ends with
@@ -57,7 +48,9 @@ import torch.nn.functional as F
 from rnnviz_lib import data, evaluate, models, provenance
 from rnnviz_lib.config import config_hash
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.store import Store, atomic_path, atomic_save_npy, atomic_write_json, load_torch, read_json
+from rnnviz_lib.store import (BEST_FILE, CHECKPOINT_FILE, CONFIG_FILE, DIVERGED_FILE, HISTORY_FILE, METRICS_FILE,
+                              PROBS_FILE, SNAPSHOTS_DIR, Run, Store, atomic_path, atomic_save_npy, atomic_write_json,
+                              load_torch)
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +158,7 @@ def run_dir(config: TrainConfig, store: Store | None = None, create: bool = Fals
 
 
 def is_finished(path: Path) -> bool:
-    return (Path(path) / "metrics.json").is_file()
+    return Run(path).finished
 
 
 def lr_at(config: TrainConfig, epoch: int) -> float:
@@ -199,7 +192,7 @@ def _state_to(state, device):
 
 def checkpoint_step(config: TrainConfig, store: Store | None = None) -> int:
     """The step a run's ``checkpoint.pt`` resumes from (0: none yet)."""
-    p = run_dir(config, store) / "checkpoint.pt"
+    p = run_dir(config, store) / CHECKPOINT_FILE
     return int(load_torch(p)["progress"]["step"]) if p.is_file() else 0
 
 
@@ -434,12 +427,12 @@ def train_group(configs, make_stepper: Callable[[list, torch.device], Stepper], 
         nets = [build_model(c, corpus.K) for c in cfgs]
     idents = [config_hash(c.identity()) for c in cfgs]
     for c, o, n, ident in zip(cfgs, outs, nets, idents):
-        atomic_write_json(o / "config.json", {**dataclasses.asdict(c), "identity_hash": ident, "K": corpus.K,
+        atomic_write_json(o / CONFIG_FILE, {**dataclasses.asdict(c), "identity_hash": ident, "K": corpus.K,
                                               "hidden_resolved": n.H, "params": n.num_params(),
                                               "hparams": n.hparams()})
     stepper = make_stepper(nets, device)
     progress = [Progress() for _ in cfgs]
-    cks = [load_torch(o / "checkpoint.pt") if (o / "checkpoint.pt").is_file() else None for o in outs]
+    cks = [load_torch(o / CHECKPOINT_FILE) if (o / CHECKPOINT_FILE).is_file() else None for o in outs]
     if not any(ck is not None for ck in cks):
         torch.manual_seed(cfg0.seed)  # dropout masks start from the seed, after init
     for m, ck in enumerate(cks):
@@ -496,8 +489,8 @@ def _loop(cfgs, outs, idents, progress: list[Progress], stepper: Stepper, splits
 
     def diverge(m, reason, when):
         p = progress[m]
-        atomic_write_json(outs[m] / "diverged.json", {"step": p.step, "reason": reason})
-        kept = (f"the last good checkpoint is kept in {outs[m]}" if (outs[m] / "checkpoint.pt").is_file()
+        atomic_write_json(outs[m] / DIVERGED_FILE, {"step": p.step, "reason": reason})
+        kept = (f"the last good checkpoint is kept in {outs[m]}" if (outs[m] / CHECKPOINT_FILE).is_file()
                 else f"no checkpoint was written yet ({outs[m]})")
         p.stopped = "diverged"
         p.error = (f"training of {cfgs[m].slug} diverged {when} step {p.step} ({reason}); {kept}. Lower the learning "
@@ -524,10 +517,10 @@ def _loop(cfgs, outs, idents, progress: list[Progress], stepper: Stepper, splits
     def snapshot():
         for m, p in live():
             name = f"step-{p.step:07d}.pt"
-            save_weights(m, outs[m] / "snapshots" / name, step=p.step, epoch=p.epoch + p.batch / nb)
+            save_weights(m, outs[m] / SNAPSHOTS_DIR / name, step=p.step, epoch=p.epoch + p.batch / nb)
             if name not in p.snapshots:
                 p.snapshots.append(name)
-            atomic_write_json(outs[m] / "snapshots" / "index.json",
+            atomic_write_json(outs[m] / SNAPSHOTS_DIR / "index.json",
                               [{"file": n, "step": int(n[5:12])} for n in p.snapshots])
 
     def checkpoint():
@@ -538,7 +531,7 @@ def _loop(cfgs, outs, idents, progress: list[Progress], stepper: Stepper, splits
                    "optimizer": stepper.optimizer_state(m, p.step), "rng_cpu": torch.get_rng_state(),
                    "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                    "hidden": stepper.hidden(m) if p.batch else None, "progress": p.to_dict(),
-                   "fast_rng": stepper.rng_state()}, outs[m] / "checkpoint.pt")
+                   "fast_rng": stepper.rng_state()}, outs[m] / CHECKPOINT_FILE)
 
     def evaluate_val():
         if not stepper.eager_loss:
@@ -558,10 +551,10 @@ def _loop(cfgs, outs, idents, progress: list[Progress], stepper: Stepper, splits
             p.history.append(row)
             if vals[m] < p.best_val:
                 p.best_val, p.best_step, p.best_epoch, p.evals_since_best = vals[m], p.step, row["epoch"], 0
-                save_weights(m, outs[m] / "best.pt", step=p.step, epoch=row["epoch"], val_loss=vals[m])
+                save_weights(m, outs[m] / BEST_FILE, step=p.step, epoch=row["epoch"], val_loss=vals[m])
             else:
                 p.evals_since_best += 1
-            atomic_write_json(outs[m] / "history.json", p.history)
+            atomic_write_json(outs[m] / HISTORY_FILE, p.history)
             log.info("%s step %d epoch %.2f train %.4f val %.4f lr %.2e %.0f sym/s%s", cfgs[m].slug, p.step,
                      row["epoch"], row["train_loss"], vals[m], row["lr"], row["symbols_per_s"],
                      f" (stack of {M})" if M > 1 else "")
@@ -623,12 +616,12 @@ def _loop(cfgs, outs, idents, progress: list[Progress], stepper: Stepper, splits
 
 def _finish(config: TrainConfig, out: Path, splits, device, st: Progress, engine: str = "reference") -> Path:
     """Score the best-validation weights on the test split; write probabilities and metrics."""
-    if not (out / "best.pt").is_file():
-        raise RnnvizError(f"{out} has no best.pt (no evaluation finished); delete the folder and rerun")
+    if not (out / BEST_FILE).is_file():
+        raise RnnvizError(f"{out} has no {BEST_FILE} (no evaluation finished); delete the folder and rerun")
     model, _ = load_model(out, device=device)
     probs = evaluate.stream_probs(model, splits.test, device, config.max_test_batches)
-    atomic_save_npy(out / "test_probs.npy", probs)
-    atomic_write_json(out / "history.json", st.history)  # from the checkpoint: a damaged copy is rewritten
+    atomic_save_npy(out / PROBS_FILE, probs)
+    atomic_write_json(out / HISTORY_FILE, st.history)  # from the checkpoint: a damaged copy is rewritten
     metrics = {
         **evaluate.summarize(probs, seed=config.seed),
         "best_val_loss": st.best_val,
@@ -649,7 +642,7 @@ def _finish(config: TrainConfig, out: Path, splits, device, st: Progress, engine
         "machine": provenance.machine()["processor"],
         "segments": st.segments,
     }
-    atomic_write_json(out / "metrics.json", metrics)
+    atomic_write_json(out / METRICS_FILE, metrics)
     log.info("%s finished: test %.4f nats (%.4f bits), best val %.4f at epoch %.2f", config.slug,
              metrics["test_loss"], metrics["test_loss_bits"], st.best_val, st.best_epoch)
     return out
@@ -659,73 +652,49 @@ def _finish(config: TrainConfig, out: Path, splits, device, st: Progress, engine
 # Reading runs
 # ----------------------------------------------------------------------------------------
 def load_config(path) -> TrainConfig:
-    p = Path(path)
-    if not (p / "config.json").is_file():
-        raise RnnvizError(f"{p} is not a run directory (no config.json); pass a folder under artifacts/runs/")
-    return TrainConfig.from_dict(read_json(p / "config.json"))
+    """The TrainConfig of a run directory (``store.Run.config``)."""
+    return TrainConfig.from_dict(Run(path).config)
 
 
 def load_model(path, which: str = "best", device="cpu") -> tuple[models.CharRNN, TrainConfig]:
     """The model of a run directory, in eval mode, and its config.
 
     which : "best" (best validation, default), "last" (the latest checkpoint), or the file name
-        of a snapshot (e.g. "step-0000100.pt", see ``snapshots/index.json``).
+        of a snapshot (e.g. "step-0000100.pt", see ``snapshots``).
     """
-    p = Path(path)
-    config = load_config(p)
-    hp = read_json(p / "config.json")["hparams"]
-    if which == "best":
-        f = p / "best.pt"
-    elif which == "last":
-        f = p / "checkpoint.pt"
-    else:
-        f = p / "snapshots" / which
-    if not f.is_file():
-        raise RnnvizError(f"{f} does not exist; train the run first (rnnviz train ...) or pick another checkpoint")
-    ck = load_torch(f)
-    model = models.model_from_hparams(ck.get("hparams", hp))
+    run = Run(path)
+    cfg = run.config
+    config = TrainConfig.from_dict(cfg)
+    ck = run.weights(which)
+    model = models.model_from_hparams(ck.get("hparams", cfg["hparams"]))
     model.load_state_dict(ck["state_dict"] if "state_dict" in ck else ck["model"])
     return model.to(device).eval(), config
 
 
-def load_probs(path, store: Store | None = None) -> np.ndarray:
-    """(B, T) float32 probabilities of the correct test symbols of a finished run.
+def score_test(path, store: Store | None = None) -> np.ndarray:
+    """(B, T) float32 probabilities the run's best weights give the correct test symbols, computed
+    on the CPU (``store.Run.probs`` calls this once for a shipped run and caches the result)."""
+    config = load_config(path)
+    _, splits = load_splits(config, store)
+    model, _ = load_model(path)
+    return evaluate.stream_probs(model, splits.test, torch.device("cpu"), config.max_test_batches)
 
-    A shipped run carries no per-symbol arrays: its probabilities are recomputed once from its
-    best weights on the test split and kept in the store (``Store.cached_file``)."""
-    p = Path(path)
-    f = p / "test_probs.npy"
-    if not f.is_file():
-        store = store or Store()
-        f = store.cached_file(p, "test_probs.npy")
-        if not f.is_file():
-            if not (p / "metrics.json").is_file() or not (p / "best.pt").is_file():
-                raise RnnvizError(f"{p / 'test_probs.npy'} does not exist; the run has not finished (rerun its train command)")
-            config = load_config(p)
-            _, splits = load_splits(config, store)
-            model, _ = load_model(p)
-            log.info("computing the test probabilities of %s (once; cached in %s)", p.name, f.parent)
-            atomic_save_npy(f, evaluate.stream_probs(model, splits.test, torch.device("cpu"), config.max_test_batches))
-    try:
-        return np.load(f, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise RnnvizError(f"{f} is damaged ({str(exc).splitlines()[0][:120]}); delete it and rerun (it is recomputed "
-                          "from the run's best weights for a shipped run, else rerun the run's train command)") from None
+
+def load_probs(path, store: Store | None = None) -> np.ndarray:
+    """(B, T) float32 probabilities of the correct test symbols of a finished run (``store.Run.probs``;
+    a shipped run's are recomputed once and kept in the store)."""
+    return Run(path, store).probs()
 
 
 def load_metrics(path) -> dict:
-    f = Path(path) / "metrics.json"
-    if not f.is_file():
-        raise RnnvizError(f"{f} does not exist; the run has not finished (rerun its train command)")
-    return read_json(f)
+    """The metrics of a finished run (``store.Run.metrics``)."""
+    return Run(path).metrics
 
 
 def load_history(path) -> list[dict]:
-    f = Path(path) / "history.json"
-    return read_json(f) if f.is_file() else []
+    return Run(path).history
 
 
 def snapshots(path) -> list[dict]:
     """[{"file", "step"}] of a run's weight snapshots, in step order."""
-    f = Path(path) / "snapshots" / "index.json"
-    return read_json(f) if f.is_file() else []
+    return Run(path).snapshots
