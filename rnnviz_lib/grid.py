@@ -49,7 +49,7 @@ import pandas as pd
 from rnnviz_lib import models, paper, report, train
 from rnnviz_lib.config import load_profile
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.store import Store, read_json
+from rnnviz_lib.store import Run, Store
 
 log = logging.getLogger(__name__)
 
@@ -393,12 +393,14 @@ SUMMARY_COLUMNS = ["dataset", "cell", "layers", "size", "dropout", "hidden", "pa
                    "test_loss", "test_bootstrap_std", "best_epoch", "epochs_done", "train_time_s", "origin", "run_dir"]
 
 
-def status_of(d: Path) -> str:
-    if train.is_finished(d):
+def status_of(d) -> str:
+    """``finished``, ``diverged``, ``partial`` (a checkpoint) or ``missing``: of a run folder or ``Run``."""
+    run = d if isinstance(d, Run) else Run(d)
+    if run.finished:
         return "finished"
-    if (d / "diverged.json").is_file():
+    if run.diverged:
         return "diverged"
-    if (d / "checkpoint.pt").is_file():
+    if run.has_checkpoint:
         return "partial"
     return "missing"
 
@@ -408,18 +410,18 @@ def summary(configs, store: Store | None = None) -> pd.DataFrame:
     store = store or Store()
     rows = []
     for cfg in configs:
-        d = train.run_dir(cfg, store)
+        run = store.run(train.run_dir(cfg, store))
         row = {"slug": cfg.slug, "dataset": cfg.dataset, "cell": cfg.cell, "layers": cfg.layers, "size": cfg.size,
-               "dropout": cfg.dropout, "status": status_of(d), "run_dir": str(d)}
-        if (d / "config.json").is_file():
-            c = read_json(d / "config.json")
+               "dropout": cfg.dropout, "status": status_of(run), "run_dir": str(run.path)}
+        if run.started:
+            c = run.config
             row.update(hidden=c.get("hidden_resolved"), params=c.get("params"))
-        row["origin"] = store.origin(d)
+        row["origin"] = run.origin
         if row["status"] == "finished":
-            m = read_json(d / "metrics.json")
+            m = run.metrics
             row.update({k: m.get(k) for k in SUMMARY_COLUMNS if k in m})
-        elif (d / "history.json").is_file():
-            h = read_json(d / "history.json")
+        else:
+            h = run.history
             if h:
                 row.update(best_val_loss=min(r["val_loss"] for r in h), epochs_done=h[-1]["epoch"],
                            train_time_s=h[-1]["time"])
