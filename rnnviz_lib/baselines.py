@@ -10,10 +10,12 @@ stream, ``y[b, 0]``, has only ``x[b, 0]`` as history, ``y[b, t]`` has ``min(t + 
 
 Artifacts, one folder per model, ``Store().artifact_dir("baselines", slug, identity)``::
 
-    test_probs.npy   (B, T) float32 probability of the correct symbol, aligned with splits.test.y
-    metrics.json     written last (marks the model finished): test loss, bootstrap stds, timing, size
-    history.json     n-NN only: step, epoch, train_loss, val_loss at each evaluation
+    PROBS_FILE       (B, T) float32 probability of the correct symbol, aligned with splits.test.y
+    METRICS_FILE     written last (marks the model finished): test loss, bootstrap stds, timing, size
+    HISTORY_FILE     n-NN only: step, epoch, train_loss, val_loss at each evaluation
     model.pt         n-NN only: hparams and state_dict of the best-validation weights
+
+(the file names are the store's, ``store.*_FILE``).
 
 ``load_test_probs(dataset, kind, n)`` reads them back; ``n`` is Table 2's context length for both
 kinds (the n-gram column n is the (n+1)-gram).
@@ -30,10 +32,11 @@ import numpy as np
 import pandas as pd
 
 from rnnviz_lib import data, evaluate, paper, report
-from rnnviz_lib.config import PROFILES, load_profile
+from rnnviz_lib.config import load_profile
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.ngram import KneserNeyLM
-from rnnviz_lib.store import Store, atomic_path, atomic_save_npy, atomic_write_json, load_npy, read_json
+from rnnviz_lib.store import (CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE, PROBS_FILE, Store, atomic_path,
+                              atomic_save_npy, atomic_write_json, load_npy, read_json)
 
 log = logging.getLogger(__name__)
 
@@ -87,19 +90,19 @@ def nnn_dir(corpus: data.Corpus, n: int, params: dict, store: Store | None = Non
 
 
 def is_finished(path: Path) -> bool:
-    return (Path(path) / "metrics.json").is_file()
+    return (Path(path) / METRICS_FILE).is_file()
 
 
 def _cached_ok(path: Path) -> bool:
-    """Is this cached n-gram folder finished and readable? A damaged one (metrics.json that is not
-    JSON, a truncated test_probs.npy) is a cache miss, said in one log line, and is recomputed."""
+    """Is this cached n-gram folder finished and readable? A damaged one (metrics that are not
+    JSON, truncated test probabilities) is a cache miss, said in one log line, and is recomputed."""
     path = Path(path)
     if not is_finished(path):
         return False
-    f = path / "metrics.json"
+    f = path / METRICS_FILE
     try:
         read_json(f)
-        f = path / "test_probs.npy"
+        f = path / PROBS_FILE
         np.load(f, mmap_mode="r", allow_pickle=False)  # header and size, not the data
         return True
     except (RnnvizError, ValueError, OSError, EOFError) as exc:
@@ -155,16 +158,16 @@ def run_ngrams(dataset, orders, store: Store | None = None, data_dir=None, force
         seconds["score"] = time.perf_counter() - t
         for o in todo:
             p = probs[o][:, 1:]  # (B, T): position t+1 of a test sequence is target y[:, t]
-            atomic_save_npy(dirs[o] / "test_probs.npy", p.astype(np.float32))
+            atomic_save_npy(dirs[o] / PROBS_FILE, p.astype(np.float32))
             m = _metrics(p, kind="ngram", dataset=corpus.name, order=o, n=o - 1, smoothing=NGRAM_SMOOTHING,
                          n_ngrams=model.n_ngrams(o), model_bytes=model.nbytes(o),
                          discounts_top=model.discounts_raw_[o - 1].tolist(),
                          discounts_lower=model.discounts_cont_[: o - 1].tolist(),
                          fit_seconds_to_order=seconds["fit"], fitted_order=model.order,
                          score_seconds_all_orders=seconds["score"], train_symbols=model.n_train_)
-            atomic_write_json(dirs[o] / "metrics.json", m)
+            atomic_write_json(dirs[o] / METRICS_FILE, m)
     t = time.perf_counter()
-    ms = {o: read_json(dirs[o] / "metrics.json") for o in orders}
+    ms = {o: read_json(dirs[o] / METRICS_FILE) for o in orders}
     seconds["load"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - t0
     return {
@@ -224,20 +227,20 @@ def run_nnn(dataset, ns, params: dict | None = None, store: Store | None = None,
             d = nnn_dir(corpus, n, p, store)
             if force or not is_finished(d):
                 log.info("%s: training n-NN n=%d H=%d", corpus.name, n, H)
-                m = NNNLM(n=n, device=device, threads=threads, checkpoint=d / "checkpoint.pt", **p).fit(
+                m = NNNLM(n=n, device=device, threads=threads, checkpoint=d / CHECKPOINT_FILE, **p).fit(
                     stream_sequences(splits.train), stream_sequences(splits.val), vocab_size=corpus.K)
                 probs = np.exp(m.log_prob(stream_sequences(splits.test))[:, 1:])
-                atomic_save_npy(d / "test_probs.npy", probs.astype(np.float32))
-                atomic_write_json(d / "history.json", m.history_)
+                atomic_save_npy(d / PROBS_FILE, probs.astype(np.float32))
+                atomic_write_json(d / HISTORY_FILE, m.history_)
                 with atomic_path(d / "model.pt") as tmp:
                     torch.save({"hparams": {"n": n, "K": corpus.K, **p},
                                 "state_dict": {k: v.cpu() for k, v in m.module_.state_dict().items()}}, tmp)
-                atomic_write_json(d / "metrics.json", _metrics(
+                atomic_write_json(d / METRICS_FILE, _metrics(
                     probs, kind="nnn", dataset=corpus.name, n=n, hidden=H, params=p,
                     best_val_loss=m.best_val_loss_, best_step=m.best_step_, steps=m.n_steps_,
                     train_seconds=m.train_seconds_, device=device, threads=threads,
                     n_params=sum(t.numel() for t in m.module_.parameters())))
-            mt = read_json(d / "metrics.json")
+            mt = read_json(d / METRICS_FILE)
             res["val"].setdefault(n, {})[H] = mt["best_val_loss"]
             res["train_seconds"].setdefault(n, {})[H] = mt["train_seconds"]
             if n not in res["selected_hidden"] or mt["best_val_loss"] < res["val"][n][res["selected_hidden"][n]]:
@@ -249,26 +252,26 @@ def run_nnn(dataset, ns, params: dict | None = None, store: Store | None = None,
 # Reading back
 # ----------------------------------------------------------------------------------------
 def _find_nnn(corpus: data.Corpus, n: int, store: Store, profile: str | None) -> Path:
-    """The finished n-NN folder for ``n`` under a profile's recipe (its best-validation hidden size);
-    without a profile, the first of paper, quick, smoke that has one."""
-    tried = [profile] if profile else list(reversed(PROFILES))
+    """The finished n-NN folder for ``n`` under ``profile``'s recipe (its best-validation hidden
+    size). Only that profile's: another profile's n-NN is read by asking for that profile."""
+    if not profile:
+        raise RnnvizError(f"which profile's n-NN (n={n}, {corpus.name})? n-NN models are trained by a profile's "
+                          "recipe: pass profile= (e.g. the report's profile, or 'paper' to read the paper recipe's)")
+    tried = [profile]
     for prof in tried:
-        try:
-            params = profile_params(prof)
-        except RnnvizError:
-            continue
+        params = profile_params(prof)
         hidden = params.get("nnn_hidden", NNN_DEFAULTS["hidden"])
         best = None
         for H in (hidden if isinstance(hidden, (list, tuple)) else [hidden]):
             d = nnn_dir(corpus, n, {**params, "hidden": H}, store, create=False)
             if is_finished(d):
-                v = read_json(d / "metrics.json")["best_val_loss"]
+                v = read_json(d / METRICS_FILE)["best_val_loss"]
                 if best is None or v < best[0]:
                     best = (v, d)
         if best:
             return best[1]
     raise RnnvizError(
-        f"no finished n-NN with n={n} for {corpus.name} under profile(s) {', '.join(tried)}; run the "
+        f"no finished n-NN with n={n} for {corpus.name} under profile {profile}; run the "
         "03_baselines notebook (rnnviz report --profile ...) or baselines.run_nnn first"
     )
 
@@ -300,14 +303,14 @@ def load_test_probs(dataset, kind: str, n: int, store: Store | None = None, prof
     n : int
         Context length, Table 2's n: ``kind="ngram", n=20`` is the 21-gram.
     profile : str or None
-        n-NN only: whose ``baselines:`` recipe to read (default: paper, then quick, then smoke).
+        n-NN only, and required there: whose ``baselines:`` recipe to read (never another's).
     """
-    return load_npy(baseline_dir(dataset, kind, n, store, profile, data_dir) / "test_probs.npy")
+    return load_npy(baseline_dir(dataset, kind, n, store, profile, data_dir) / PROBS_FILE)
 
 
 def load_metrics(dataset, kind: str, n: int, store: Store | None = None, profile: str | None = None,
                  data_dir=None) -> dict:
-    return read_json(baseline_dir(dataset, kind, n, store, profile, data_dir) / "metrics.json")
+    return read_json(baseline_dir(dataset, kind, n, store, profile, data_dir) / METRICS_FILE)
 
 
 def trained_nnn(dataset, ns, profile: str, store: Store | None = None) -> pd.DataFrame:
@@ -335,20 +338,19 @@ def trained_nnn(dataset, ns, profile: str, store: Store | None = None) -> pd.Dat
     return pd.DataFrame(rows, columns=cols).set_index("n")
 
 
-def best_rnn(dataset: str, store: Store | None = None) -> dict | None:
-    """The finished RNN run (the store's and the shipped ones) with the lowest full test loss on
-    ``dataset``, or None."""
+def best_rnn(dataset: str, profile, store: Store | None = None) -> dict | None:
+    """The finished RNN of ``profile``'s grid (``Store.finished_runs``: the store's and the shipped
+    ones, never another profile's) scored on the whole test set with the lowest test loss on
+    ``dataset``, as ``{"slug", "test_loss", "path", "profile"}``; None when there is none."""
     store = store or Store()
     best = None
-    for f in (d / "metrics.json" for d in store.run_dirs()):
-        try:
-            cfg, m = read_json(f.parent / "config.json"), read_json(f)
-        except (OSError, ValueError):
-            continue
-        if cfg.get("dataset") != dataset or cfg.get("max_test_batches", 0) or "test_loss" not in m:
-            continue
+    for run in store.finished_runs(dataset, profile):
+        m = run.metrics
+        if run.config.get("max_test_batches", 0):
+            continue  # scored on part of the test set: not comparable with the baselines
         if best is None or m["test_loss"] < best["test_loss"]:
-            best = {"slug": m.get("slug", f.parent.name), "test_loss": float(m["test_loss"]), "path": str(f.parent)}
+            best = {"slug": m.get("slug", run.name), "test_loss": float(m["test_loss"]), "path": str(run.path),
+                    "profile": run.profile}
     return best
 
 
