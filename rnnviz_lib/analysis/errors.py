@@ -128,63 +128,46 @@ def per_symbol_comparison(p_a: np.ndarray, p_b: np.ndarray, y: np.ndarray, label
 # ----------------------------------------------------------------------------------------
 # Inputs: finished RNN runs and baselines of a dataset, with what is missing and why
 # ----------------------------------------------------------------------------------------
-def finished_runs(dataset: str, store=None, run_dirs=None, profile: str | None = None, extras: bool = False) -> pd.DataFrame:
-    """One row per finished RNN run of ``dataset`` (``artifacts/runs/*`` with metrics.json).
+def finished_runs(dataset: str, store=None, run_dirs=None, profile=None, extras: bool = False) -> pd.DataFrame:
+    """One row per finished RNN run of ``dataset`` in ``profile``'s grid (``Store.finished_runs``).
 
     Parameters
     ----------
-    run_dirs : the run directories to consider; None = those of ``profile``'s grid, or every
-        run in the store when no profile is given or it has no ``grid:`` section
+    profile : whose runs (name, YAML path or grid dict); required unless ``run_dirs`` is given.
+        Never falls back to another profile's runs: to read those, ask for that profile
+    run_dirs : instead, exactly these run directories
     extras : also the runs of the profile's ``extra:`` grids (other recipes, e.g. weight snapshots)
 
     Returns
     -------
     DataFrame indexed by slug with ``cell``, ``layers``, ``size``, ``hidden``, ``params``,
-    ``test_loss``, ``test_columns`` (T, the test columns scored) and ``path``, sorted by test loss.
+    ``test_loss``, ``test_columns`` (T, the test columns scored), ``path`` and ``profile`` (the
+    profile the runs were read for, "" for ``run_dirs``), sorted by test loss.
     """
-    from pathlib import Path
-
-    from rnnviz_lib import train
-    from rnnviz_lib.store import Store, read_json
+    from rnnviz_lib.store import Store
 
     store = store or Store()
-    if run_dirs is None and profile is not None:
-        run_dirs = profile_run_dirs(profile, dataset, store, extras)
-    dirs = [Path(d) for d in run_dirs] if run_dirs is not None else store.run_dirs()
+    if run_dirs is not None:
+        runs = [r for r in (store.run(d, profile) for d in run_dirs)
+                if r.finished and r.started and r.config.get("dataset") == dataset and "test_loss" in r.metrics]
+    elif profile is not None:
+        runs = store.finished_runs(dataset, profile, extras=extras)
+    else:
+        raise RnnvizError(f"whose runs of {dataset}? pass profile= (the report's profile; another profile's runs "
+                          "only when you mean to read them) or run_dirs=")
     rows = []
-    for d in dirs:
-        if not (d / "metrics.json").is_file() or not (d / "config.json").is_file():
-            continue
-        cfg, m = read_json(d / "config.json"), read_json(d / "metrics.json")
-        if cfg.get("dataset") != dataset or "test_loss" not in m:
-            continue
-        shape = _probs_shape(d, store)
-        rows.append({"slug": m.get("slug", d.name), "cell": cfg["cell"], "layers": int(cfg["layers"]),
+    for run in runs:
+        cfg, m = run.config, run.metrics
+        rows.append({"slug": m.get("slug", run.name), "cell": cfg["cell"], "layers": int(cfg["layers"]),
                      "size": int(cfg["size"]), "hidden": int(m.get("hidden", cfg.get("hidden", 0))),
-                     "params": int(m.get("params", 0)), "test_loss": float(m["test_loss"]), "test_columns": int(shape[1]),
-                     "path": str(d)})
-    cols = ["cell", "layers", "size", "hidden", "params", "test_loss", "test_columns", "path"]
+                     "params": int(m.get("params", 0)), "test_loss": float(m["test_loss"]),
+                     "test_columns": int(run.probs_shape()[1]), "path": str(run.path),
+                     "profile": "" if run.profile is None else str(run.profile)})
+    cols = ["cell", "layers", "size", "hidden", "params", "test_loss", "test_columns", "path", "profile"]
     if not rows:
         return pd.DataFrame(columns=cols, index=pd.Index([], name="slug"))
     df = pd.DataFrame(rows).drop_duplicates("slug").set_index("slug")
     return df[cols].sort_values("test_loss", kind="stable")
-
-
-def _probs_shape(run_dir, store) -> tuple:
-    """(B, T) of a run's test probabilities, from the .npy header when the file exists (a paper-
-    scale grid has 126 of them: listing runs reads none), else through ``train.load_probs``
-    (which recomputes a shipped run's and says what is wrong with a damaged one)."""
-    from pathlib import Path
-
-    from rnnviz_lib import train
-
-    for f in (Path(run_dir) / "test_probs.npy", store.cached_file(run_dir, "test_probs.npy")):
-        if f.is_file():
-            try:
-                return tuple(np.load(f, mmap_mode="r", allow_pickle=False).shape)
-            except (ValueError, OSError, EOFError):
-                break  # damaged: load_probs names the file and the fix
-    return tuple(train.load_probs(run_dir, store).shape)
 
 
 def pick_run(runs: pd.DataFrame, cell: str = "lstm", layers: int | None = None, size: int | None = None,
@@ -236,16 +219,3 @@ def align(probs: dict, T: int) -> dict:
             raise RnnvizError(f"{name} has only {p.shape[1]} test columns, fewer than the {T} needed")
         out[name] = p[:, :T]
     return out
-
-
-
-def profile_run_dirs(profile: str, dataset: str, store=None, extras: bool = False):
-    """The run directories of a profile's grid for ``dataset`` (``grid.run_dirs``), or None
-    (meaning: every finished run in the store) when the profile has no ``grid:`` section."""
-    from rnnviz_lib import grid
-
-    try:
-        return [str(d) for d in grid.run_dirs(profile, dataset, store=store, extras=extras)]
-    except RnnvizError as exc:
-        log.warning("%s; using every finished %s run in the store", exc, dataset)
-        return None
