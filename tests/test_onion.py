@@ -166,3 +166,29 @@ def test_head_and_paper_comparison(wp):
     assert cmp.at["best LSTM share: n-gram", "paper"] == 0.18 and np.isnan(cmp.at["best LSTM share: boost", "paper"])
     assert cmp.at["difference: n-gram share", "paper"] == pytest.approx(36 / 44)
     assert cmp.at["best LSTM error rate", "diff"] == pytest.approx((p_best < 0.5).mean() - 140 / 330)
+
+
+def _layers(counts: dict[int, int], n_symbols: int) -> np.ndarray:
+    """(2, n_symbols / 2) layer array with ``counts[layer index]`` errors in each layer, the rest right (-1)."""
+    flat = np.concatenate([np.full(k, i, dtype=np.int16) for i, k in counts.items()] or [np.zeros(0, np.int16)])
+    return np.concatenate([flat, np.full(n_symbols - flat.size, -1, np.int16)]).reshape(2, -1)
+
+
+def test_onion_summary_sentence_from_hand_made_layers():
+    # 20 symbols; layer indices: 0 n-gram, 1 memory n=100, 5 rare t=0, 11 words, 12 punctuation, 13 boost
+    best = _layers({0: 2, 1: 1, 5: 1, 11: 4, 12: 1, 13: 1}, 20)  # 10 errors
+    small = _layers({0: 7, 1: 1, 5: 1, 11: 5, 12: 1, 13: 1}, 20)  # 16 errors: 6 more, 5 of them n-gram
+    summary, comparison, sentence = onion.onion_summary({"best LSTM": best, "small LSTM": small}, 20)
+    assert summary.at["total", "difference"] == 6 and summary.at["n-gram", "difference"] == 5
+    assert comparison.at["best LSTM error rate", "ours"] == pytest.approx(0.5)
+    assert sentence == ("Best LSTM: 10 errors (50% of symbols; paper 140K of 330K, 42%); n-gram 20% (paper 18%), "
+                        "dynamic memory 10% (paper 6%), rare words 10% (paper 9%), words 40% (paper 37%). "
+                        "The small LSTM makes 6 more errors, 83% of them n-gram errors (paper: 36K of 44K, 82%).")
+    # flipped: the "small" model is the better one, so there is no excess of errors to break down
+    _, _, flipped = onion.onion_summary({"best LSTM": small, "small LSTM": best}, 20)
+    assert flipped.startswith("Best LSTM: 16 errors (80% of symbols;")
+    assert "The small LSTM makes 6 fewer errors than the best LSTM, so there are no extra errors" in flipped
+    _, _, alone = onion.onion_summary({"best LSTM": best}, 20)
+    assert alone.endswith("words 40% (paper 37%).")
+    with pytest.raises(RnnvizError, match="best LSTM and optionally"):
+        onion.onion_summary({}, 20)

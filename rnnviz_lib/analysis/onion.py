@@ -353,3 +353,54 @@ def paper_comparison(summary: pd.DataFrame, best: str, small: str | None, n_symb
     df["paper"] = df["paper"].astype(float)
     df["diff"] = df["ours"] - df["paper"]
     return df
+
+
+def _thousands(x: float) -> str:
+    return f"{x / 1000:.0f}K"
+
+
+def onion_summary(layers: dict[str, np.ndarray], n_symbols: int,
+                  names: list[tuple[str, str]] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The onion of one or two LSTMs in tables and a sentence, beside the paper's numbers.
+
+    Parameters
+    ----------
+    layers : {model: (B, T) ``assign_layers`` output}, the best LSTM first and optionally a
+        smaller one second (the paper's LSTM-3-512 and LSTM-1-64), e.g. ``{"best LSTM": ...,
+        "small LSTM": ...}``
+    n_symbols : test symbols judged (B·T), the denominator of the error rates
+
+    Returns
+    -------
+    summary : ``oracle_summary(layers)``: errors per oracle for each model (and their difference)
+    comparison : ``paper_comparison(summary, ...)``: ours beside the paper's numbers
+    sentence : the best model's error count and rate, each oracle's share beside the paper's,
+        and with two models how many more errors the second makes and which share of them are
+        n-gram errors (the paper: 36K of its 44K extra errors) -- or that it makes fewer
+    """
+    from rnnviz_lib.paper import ONION
+
+    if not 1 <= len(layers) <= 2:
+        raise RnnvizError(f"onion_summary takes the best LSTM and optionally a smaller one, got {len(layers)} models")
+    best, small = (list(layers) + [None])[:2]
+    summary = oracle_summary(layers, names)
+    comparison = paper_comparison(summary, best, small, n_symbols)
+    sh = summary[f"{best} share"]
+    sentence = (f"{best[:1].upper()}{best[1:]}: {int(summary.at['total', f'{best} errors']):,} errors "
+                f"({comparison.at['best LSTM error rate', 'ours']:.0%} of symbols; paper "
+                f"{_thousands(ONION['best_lstm_errors'])} of {_thousands(ONION['test_symbols'])}, "
+                f"{ONION['best_lstm_errors'] / ONION['test_symbols']:.0%}); "
+                + ", ".join(f"{o} {sh[o]:.0%} (paper {ONION['share'][o]:.0%})" for o in ONION["share"]) + ".")
+    if small is not None:
+        d = summary["difference"]
+        extra = int(d["total"])
+        paper = (f"{_thousands(ONION['difference_ngram'])} of {_thousands(ONION['difference'])}, "
+                 f"{ONION['difference_ngram'] / ONION['difference']:.0%}")
+        if extra > 0:
+            sentence += (f" The {small} makes {extra:,} more errors, {d['n-gram'] / extra:.0%} of them n-gram errors "
+                         f"(paper: {paper}).")
+        else:
+            sentence += (f" The {small} makes {'no more' if extra == 0 else f'{-extra:,} fewer'} errors than the "
+                         f"{best}, so there are no extra errors to break down (paper: {paper} of the small LSTM's "
+                         "extra errors are n-gram errors).")
+    return summary, comparison, sentence
