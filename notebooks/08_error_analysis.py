@@ -67,7 +67,8 @@ for ds, r in runs.items():
     if why:
         display(Markdown(f"**Note:** {ds}: n-grams not found: {', '.join(why)} (`rnnviz ngram --dataset {ds}`)."))
     if grams:
-        overlap[ds] = error_summary.overlap_summary(ref[ds][1], errors.align(grams, ref[ds][1].shape[1]), ref[ds][0], ds)
+        name, p_lstm = ref[ds]
+        overlap[ds] = error_summary.overlap_summary(p_lstm, errors.align(grams, p_lstm.shape[1]), name, ds)
 
 for ds, (t, verdict) in overlap.items():
     n_sym = ref[ds][1].size

@@ -49,7 +49,8 @@ def overlap_summary(reference: np.ndarray, others: dict[str, np.ndarray], model:
     sentence = (f"{dataset}: of the {ref_errors:,} errors of {model} ({ref_errors / n:.1%} of symbols), the {last} "
                 f"model also makes {t['frac_ref_errors_shared'].iloc[-1]:.0%}; the {last} makes "
                 f"{int(t.loc[last, 'other errors']):,} errors, {t.loc[last, 'other only'] / n:.1%} of symbols that the "
-                f"{reference_name} gets right against {t.loc[last, f'{reference_name} only'] / n:.1%} the other way round.")
+                f"{reference_name} gets right against {t.loc[last, f'{reference_name} only'] / n:.1%} the other way "
+                "round.")
     return t, sentence
 
 
