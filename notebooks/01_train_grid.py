@@ -45,9 +45,9 @@ widths[next(iter(corpora))]
 
 # %% [markdown]
 # The parameter-matched widths (PAPER.md §2): all nine models of a row have about the parameter
-# count of a 1-layer LSTM of the row's size (on War and Peace 44,823 for row 64, the paper's
-# "50K" smallest model, up to 1.28M for row 512). Deeper models are narrower, so the 3-layer
-# models of row 64 are only 37 (LSTM) to 78 (RNN) units wide.
+# count of a 1-layer LSTM of the row's size (the table above gives each width and count: row 64
+# is the paper's "50K" smallest model, row 512 its "about 11 MB" largest one). Deeper models are
+# narrower, so the 3-layer models of row 64 are the narrowest of the grid.
 
 # %%
 results = grid.run(configs, executor, store) if train_models else []
