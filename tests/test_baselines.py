@@ -13,9 +13,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from rnnviz_lib import baselines, cli, data, paper, plotting, train  # noqa: E402
+from rnnviz_lib import baselines, cli, data, grid, paper, plotting, train  # noqa: E402
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.ngram import KneserNeyLM, cross_entropy
+from rnnviz_lib.evaluate import cross_entropy
+from rnnviz_lib.ngram import KneserNeyLM
 from rnnviz_lib.store import Store
 
 
@@ -115,11 +116,12 @@ def test_table2_puts_ours_beside_the_paper():
 
 def test_best_rnn_reads_finished_runs(small):
     store = Store()
-    assert baselines.best_rnn(str(small), store) is None
-    cfg = train.TrainConfig(dataset=str(small), cell="lstm", layers=1, size=64, hidden=12, epochs=1,
-                            max_train_batches=2, device="cpu")
+    prof = {"datasets": [str(small)], "models": ["lstm-1-64"], "dropout": [0.0],
+            "train": {"hidden": 12, "epochs": 1, "max_train_batches": 2, "device": "cpu"}}
+    assert baselines.best_rnn(str(small), prof, store) is None
+    (cfg,) = grid.expand(prof)
     run = train.train_run(cfg, store)
-    best = baselines.best_rnn(str(small), store)
+    best = baselines.best_rnn(str(small), prof, store)
     assert best["path"] == str(run)
     assert best["test_loss"] == pytest.approx(train.load_metrics(run)["test_loss"])
-    assert baselines.best_rnn("wp", store) is None
+    assert baselines.best_rnn("wp", prof, store) is None

@@ -80,7 +80,9 @@ def test_finished_runs_and_pick_run(tmp_path):
         if done:  # metrics.json marks a finished run
             atomic_write_json(d / "metrics.json", {"test_loss": loss, "slug": f"wp-{cell}{L}-{size}", "params": 100 + i,
                                                    "hidden": 7})
-    runs = errors.finished_runs("wp", store)
+    with pytest.raises(RnnvizError, match="whose runs"):  # no silent "every run in the store"
+        errors.finished_runs("wp", store)
+    runs = errors.finished_runs("wp", store, run_dirs=store.run_dirs())
     assert list(runs.index) == ["wp-gru2-128", "wp-lstm3-64", "wp-lstm1-64"]  # finished wp runs, best first
     assert runs.loc["wp-lstm1-64", "test_columns"] == 4 and runs.loc["wp-gru2-128", "size"] == 128
     assert errors.pick_run(runs, "lstm").name == "wp-lstm3-64"
@@ -88,8 +90,8 @@ def test_finished_runs_and_pick_run(tmp_path):
     assert errors.pick_run(runs, "lstm", layers=2) is None
     only = errors.finished_runs("wp", store, run_dirs=[runs.loc["wp-lstm1-64", "path"]])
     assert list(only.index) == ["wp-lstm1-64"]
-    assert errors.finished_runs("lk", store).index.tolist() == ["wp-rnn1-64"]
-    assert errors.finished_runs("wp", Store(tmp_path / "empty")).empty
+    assert errors.finished_runs("lk", store, run_dirs=store.run_dirs()).index.tolist() == ["wp-rnn1-64"]
+    assert errors.finished_runs("wp", Store(tmp_path / "empty"), run_dirs=Store(tmp_path / "empty").run_dirs()).empty
     cut = errors.align({"a": np.zeros((2, 9))}, 4)
     assert cut["a"].shape == (2, 4)
     with pytest.raises(RnnvizError, match="fewer"):
