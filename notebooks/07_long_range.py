@@ -31,7 +31,6 @@ kl_nnn_ns: list = [1, 2, 3, 4, 5, 6, 7, 8, 9]  # n-NN context lengths compared
 kl_batches: int = 4  # test batches of B x S symbols on which distributions are compared
 
 # %%
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -39,7 +38,7 @@ from IPython.display import Markdown, display
 
 from rnnviz_lib import data, plotting, train
 from rnnviz_lib.analysis import errors, longrange
-from rnnviz_lib.store import Store, read_json
+from rnnviz_lib.store import Store
 
 store = Store()
 corpora, unavailable = data.load_available(sorted({kl_dataset} | ({brace_dataset} & set(datasets))))
@@ -119,7 +118,7 @@ else:
 
 # %%
 if kl_table is not None:
-    per_epoch = int(read_json(Path(snap_run["path"]) / "config.json").get("max_train_batches") or 0)
+    per_epoch = int(store.run(snap_run["path"]).config.get("max_train_batches") or 0)
     full = data.corpus_splits(corpora[kl_dataset]).train.n_batches  # batches in a whole epoch
     closest, verdict_5b = longrange.kl_summary(kl_table, per_epoch, full)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
