@@ -31,7 +31,6 @@ kl_nnn_ns: list = [1, 2, 3, 4, 5, 6, 7, 8, 9]  # n-NN context lengths compared
 kl_batches: int = 4  # test batches of B x S symbols on which distributions are compared
 
 # %%
-
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
