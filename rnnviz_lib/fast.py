@@ -44,10 +44,9 @@ evaluations and checkpoints, shared by the members of a stack and by concurrent 
 On a GPU, more than 8 concurrent streams need ``CUDA_DEVICE_MAX_CONNECTIONS`` raised before
 CUDA starts (``run_fast`` sets 32 if CUDA is not initialised yet).
 
-The run directories and files are the reference's, written by ``train.train_group`` (config.json,
-history.json, best.pt, checkpoint.pt with the optimizer in ``torch.optim.RMSprop`` format, so
-the reference can resume them, snapshots, test_probs.npy and metrics.json). Table 1 and every
-analysis read them unchanged. A group whose members stopped at different points resumes them
+The run directories and files are the reference's, written by ``train.train_group`` (the files
+``store.py`` names; the checkpoint holds the optimizer in ``torch.optim.RMSprop`` format, so the
+reference can resume it). Table 1 and every analysis read them unchanged. A group whose members stopped at different points resumes them
 one by one with the reference.
 """
 

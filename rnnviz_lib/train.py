@@ -242,7 +242,7 @@ class Stepper(Protocol):
     """
 
     M: int  # models trained together
-    engine: str  # recorded in metrics.json and in the provenance segments
+    engine: str  # recorded in the run's metrics and in the provenance segments
     eager_loss: bool  # the loss is read after every step (a divergence stops the run at once)
     model: models.CharRNN | None  # the one model being trained, handed to ``on_step``; None for a stack
     lr_host: list[float]  # each model's learning rate now (history.json)
@@ -374,7 +374,7 @@ def train_run(config: TrainConfig, store: Store | None = None,
               on_step: Callable[[int, models.CharRNN], None] | None = None) -> Path:
     """Train one model by the paper's recipe; return its run directory.
 
-    Idempotent: a finished run (metrics.json present) is returned untouched; an interrupted one
+    Idempotent: a finished run (its metrics written) is returned untouched; an interrupted one
     resumes from its last checkpoint. ``on_step(step, model)`` is called after every optimizer
     step (after any checkpoint at that step): a hook for progress reports and fault injection.
     Divergence (a NaN/inf loss) stops the run with an RnnvizError and keeps the last good checkpoint.
@@ -406,9 +406,9 @@ def train_group(configs, make_stepper: Callable[[list, torch.device], Stepper], 
     ``configs`` share everything but what a stepper allows to differ (seed, dropout, width
     ...; ``fast.group_key``) and are all unfinished, with checkpoints (if any) at one step.
     ``make_stepper(nets, device)`` builds the step from their freshly initialised CharRNNs
-    (``build_model``, on the CPU). Here, and only here, the run files are written: config.json,
-    checkpoint.pt (every ``checkpoint_every`` steps and each epoch end), best.pt, history.json,
-    snapshots, and at the end test_probs.npy and metrics.json.
+    (``build_model``, on the CPU). Here, and only here, the run files (``store.*_FILE``) are
+    written: the config, the checkpoint (every ``checkpoint_every`` steps and each epoch end), the
+    best weights, the history, snapshots, and at the end the test probabilities and the metrics.
 
     A run whose loss turns NaN/inf stops with ``Progress.error`` set (``diverged.json``, last good
     checkpoint kept) while the others go on; so does one that cannot be finished.

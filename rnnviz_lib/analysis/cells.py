@@ -415,6 +415,7 @@ def grid_studies(profile: str, datasets, models, store=None, **kwargs) -> tuple[
     """
     from rnnviz_lib import data, grid, train
     from rnnviz_lib.config import slugify
+    from rnnviz_lib.store import Store
 
     studies, missing = {}, {}
     trained = grid.datasets(profile)
@@ -423,10 +424,9 @@ def grid_studies(profile: str, datasets, models, store=None, **kwargs) -> tuple[
             missing[ds] = f"the {profile} profile's grid trains no {ds} models (its datasets: {', '.join(trained)})"
             continue
         by_name = {}
-        for d in grid.run_dirs(profile, ds, store, extras=False):
-            cfg = train.load_config(d) if (d / "config.json").is_file() else None
-            if cfg is not None and train.is_finished(d):
-                by_name.setdefault(grid.model_name(cfg.cell, cfg.layers, cfg.size), d)
+        for run in (store or Store()).finished_runs(ds, profile):
+            cfg = train.load_config(run.path)
+            by_name.setdefault(grid.model_name(cfg.cell, cfg.layers, cfg.size), run.path)
         label = ds if data.is_named_dataset(ds) else slugify(Path(ds).stem)
         for m in models:
             key = f"{label}-{m}"

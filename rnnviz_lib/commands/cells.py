@@ -12,10 +12,11 @@ log = logging.getLogger(__name__)
 
 
 def _run_dir(path) -> Path:
-    run = Path(path)
-    if not (run / "config.json").is_file():
-        raise RnnvizError(f"{run} is not a run directory (no config.json); pass a folder under artifacts/runs/")
-    return run
+    from rnnviz_lib.store import Run
+
+    run = Run(path)
+    run.config  # a folder that is no run: one line naming it and what to pass instead
+    return run.path
 
 
 def _cells(args) -> int:
