@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from rnnviz_lib import baselines, data, paper
-from rnnviz_lib.ngram import KneserNeyLM, cross_entropy
+from rnnviz_lib.evaluate import cross_entropy
+from rnnviz_lib.ngram import KneserNeyLM
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -389,8 +389,3 @@ class KneserNeyLM:
             p = self._score_flat(s, offs, rem, [n])[n]
             out[rows] = p.reshape(rows.size, K, L + 1)[:, :, -1]
         return out
-
-
-def cross_entropy(prob: np.ndarray) -> float:
-    """Mean negative natural log of per-symbol probabilities (nats)."""
-    return float(-np.mean(np.log(np.asarray(prob, dtype=np.float64))))

@@ -11,7 +11,8 @@ import pytest
 
 from rnnviz_lib import baselines, cli, data, ngram, paper
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.ngram import KneserNeyLM, cross_entropy
+from rnnviz_lib.evaluate import cross_entropy
+from rnnviz_lib.ngram import KneserNeyLM
 
 FALLBACK = (0.5, 1.0, 1.5)
 
