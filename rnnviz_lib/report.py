@@ -30,15 +30,6 @@ def compare_frame(ours: pd.DataFrame, paper: pd.DataFrame, digits: int = 3) -> p
     return out
 
 
-def long_compare(ours: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
-    """Long form (one row per cell) with columns ours, paper, diff."""
-    o = ours.stack(future_stack=True).rename("ours")
-    p = paper.reindex(index=ours.index, columns=ours.columns).stack(future_stack=True).rename("paper")
-    df = pd.concat([o, p], axis=1)
-    df["diff"] = df["ours"] - df["paper"]
-    return df
-
-
 def dataset_comparison(infos: dict[str, dict]) -> pd.DataFrame:
     """Rows (dataset, quantity) with columns ours / paper / diff, from ``data.info`` dicts."""
     from rnnviz_lib.paper import DATA
