@@ -50,7 +50,6 @@ NNN_DEFAULTS = {
     "hidden": 512, "lr": 2e-3, "alpha": 0.95, "batch_size": 1000, "max_epochs": 20.0, "max_steps": None,
     "eval_every": 2000, "patience": 3, "decay_after": 10, "lr_decay": 0.95, "val_max": None, "seed": 0,
 }
-TABLE_ROWS = {"ngram": "n-gram", "nnn": "n-NN"}
 
 
 def stream_sequences(part: data.SplitPart) -> np.ndarray:
