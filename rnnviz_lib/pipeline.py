@@ -4,8 +4,8 @@ write ``report/index.html`` linking every notebook, table and figure.
 A notebook is ``notebooks/NN_name.py`` (jupytext percent format). Its parameters come from
 ``notebooks/params/<profile>.yaml``: ``common`` values for every notebook that declares
 them, ``notebooks.<stem>`` values that it must declare (anything else is rejected before any
-notebook runs). Each notebook's kernel sees ``RNNVIZ_HOME``, ``RNNVIZ_PROFILE`` and
-``RNNVIZ_NOTEBOOK`` so its figures and tables are filed under its name.
+notebook runs). Each notebook's kernel sees ``RNNVIZ_HOME`` and ``RNNVIZ_NOTEBOOK`` so its
+figures and tables are filed under its name (the profile reaches it as a parameter).
 """
 
 from __future__ import annotations
@@ -167,9 +167,8 @@ def run_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     status_path = store.report_dir / f"status-{name}.json"
     status = read_json(status_path) if status_path.is_file() else {}
-    env_before = {k: os.environ.get(k) for k in ("RNNVIZ_HOME", "RNNVIZ_PROFILE", "RNNVIZ_NOTEBOOK", "MPLBACKEND",
-                                                 SHIPPED_ENV)}
-    os.environ.update(RNNVIZ_HOME=str(root), RNNVIZ_PROFILE=name)
+    env_before = {k: os.environ.get(k) for k in ("RNNVIZ_HOME", "RNNVIZ_NOTEBOOK", "MPLBACKEND", SHIPPED_ENV)}
+    os.environ["RNNVIZ_HOME"] = str(root)
     if prof.get("rehearse"):
         os.environ[SHIPPED_ENV] = "off"  # a rehearsal trains every run itself: no shipped run stands in
     os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend: figures land in the notebook and its HTML
