@@ -9,11 +9,11 @@ API::
 Layout (``store.shipped_dir()``, ``data/runs/`` of the repository)::
 
     MANIFEST.json                 {"runs": {<run>: entry}, "budget_bytes", "total_bytes"}
-    <slug>-<config hash>/         config.json, metrics.json, history.json, best.pt
+    <slug>-<config hash>/         the run's config, metrics, history and best weights (``FILES``)
 
 A run is shipped as the training code wrote it: the four files are copied byte for byte, never
 edited (no optimizer state, no checkpoint, no per-symbol arrays: test probabilities are
-recomputed from ``best.pt``, see ``train.load_probs``). Each manifest entry records the config
+recomputed from the best weights, see ``store.Run.probs``). Each manifest entry records the config
 hash, the git commit(s) and engine(s) that trained the run (``segments``, from the run's
 metrics), torch, the machine, the training wall time, when it finished, the command that
 retrains it, and the sha256 and size of every file. ``tests/test_shipped.py`` re-evaluates every
@@ -32,11 +32,12 @@ from rnnviz_lib import grid, paper, provenance, train
 from rnnviz_lib.config import artifact_name, config_hash
 from rnnviz_lib.data import sha256_file
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.store import REPO, Store, atomic_write_json, read_json, shipped_dir, shipped_restore
+from rnnviz_lib.store import (BEST_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, REPO, Run, Store, atomic_write_json,
+                              read_json, shipped_dir, shipped_restore)
 
 log = logging.getLogger(__name__)
 
-FILES = ("config.json", "metrics.json", "history.json", "best.pt")
+FILES = (CONFIG_FILE, METRICS_FILE, HISTORY_FILE, BEST_FILE)  # what a shipped run keeps of its folder
 BUDGET_BYTES = 25 * 1024 * 1024  # all shipped runs together
 
 
@@ -60,7 +61,7 @@ def paper_value(dataset: str, cell: str, layers: int, size: int):
 
 
 def _entry(run: Path, profile: str, unrecorded: str) -> dict:
-    cfg, m = read_json(run / "config.json"), read_json(run / "metrics.json")
+    cfg, m = Run(run).config, Run(run).metrics
     segments = list(m.get("segments") or [])
     if not segments:  # trained by code that kept no segment record
         segments = [{"step": 0, "commit": (m.get("code") or {}).get("commit"), "engine": m.get("engine"),
@@ -71,7 +72,7 @@ def _entry(run: Path, profile: str, unrecorded: str) -> dict:
     ident = cfg["identity_hash"]
     paper_v = paper_value(cfg["dataset"], cfg["cell"], cfg["layers"], cfg["size"])
     files = {f: {"sha256": sha256_file(run / f), "bytes": (run / f).stat().st_size} for f in FILES}
-    finished = _dt.datetime.fromtimestamp((run / "metrics.json").stat().st_mtime, _dt.timezone.utc)
+    finished = _dt.datetime.fromtimestamp((run / METRICS_FILE).stat().st_mtime, _dt.timezone.utc)
     return {
         "model": model_key(cfg), "slug": m.get("slug"), "profile": profile, "identity_hash": ident,
         "test_loss": m["test_loss"], "test_bootstrap_std": m.get("test_bootstrap_std"), "paper": paper_v,
@@ -105,8 +106,8 @@ def ship(configs, store: Store | None = None, profile: str = "paper", root: Path
     shipped = []
     for cfg in configs:
         own = store.artifact_dir("runs", cfg.slug, cfg.identity(), create=False)
-        if not (own / "metrics.json").is_file():
-            if (root / own.name / "metrics.json").is_file():
+        if not Run(own).finished:
+            if Run(root / own.name).finished:
                 continue  # shipped already, no store copy
             raise RnnvizError(f"{cfg.slug} has not finished in {store.root} ({own}); train it first")
         if full_only and (cfg.max_train_batches or cfg.max_eval_batches or cfg.max_test_batches):
@@ -168,7 +169,7 @@ def verify(root: Path | None = None, profile: str | None = "paper") -> list[str]
         try:
             cfg = train.load_config(d)
         except (RnnvizError, OSError, ValueError, TypeError) as exc:
-            problems.append(f"{d / 'config.json'}: unreadable ({exc})")
+            problems.append(f"{d / CONFIG_FILE}: unreadable ({exc})")
             continue
         ident = config_hash(cfg.identity())
         if ident != e["identity_hash"] or not name.endswith(ident):
