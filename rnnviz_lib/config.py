@@ -149,7 +149,6 @@ def rehearse_profile(prof: dict) -> dict:
     def _grid(g: dict) -> dict:
         g = dict(g)
         g.pop("shipped_only", None)  # the rehearsal trains every model; it never reads shipped runs
-        g.pop("executor", None)
         g["train"] = {**(g.get("train") or {}), **steps}
         if g.get("train_overrides"):  # a per-model schedule gives way to the rehearsal's
             g["train_overrides"] = {k: {o: x for o, x in (v or {}).items() if o not in steps}

@@ -57,7 +57,7 @@ CELLS = paper.CELLS  # lstm, rnn, gru: the paper's column order
 DEPTHS = paper.DEPTHS
 SIZES = paper.SIZES
 GRID_KEYS = ("datasets", "cells", "layers", "sizes", "models", "dropout", "train", "train_overrides", "snapshots",
-             "executor", "shipped_only", "extra")
+             "shipped_only", "extra")
 MODEL_KEY = ("dataset", "cell", "layers", "size")  # one Table 1 cell; dropout runs share it
 
 
