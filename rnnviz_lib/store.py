@@ -264,14 +264,15 @@ class Store:
             own.mkdir(parents=True, exist_ok=True)
         return own
 
-    def run_dirs(self, finished: bool = True) -> list[Path]:
-        """Every run directory of the store and the shipped runs (a store copy hides a shipped
-        run of the same name); only finished ones unless ``finished`` is False."""
+    def run_dirs(self, finished: bool = True, shipped: bool = True) -> list[Path]:
+        """Every run directory of the store and (unless ``shipped`` is False) the shipped runs (a
+        store copy hides a shipped run of the same name); only finished ones unless ``finished``
+        is False. Hidden folders (a copy in progress) are none."""
         seen = {}
-        ship = shipped_dir()
+        ship = shipped_dir() if shipped else None
         for base in [self.artifacts_dir / "runs", *([ship] if ship is not None else [])]:
             for d in sorted(base.glob("*")) if base.is_dir() else []:
-                if d.is_dir() and d.name not in seen and (not finished or (d / METRICS_FILE).is_file()):
+                if d.is_dir() and not d.name.startswith(".") and d.name not in seen and (not finished or (d / METRICS_FILE).is_file()):
                     seen[d.name] = d
         return [seen[k] for k in sorted(seen)]
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.store import Store, damage_fix, load_torch, read_json
+from rnnviz_lib.store import (BEST_FILE, CHECKPOINT_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PROBS_FILE,
+                              SNAPSHOTS_DIR, Store, damage_fix, load_torch, read_json)
 
 
 def _problem(path, what: str, fix: str | None = None) -> dict:
@@ -58,7 +59,7 @@ def _npy(path, problems: list, symbols: int | None = None) -> None:
         problems.append(_problem(path, f"is damaged or truncated ({why})"))
         return
     if symbols is not None and int(a.size) != int(symbols):
-        problems.append(_problem(path, f"holds {a.size:,} values but metrics.json says {int(symbols):,} test symbols"))
+        problems.append(_problem(path, f"holds {a.size:,} values but {METRICS_FILE} says {int(symbols):,} test symbols"))
 
 
 def _npz(path, problems: list) -> None:
@@ -77,42 +78,42 @@ def check_run(d: Path, problems: list) -> None:
     from rnnviz_lib import train
     from rnnviz_lib.config import artifact_name
 
-    cfg = _json(d / "config.json", problems) if (d / "config.json").is_file() else None
-    if cfg is None and not (d / "config.json").is_file():
-        problems.append(_problem(d, "has no config.json, so it is no run", f"delete the folder {d}"))
+    cfg = _json(d / CONFIG_FILE, problems) if (d / CONFIG_FILE).is_file() else None
+    if cfg is None and not (d / CONFIG_FILE).is_file():
+        problems.append(_problem(d, f"has no {CONFIG_FILE}, so it is no run", f"delete the folder {d}"))
     if isinstance(cfg, dict):
         try:
             want = artifact_name(train.TrainConfig.from_dict(cfg).slug, train.TrainConfig.from_dict(cfg).identity())
             if want != d.name:
-                problems.append(_problem(d / "config.json", f"hashes to {want}, not to its folder's name {d.name}",
+                problems.append(_problem(d / CONFIG_FILE, f"hashes to {want}, not to its folder's name {d.name}",
                                          f"delete the folder {d} (it was renamed or its config edited)"))
         except (RnnvizError, TypeError, ValueError) as exc:
-            problems.append(_problem(d / "config.json", f"is not a valid run configuration ({exc})",
+            problems.append(_problem(d / CONFIG_FILE, f"is not a valid run configuration ({exc})",
                                      f"delete the folder {d} and rerun the command that trained it"))
-    metrics = _json(d / "metrics.json", problems) if (d / "metrics.json").is_file() else None
-    if (d / "history.json").is_file():
-        _json(d / "history.json", problems)
-    for name in ("checkpoint.pt", "best.pt"):
+    metrics = _json(d / METRICS_FILE, problems) if (d / METRICS_FILE).is_file() else None
+    if (d / HISTORY_FILE).is_file():
+        _json(d / HISTORY_FILE, problems)
+    for name in (CHECKPOINT_FILE, BEST_FILE):
         if (d / name).is_file():
             _torch(d / name, problems)
-    index = d / "snapshots" / "index.json"
+    index = d / SNAPSHOTS_DIR / "index.json"
     snaps = _json(index, problems) if index.is_file() else []
     for s in snaps if isinstance(snaps, list) else []:
-        f = d / "snapshots" / str(s.get("file", ""))
+        f = d / SNAPSHOTS_DIR / str(s.get("file", ""))
         if not f.is_file():
             problems.append(_problem(f, "is listed in snapshots/index.json but missing"))
         else:
             _torch(f, problems)
-    if (d / "metrics.json").is_file():  # finished: what the metrics promise must be there
-        for name in ("best.pt", "history.json", "test_probs.npy"):
+    if (d / METRICS_FILE).is_file():  # finished: what the metrics promise must be there
+        for name in (BEST_FILE, HISTORY_FILE, PROBS_FILE):
             if not (d / name).is_file():
                 problems.append(_problem(d / name, "is missing from a finished run",
-                                         damage_fix(d / name) if name == "test_probs.npy" else
+                                         damage_fix(d / name) if name == PROBS_FILE else
                                          f"delete the folder {d} and rerun the command that trained it"))
-        if (d / "test_probs.npy").is_file():
-            _npy(d / "test_probs.npy", problems, (metrics or {}).get("test_symbols") if isinstance(metrics, dict) else None)
-    elif (d / "test_probs.npy").is_file():
-        _npy(d / "test_probs.npy", problems)
+        if (d / PROBS_FILE).is_file():
+            _npy(d / PROBS_FILE, problems, (metrics or {}).get("test_symbols") if isinstance(metrics, dict) else None)
+    elif (d / PROBS_FILE).is_file():
+        _npy(d / PROBS_FILE, problems)
 
 
 def _baseline_identity(kind: str, m: dict, sha: str) -> dict | None:
@@ -132,17 +133,17 @@ def check_baseline(d: Path, store: Store, problems: list) -> None:
     """One cached n-gram or n-NN folder."""
     from rnnviz_lib.config import config_hash
 
-    m = _json(d / "metrics.json", problems) if (d / "metrics.json").is_file() else None
-    if (d / "history.json").is_file():
-        _json(d / "history.json", problems)
-    for name in ("model.pt", "checkpoint.pt"):
+    m = _json(d / METRICS_FILE, problems) if (d / METRICS_FILE).is_file() else None
+    if (d / HISTORY_FILE).is_file():
+        _json(d / HISTORY_FILE, problems)
+    for name in ("model.pt", CHECKPOINT_FILE):
         if (d / name).is_file():
             _torch(d / name, problems)
-    if (d / "metrics.json").is_file():
-        if not (d / "test_probs.npy").is_file():
-            problems.append(_problem(d / "test_probs.npy", "is missing from a finished baseline"))
+    if (d / METRICS_FILE).is_file():
+        if not (d / PROBS_FILE).is_file():
+            problems.append(_problem(d / PROBS_FILE, "is missing from a finished baseline"))
         else:
-            _npy(d / "test_probs.npy", problems, m.get("test_symbols") if isinstance(m, dict) else None)
+            _npy(d / PROBS_FILE, problems, m.get("test_symbols") if isinstance(m, dict) else None)
     if isinstance(m, dict) and m.get("kind") in ("ngram", "nnn"):
         prepared = store.data_dir / str(m.get("dataset")) / "prepared.json"
         info = _json(prepared, problems) if prepared.is_file() else None
@@ -172,10 +173,9 @@ def check_store(store: Store | None = None, shipped: bool = True) -> tuple[list[
     problems: list[dict] = []
     checked = {"runs": 0, "baselines": 0, "caches": 0, "shipped runs": 0, "data files": 0}
     art = store.artifacts_dir
-    for d in sorted((art / "runs").glob("*")) if (art / "runs").is_dir() else []:
-        if d.is_dir() and not d.name.startswith("."):
-            check_run(d, problems)
-            checked["runs"] += 1
+    for d in store.run_dirs(finished=False, shipped=False):
+        check_run(d, problems)
+        checked["runs"] += 1
     for d in sorted((art / "baselines").glob("*")) if (art / "baselines").is_dir() else []:
         if d.is_dir() and not d.name.startswith("."):
             check_baseline(d, store, problems)
