@@ -3,6 +3,8 @@ in those tables are swapped."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -10,6 +12,7 @@ from rnnviz_lib import paper
 from rnnviz_lib.analysis import scorecard
 from rnnviz_lib.store import Store
 
+REPO = Path(__file__).resolve().parents[1]
 COLS = [f"{c.upper()}-{d}" for c, d in paper.TABLE1_COLUMNS]
 
 
@@ -29,6 +32,13 @@ def _table2(dataset: str, nnn_label: str = "n-NN (paper recipe)") -> pd.DataFram
     return t
 
 
+@pytest.fixture
+def paper_runs(home, monkeypatch) -> str:
+    """The quick profile with the shipped runs on: its row-64 models are the paper recipe's."""
+    monkeypatch.setenv("RNNVIZ_SHIPPED_RUNS", str(REPO / "data" / "runs"))
+    return "quick"
+
+
 def _row(card: pd.DataFrame, claim: int, dataset: str = "") -> pd.Series:
     sel = card[(card["claim"] == claim) & (card["dataset"] == dataset)]
     assert len(sel) == 1, (claim, dataset, card[["claim", "dataset"]].values.tolist())
@@ -44,11 +54,11 @@ def test_empty_store_gives_every_claim_a_reasoned_not_measurable(home):
     assert "this profile has no lk models" in _row(card, 1, "lk")["reason"]  # smoke trains wp only
 
 
-def test_the_papers_own_numbers_reproduce_the_table_claims(home):
+def test_the_papers_own_numbers_reproduce_the_table_claims(home, paper_runs):
     store = Store(home)
-    store.save_table(_table1("wp"), "table1_wp_ours", "smoke")
-    store.save_table(_table2("wp"), "table2_wp_ours", "smoke")
-    card = scorecard.scorecard("smoke", store)
+    store.save_table(_table1("wp"), "table1_wp_ours", paper_runs)
+    store.save_table(_table2("wp"), "table2_wp_ours", paper_runs)
+    card = scorecard.scorecard(paper_runs, store)
     for claim in (1, 2, 3, 4):
         r = _row(card, claim, "wp")
         assert r["verdict"] == scorecard.REPRODUCED, (claim, r["ours"], r["reason"])
@@ -56,30 +66,30 @@ def test_the_papers_own_numbers_reproduce_the_table_claims(home):
     assert "gru-3-512" in _row(card, 3, "wp")["ours"]
 
 
-def test_swapping_two_models_losses_flips_the_verdict(home):
+def test_swapping_two_models_losses_flips_the_verdict(home, paper_runs):
     """Claim 3: give the 20-gram the best RNN's loss and the RNN the 20-gram's; claim 1: swap the
     1- and 2-layer GRU and RNN of row 64."""
-    store = Store(home)
+    store, profile = Store(home), paper_runs
     t1, t2 = _table1("wp"), _table2("wp")
-    store.save_table(t1, "table1_wp_ours", "smoke")
-    store.save_table(t2, "table2_wp_ours", "smoke")
-    before = scorecard.scorecard("smoke", store)
+    store.save_table(t1, "table1_wp_ours", profile)
+    store.save_table(t2, "table2_wp_ours", profile)
+    before = scorecard.scorecard(profile, store)
 
     swapped = t1.copy()
     swapped.loc[512, "GRU-3"], t2.loc["n-gram", 20] = t2.loc["n-gram", 20], t1.loc[512, "GRU-3"]
-    store.save_table(swapped, "table1_wp_ours", "smoke")
-    store.save_table(t2, "table2_wp_ours", "smoke")
-    after = scorecard.scorecard("smoke", store)
+    store.save_table(swapped, "table1_wp_ours", profile)
+    store.save_table(t2, "table2_wp_ours", profile)
+    after = scorecard.scorecard(profile, store)
     assert _row(before, 3, "wp")["verdict"] == scorecard.REPRODUCED
     assert _row(after, 3, "wp")["verdict"] == scorecard.NOT_REPRODUCED, _row(after, 3, "wp")["reason"]
 
     row64 = _table1("wp", sizes=(64,))
-    store.save_table(row64, "table1_wp_ours", "smoke")
-    assert _row(scorecard.scorecard("smoke", store), 1, "wp")["verdict"] == scorecard.REPRODUCED
+    store.save_table(row64, "table1_wp_ours", profile)
+    assert _row(scorecard.scorecard(profile, store), 1, "wp")["verdict"] == scorecard.REPRODUCED
     for a, b in (("GRU-1", "GRU-2"), ("RNN-1", "RNN-3")):
         row64[a], row64[b] = row64[b].copy(), row64[a].copy()
-    store.save_table(row64, "table1_wp_ours", "smoke")
-    r = _row(scorecard.scorecard("smoke", store), 1, "wp")
+    store.save_table(row64, "table1_wp_ours", profile)
+    r = _row(scorecard.scorecard(profile, store), 1, "wp")
     assert r["verdict"] == scorecard.NOT_REPRODUCED and r["ours"].startswith("1/3"), (r["ours"], r["reason"])
 
 
@@ -102,8 +112,13 @@ def test_nnn_claim_needs_both_small_and_large_n(home):
     store.save_table(t2, "table2_wp_ours", "smoke")
     r = _row(scorecard.scorecard("smoke", store), 4, "wp")
     assert r["verdict"] == scorecard.NOT_MEASURABLE and "n = 1, 2" in r["reason"]
-    t2 = _table2("wp", "n-NN (smoke recipe)")
-    t2.loc["n-NN (smoke recipe)", 1] += 0.2  # no longer matches the n-gram at n = 1
+    store.save_table(_table2("wp", "n-NN (smoke recipe)"), "table2_wp_ours", "smoke")
+    r = _row(scorecard.scorecard("smoke", store), 4, "wp")  # the paper's numbers, but a short recipe's row
+    assert r["verdict"] == scorecard.NOT_MEASURABLE and "not the paper's recipe" in r["reason"]
+    t2 = _table2("wp", "n-NN (paper recipe)")
+    store.save_table(t2, "table2_wp_ours", "smoke")
+    assert _row(scorecard.scorecard("smoke", store), 4, "wp")["verdict"] == scorecard.REPRODUCED
+    t2.loc["n-NN (paper recipe)", 1] += 0.2  # no longer matches the n-gram at n = 1
     store.save_table(t2, "table2_wp_ours", "smoke")
     assert _row(scorecard.scorecard("smoke", store), 4, "wp")["verdict"] == scorecard.NOT_REPRODUCED
 
@@ -112,23 +127,28 @@ def test_nnn_claim_needs_both_small_and_large_n(home):
     (0.95, 0.80, scorecard.REPRODUCED, scorecard.REPRODUCED),
     (0.60, 0.995, scorecard.NOT_REPRODUCED, scorecard.NOT_REPRODUCED),
 ])
-def test_gate_claims_follow_the_gate_numbers(home, forget, output, v7, v8):
+def test_gate_claims_follow_the_gate_numbers(home, paper_runs, forget, output, v7, v8, monkeypatch):
     store = Store(home)
     numbers = pd.DataFrame({"forget_right_majority": [3, float("nan")], "forget_units": [111, float("nan")],
                             "forget_max_frac_right": [forget, float("nan")], "output_always_open": [0, float("nan")],
                             "output_always_shut": [0, float("nan")], "output_max_frac_right": [output, float("nan")],
                             "output_max_frac_left": [0.3, float("nan")]}, index=["wp-lstm-3-64", "wp-gru-3-64"])
-    store.save_table(numbers, "fig3_gate_numbers", "smoke")
+    store.save_table(numbers, "fig3_gate_numbers", paper_runs)
     layers = pd.DataFrame({"model": ["wp-lstm-3-64"] * 6, "gate": ["i", "f"] * 3, "layer": [1, 1, 2, 2, 3, 3],
                            "dist": [0.2, 0.3, 0.6, 0.7, 0.8, 0.9]})
-    store.save_table(layers, "fig3_layer_summary", "smoke")
-    card = scorecard.scorecard("smoke", store)
+    store.save_table(layers, "fig3_layer_summary", paper_runs)
+    card = scorecard.scorecard(paper_runs, store)
     assert _row(card, 7, "wp")["verdict"] == v7 and _row(card, 8, "wp")["verdict"] == v8
     assert _row(card, 9, "wp")["verdict"] == scorecard.REPRODUCED
     assert "wp lstm-3-64 (" in _row(card, 7, "wp")["models"]  # the model with its origin
     layers["dist"] = [0.9, 0.8, 0.6, 0.7, 0.2, 0.3]  # layer 1 now the most saturated
-    store.save_table(layers, "fig3_layer_summary", "smoke")
-    assert _row(scorecard.scorecard("smoke", store), 9, "wp")["verdict"] == scorecard.NOT_REPRODUCED
+    store.save_table(layers, "fig3_layer_summary", paper_runs)
+    assert _row(scorecard.scorecard(paper_runs, store), 9, "wp")["verdict"] == scorecard.NOT_REPRODUCED
+    monkeypatch.setenv("RNNVIZ_SHIPPED_RUNS", "off")  # now the runs are the smoke grid's own, 4 batches each
+    for name in ("fig3_gate_numbers", "fig3_layer_summary"):
+        store.save_table(store.load_table(name, paper_runs), name, "smoke")
+    r = _row(scorecard.scorecard("smoke", store), 7, "wp")
+    assert r["verdict"] == scorecard.NOT_MEASURABLE and "smoke recipe" in r["reason"], r["reason"]
 
 
 def test_onion_claims_need_the_papers_model_sizes(home):

@@ -8,8 +8,9 @@ verdict is one of ``VERDICTS``:
 * ``reproduced``: our numbers satisfy the rule;
 * ``not reproduced``: they do not;
 * ``not measurable in this profile``: the tables the rule needs are missing, or the models this
-  profile has cannot show the claim (the reason says which: e.g. the paper's own Table 1 does
-  not show it on the same models, or it needs models of two sizes).
+  profile has cannot show the claim (the reason says which: the paper's own Table 1 does not
+  show it on the same models, it needs models of two sizes, or the runs were trained by a
+  shorter recipe than the paper's, as the smoke profile's and the quick profile's n-NN are).
 
 API::
 
@@ -51,6 +52,7 @@ PROB_TIE = 0.01  # a smaller difference in mean probability is a tie
 LOW_ORDER_N = 2  # claim 12: an n-NN with at most this context is "low-order"
 SHARE_TOLERANCE = 0.05  # claim 13: each onion share within this (absolute) of the paper's
 NGRAM_MOSTLY = 0.5  # claim 14: "mostly" = more than this share of the extra errors
+RECIPE = "paper"  # claims about trained models are judged only on runs of this profile's recipe (claim 12 excepted)
 
 
 def _row(claim: int, dataset: str, paper_says: str, ours: str, models: str, verdict: str, reason: str) -> dict:
@@ -108,6 +110,27 @@ class Inputs:
             run, s = sel.index[0], sel.iloc[0]
             out.append(f"{dataset} {m} ({s['origin']}, {s['profile']} recipe, {run})")
         return "; ".join(out) or "-"
+
+    def not_paper_recipe(self, dataset: str, models) -> str | None:
+        """Why the runs behind ``models`` cannot judge a claim about the paper's trained models
+        (some were trained by another profile's recipe, ``RECIPE``), or None. A model whose run
+        is not in this profile's grid is not held against it."""
+        chosen = self.table(f"table1_models_{dataset}")
+        chosen = chosen["run"].to_dict() if chosen is not None and "run" in chosen else {}
+        r = self.runs
+        other = {}
+        for m in dict.fromkeys(models):
+            sel = r[(r["dataset"] == dataset) & (r["model"] == m)] if len(r) else r
+            if m in chosen and chosen[m] in sel.index:
+                sel = sel.loc[[chosen[m]]]
+            elif len(sel) and (~sel["extra"].astype(bool)).any():
+                sel = sel[~sel["extra"].astype(bool)]
+            if len(sel) and sel.iloc[0]["profile"] != RECIPE:
+                other[m] = sel.iloc[0]["profile"]
+        if not other:
+            return None
+        return (f"rests on runs of the {', '.join(sorted(set(other.values())))} recipe ({', '.join(other)}), not the "
+                f"paper's: the claim is about fully trained models")
 
     def table1(self, dataset: str) -> pd.DataFrame | None:
         """Our Table 1 (rows size, columns ``LSTM-1`` … ``GRU-3``), from ``table1_<ds>_ours``."""
@@ -200,6 +223,8 @@ def claim_1(inp: Inputs, dataset: str) -> dict:
         return _missing(1, dataset, says, inp.absent(dataset, f"no Table 1 of {dataset} (notebook 02_table1)"))
     h, hp, n = _depth_pairs(t, ref)
     verdict, reason = _pair_verdict(h, hp, n, "a 1-layer and a deeper model of one cell and row")
+    if (why := inp.not_paper_recipe(dataset, _filled(t))) and verdict != NOT_MEASURABLE:
+        verdict, reason = NOT_MEASURABLE, why
     return _row(1, dataset, says, f"{h}/{n} pairs (paper on the same models: {hp}/{n})",
                 inp.describe(dataset, _filled(t)), verdict, reason)
 
@@ -223,6 +248,8 @@ def claim_2(inp: Inputs, dataset: str) -> dict:
     vs = [v for v, _ in verdicts.values()]  # a part that fails fails the claim; else a part not measurable leaves it so
     verdict = NOT_REPRODUCED if NOT_REPRODUCED in vs else (NOT_MEASURABLE if NOT_MEASURABLE in vs else REPRODUCED)
     reason = "; ".join(f"{k}: {r}" for k, (_, r) in verdicts.items())
+    if (why := inp.not_paper_recipe(dataset, _filled(t))) and verdict != NOT_MEASURABLE:
+        verdict, reason = NOT_MEASURABLE, why
     return _row(2, dataset, says, ours, inp.describe(dataset, _filled(t)), verdict, reason)
 
 
@@ -250,6 +277,8 @@ def claim_3(inp: Inputs, dataset: str) -> dict:
         return _row(3, dataset, says, ours, models, NOT_MEASURABLE,
                     f"the paper's own best of these models ({_model(pc, ps)}, {pbest:.3f}) does not beat its 20-gram "
                     f"({gram_p:.3f}) either; needs the larger rows (sizes here: {', '.join(map(str, t.index))})")
+    if why := inp.not_paper_recipe(dataset, [_model(col, size)]):
+        return _row(3, dataset, says, ours, models, NOT_MEASURABLE, why)
     ok = best < gram - LOSS_TIE
     return _row(3, dataset, says, ours, models, REPRODUCED if ok else NOT_REPRODUCED,
                 f"RNN − 20-gram = {best - gram:+.3f} nats (below −{LOSS_TIE} needed)")
@@ -286,6 +315,10 @@ def claim_4(inp: Inputs, dataset: str) -> dict:
         return _row(4, dataset, says, ours, models, NOT_MEASURABLE,
                     f"needs the n-NN at n in {NNN_SMALL_N} and in {NNN_LARGE_N}; this profile has n = "
                     f"{', '.join(map(str, d.index)) or 'none'}")
+    if not (f"{RECIPE} recipe" in str(row) or (row == "n-NN" and inp.profile == RECIPE)):
+        return _row(4, dataset, says, ours, models, NOT_MEASURABLE,
+                    f"the n-NN row is {row}, not the paper's recipe (trained to early stopping); train it with `rnnviz nnn "
+                    f"--dataset {dataset} --n 1,2,3,4,5,6 --profile {RECIPE}` and notebook 03 reads it")
     match = all(abs(d[n]) <= NNN_MATCH for n in have_s)
     behind = all(d[n] > NNN_BEHIND for n in have_l)
     ok = match and behind
@@ -308,6 +341,12 @@ def _datasets_of(names) -> str:
     return ", ".join(sorted({_split_model(n)[0] for n in names}))
 
 
+def _recipe_of_many(inp: Inputs, names) -> str | None:
+    """``Inputs.not_paper_recipe`` for analysis model names such as ``wp-lstm-3-64``."""
+    whys = [w for ds, model in map(_split_model, dict.fromkeys(names)) if (w := inp.not_paper_recipe(ds, [model]))]
+    return "; ".join(dict.fromkeys(whys)) or None
+
+
 def _describe_many(inp: Inputs, names) -> str:
     return "; ".join(inp.describe(ds, [model]) for ds, model in map(_split_model, dict.fromkeys(names)))
 
@@ -328,6 +367,8 @@ def claim_6(inp: Inputs) -> dict:
     lo, hi = frac / INTERPRETABLE_FACTOR, frac * INTERPRETABLE_FACTOR
     ok = lo <= ours_f <= hi and ours_f > chance
     ours = f"{int(t['interpretable'].sum())} of {int(t['cells'].sum())} cells ({ours_f:.1%}; untrained {chance:.1%})"
+    if why := _recipe_of_many(inp, t["model"]):
+        return _row(6, _datasets_of(t["model"]), says, ours, _describe_many(inp, t["model"]), NOT_MEASURABLE, why)
     return _row(6, _datasets_of(t["model"]), says, ours, _describe_many(inp, t["model"]), REPRODUCED if ok else NOT_REPRODUCED,
                 f"{lo:.1%}–{hi:.1%} and above the untrained fraction needed")
 
@@ -351,6 +392,8 @@ def claim_7(inp: Inputs) -> dict:
     best = float(t["forget_max_frac_right"].max())
     ours = (f"most right-saturated forget unit: {best:.1%} of symbols; units right-saturated on more than half: "
             f"{int(t['forget_right_majority'].sum())} of {int(t['forget_units'].sum())}")
+    if why := _recipe_of_many(inp, t.index):
+        return _row(7, _datasets_of(t.index), says, ours, _describe_many(inp, t.index), NOT_MEASURABLE, why)
     return _row(7, _datasets_of(t.index), says, ours, _describe_many(inp, t.index), REPRODUCED if best >= FORGET_ALMOST_ALWAYS else NOT_REPRODUCED,
                 f"a unit at ≥ {FORGET_ALMOST_ALWAYS:.0%} needed")
 
@@ -364,7 +407,10 @@ def claim_8(inp: Inputs) -> dict:
         return _missing(8, "", says, "no LSTM studied by notebook 05_gates")
     r, l_ = float(t["output_max_frac_right"].max()), float(t["output_max_frac_left"].max())
     ok = r <= OUTPUT_ALWAYS and l_ <= OUTPUT_ALWAYS
-    return _row(8, _datasets_of(t.index), says, f"most saturated output unit: open {r:.1%}, shut {l_:.1%} of symbols",
+    ours = f"most saturated output unit: open {r:.1%}, shut {l_:.1%} of symbols"
+    if why := _recipe_of_many(inp, t.index):
+        return _row(8, _datasets_of(t.index), says, ours, _describe_many(inp, t.index), NOT_MEASURABLE, why)
+    return _row(8, _datasets_of(t.index), says, ours,
                 _describe_many(inp, t.index), REPRODUCED if ok else NOT_REPRODUCED,
                 f"no unit above {OUTPUT_ALWAYS:.0%} needed")
 
@@ -384,6 +430,8 @@ def claim_9(inp: Inputs) -> dict:
         return _missing(9, "", says, "needs a model of at least two layers")
     holds = {m: bool((d.loc[d.index != d.index.min()] > d.loc[d.index.min()]).all()) for m, d in per.items()}
     ours = "; ".join(f"{m}: " + ", ".join(f"layer {k} {v:.2f}" for k, v in d.items()) for m, d in per.items())
+    if why := _recipe_of_many(inp, list(per)):
+        return _row(9, _datasets_of(list(per)), says, ours, _describe_many(inp, list(per)), NOT_MEASURABLE, why)
     return _row(9, _datasets_of(per), says, ours + " (mean distance from the origin)", _describe_many(inp, per),
                 REPRODUCED if all(holds.values()) else NOT_REPRODUCED,
                 f"layer 1 lowest in {sum(holds.values())} of {len(holds)} models (all needed)")
@@ -421,6 +469,8 @@ def claim_10(inp: Inputs, dataset: str) -> dict:
     mean_frac = sum(rank.values()) / len(rank) / len(t)
     ours = ", ".join(f"`{s}` rank {r} of {len(t)} (Δp {t.at[s, 'diff']:+.3f})" for s, r in rank.items())
     lstm = _best_lstm(inp, dataset, layers=3)
+    if lstm and (why := inp.not_paper_recipe(dataset, [lstm])):
+        return _row(10, dataset, says, ours, inp.describe(dataset, [lstm]) + "; 20-gram", NOT_MEASURABLE, why)
     return _row(10, dataset, says, ours, inp.describe(dataset, [lstm] if lstm else []) + "; 20-gram",
                 REPRODUCED if mean_frac <= STRUCTURAL_TOP else NOT_REPRODUCED,
                 f"mean rank in the top {mean_frac:.0%} (top {STRUCTURAL_TOP:.0%} needed)")
@@ -443,6 +493,8 @@ def claim_11(inp: Inputs) -> dict:
         return _missing(11, dataset, says, f"no brace {NGRAM_CONTEXT}–{paper.BRACE_DISTANCE} symbols from its `{{`")
     ours = f"p(`}}`) LSTM {s['LSTM']:.3f} vs 20-gram {s[gram]:.3f} over {s['braces']:,} braces"
     lstm = _best_lstm(inp, dataset)
+    if lstm and (why := inp.not_paper_recipe(dataset, [lstm])):
+        return _row(11, dataset, says, ours, inp.describe(dataset, [lstm]) + "; 20-gram", NOT_MEASURABLE, why)
     return _row(11, dataset, says, ours, inp.describe(dataset, [lstm] if lstm else []) + "; 20-gram",
                 REPRODUCED if s["diff"] > PROB_TIE else NOT_REPRODUCED,
                 f"LSTM − 20-gram = {s['diff']:+.3f} (above {PROB_TIE} needed)")
