@@ -162,10 +162,11 @@ def table(result: dict) -> str:
              "", "| notebook | status | time | peak RSS (one process) | peak RSS (all processes) |",
              "|---|---|---:|---:|---:|"]
     for r in result["notebooks"]:
-        lines.append(f"| {r['notebook']} | {'ok' if r['ok'] else 'failed'} | {r['seconds'] / 60:.1f} min | "
+        status = "ok" if r["ok"] else "running" if r["ok"] is None else "failed"
+        lines.append(f"| {r['notebook']} | {status} | {r['seconds'] / 60:.1f} min | "
                      f"{r['peak_rss_gb']:.2f} GB | {r['peak_rss_sum_gb']:.2f} GB |")
     lines.append(f"| **total** | {'finished' if result.get('finished') else 'not finished'} | "
-                 f"{result.get('total_seconds', 0) / 60:.1f} min | "
+                 f"{sum(r['seconds'] for r in result['notebooks']) / 60:.1f} min | "
                  f"{max((r['peak_rss_gb'] for r in result['notebooks']), default=0):.2f} GB | |")
     return "\n".join(lines)
 
