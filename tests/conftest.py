@@ -35,6 +35,13 @@ def pytest_configure(config):
                             "Peace, no browser, no Ray, seconds per test")
 
 
+def pytest_ignore_collect(collection_path, config):
+    """The fast tier does not even import a test module that marks nothing fast (browser, Ray, ...)."""
+    if FAST_TIER and collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
+        return "pytest.mark.fast" not in collection_path.read_text(encoding="utf-8")
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
     if not FAST_TIER:
         return

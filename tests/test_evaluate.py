@@ -10,6 +10,8 @@ from rnnviz_lib import data, evaluate
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.models import CharRNN
 
+pytestmark = pytest.mark.fast  # the fast tier: no War and Peace, no browser, no Ray
+
 
 def _splits():
     rng = np.random.default_rng(0)

@@ -93,6 +93,7 @@ def _rgb(hexcol: str) -> str:
     return f"rgb({r}, {g}, {b})"
 
 
+@pytest.mark.fast
 def test_script_json_cannot_close_its_element():
     nasty = {"t": "</script><!-- & \u2028 \u2029 <b>", "n": [1, 2]}
     s = explorer.script_json(nasty)
@@ -100,6 +101,7 @@ def test_script_json_cannot_close_its_element():
     assert json.loads(s) == nasty
 
 
+@pytest.mark.fast
 def test_render_substitutes_once_and_escapes_the_title():
     html = explorer.render({"title": "a <b> __DATA__ __NONCE__", "x": "__TITLE__"})
     assert "<title>a &lt;b&gt; __DATA__ __NONCE__</title>" in html
@@ -208,6 +210,7 @@ def _gru_acts(values: np.ndarray) -> A.Activations:
                          np.zeros((B, T), np.float32), x, x)
 
 
+@pytest.mark.fast
 def test_match_ranks_on_inside_off_around_first():
     v = _hand_made()
     m = explorer.match(v, 4, 8, threshold=0.3, margin=1, H=2)
@@ -225,6 +228,7 @@ def test_match_ranks_on_inside_off_around_first():
     assert unsigned.set_index("cell").loc["L2.1", "score"] == 0  # low inside only counts when signed
 
 
+@pytest.mark.fast
 def test_match_threshold_margin_and_edges():
     v = _hand_made()
     # cell 1 is at 0.9 for two steps: above 0.95 it is never on
@@ -254,6 +258,7 @@ def test_match_threshold_margin_and_edges():
         explorer.match(v[:, 0], 0, 2)
 
 
+@pytest.mark.fast
 def test_fires_finds_the_runs_where_the_set_is_on():
     v = _hand_made()
     v[10, 2] = 0.8  # one step on elsewhere: shorter than the minimum run
@@ -265,6 +270,7 @@ def test_fires_finds_the_runs_where_the_set_is_on():
     assert explorer.fires(v, [0, 3], H=2) == [(0, 4), (8, 12)]
 
 
+@pytest.mark.fast
 def test_top_contexts_are_the_extremes_in_separate_windows():
     v = np.zeros((2, 40, 2))
     v[0, 5, 0], v[0, 7, 0], v[1, 30, 0], v[1, 10, 0] = 0.9, 0.8, 0.7, -0.6

@@ -9,6 +9,8 @@ from rnnviz_lib import models
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.models import CharRNN
 
+pytestmark = pytest.mark.fast  # the fast tier: no War and Peace, no browser, no Ray
+
 K, H, L, B, T = 7, 5, 3, 2, 4  # small, mutually distinct
 VARIANTS = [("lstm", "torch"), ("rnn", "torch"), ("gru", "torch"), ("gru", "paper")]
 

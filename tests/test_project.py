@@ -8,7 +8,10 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
+
+pytestmark = pytest.mark.fast  # the fast tier: no War and Peace, no browser, no Ray
 
 REPO = Path(__file__).resolve().parents[1]
 
