@@ -25,8 +25,8 @@ profile: str = "smoke"  # which profile's n-NN recipe (section `baselines:`), ta
 datasets: list = ["wp"]  # corpora: wp, lk (left out with a note when not available)
 ngram_orders: list = [2, 3, 4, 5, 6, 7, 8, 9, 10, 21]  # full n-gram orders (Table 2's n + 1)
 nnn_ns: list = [1, 2]  # n-NN context lengths (the paper reports 1..6)
-nnn_reference: str = "paper"  # also show n-NN already trained by this profile's recipe (read, never trained here); "" = none
-rnn_reference: str = ""  # when `profile` has no RNN scored on the whole test set, take the best RNN of this profile's runs (labelled); "" = none
+nnn_reference: str = "paper"  # also show n-NN already trained by this recipe profile (read, never trained here); empty for none
+rnn_reference: str = ""  # when `profile` has no RNN scored on the whole test set, the best RNN of this profile (labelled); empty for none
 
 # %%
 import pandas as pd

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -40,3 +42,15 @@ def test_a_common_value_equal_to_every_default_is_rejected(home):
     _write(home, "mine", {"common": {"n_streams": 7}})
     steps = {s["stem"]: s["parameters"] for s in pipeline.plan("mine", home)}
     assert steps["04_cells"]["n_streams"] == steps["05_gates"]["n_streams"] == 7
+
+
+def test_every_parameter_line_of_every_notebook_is_read_by_papermill():
+    """papermill skips a line it cannot parse (e.g. quotes in the comment); a profile could then
+    never set that parameter, and the runner would reject it as undeclared."""
+    import re
+
+    for py in pipeline.discover(Path(__file__).resolve().parents[1]):
+        nb = pipeline.to_notebook(py)
+        (cell,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assigned = {m.group(1) for m in re.finditer(r"^(\w+)\s*:.*=", cell.source, flags=re.M)}
+        assert assigned == set(pipeline.declared_parameters(nb)), py.name
