@@ -11,6 +11,7 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
+from helpers import fit_tiny_lstm
 from rnnviz_lib import cli, train
 from rnnviz_lib.analysis import activations as A
 from rnnviz_lib.analysis import cells as C
@@ -142,26 +143,8 @@ def fixture_text(n_lines: int = 1500, seed: int = 0) -> bytes:
 @pytest.fixture(scope="module")
 def trained():
     """A 1-layer LSTM (H=24) trained for 300 Adam steps on the fixture: it learns a quote cell."""
-    torch.set_num_threads(1)
     text = fixture_text()
-    vocab = np.unique(np.frombuffer(text, np.uint8))
-    lut = np.zeros(256, np.int64)
-    lut[vocab] = np.arange(vocab.size)
-    ids = torch.from_numpy(lut[np.frombuffer(text, np.uint8)])
-    torch.manual_seed(0)
-    model = CharRNN("lstm", vocab.size, 24, 1)
-    opt = torch.optim.Adam(model.parameters(), 1e-2)
-    B, S = 16, 64
-    n = (ids.numel() - 1) // B
-    X, Y = ids[: B * n].view(B, n), ids[1 : B * n + 1].view(B, n)
-    for step in range(300):
-        a = (step * S) % (n - S)
-        logits, _ = model(X[:, a : a + S])
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab.size), Y[:, a : a + S].reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
+    model, vocab = fit_tiny_lstm(text, hidden=24, steps=300)
     sample = A.sample_bytes(text[:4000], vocab, lang="c", source="fixture")
     acts = A.compute_activations(model, sample)
     feats = C.sample_features(sample)

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import fit_tiny_lstm
 from rnnviz_lib import explorer
 from rnnviz_lib.analysis import activations as A
 from rnnviz_lib.analysis import cells as C
@@ -321,26 +322,8 @@ def quote_text(n_words: int = 2000, seed: int = 0) -> bytes:
 @pytest.fixture(scope="module")
 def quotes():
     """A 1-layer LSTM (H=8) trained for 200 Adam steps (seed 0, one thread, ~10 s) on ``quote_text``."""
-    torch.set_num_threads(1)
     text = quote_text()
-    vocab = np.unique(np.frombuffer(text, np.uint8))
-    lut = np.zeros(256, np.int64)
-    lut[vocab] = np.arange(vocab.size)
-    ids = torch.from_numpy(lut[np.frombuffer(text, np.uint8)])
-    torch.manual_seed(0)
-    model = CharRNN("lstm", vocab.size, 8, 1)
-    opt = torch.optim.Adam(model.parameters(), 1e-2)
-    B, S = 16, 64
-    n = (ids.numel() - 1) // B
-    X, Y = ids[: B * n].view(B, n), ids[1 : B * n + 1].view(B, n)
-    for step in range(200):
-        a = (step * S) % (n - S)
-        logits, _ = model(X[:, a : a + S])
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab.size), Y[:, a : a + S].reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
+    model, vocab = fit_tiny_lstm(text, hidden=8, steps=200)
     sample = A.sample_bytes(text[:3000], vocab, lang="prose", source="quotes")
     acts = A.compute_activations(model, sample)
     ranking = C.rank_cells(acts, C.sample_features(sample))
