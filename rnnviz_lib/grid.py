@@ -262,6 +262,20 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def skip_finished(configs, store: Store) -> tuple[list[dict | None], list[int]]:
+    """An executor's first step: a "skipped" result for each finished run, and the indices of the
+    runs left to train."""
+    results: list[dict | None] = [None] * len(configs)
+    todo = []
+    for i, cfg in enumerate(configs):
+        d = train.run_dir(cfg, store, create=False)
+        if train.is_finished(d):
+            results[i] = {"config": cfg, "run_dir": str(d), "status": "skipped", "error": "", "seconds": 0.0}
+        else:
+            todo.append(i)
+    return results, todo
+
+
 def run_processes(configs, store: Store, keep_going: bool = True, workers: int | None = None,
                   task: Callable | None = None) -> list[dict]:
     """Several runs at once on one machine's CPU cores, each run in its own worker process.
@@ -285,14 +299,7 @@ def run_processes(configs, store: Store, keep_going: bool = True, workers: int |
     workers = int(workers or os.environ.get("RNNVIZ_WORKERS") or cores)
     if workers < 1:
         raise RnnvizError(f"the process executor needs at least one worker (got {workers}); set RNNVIZ_WORKERS >= 1")
-    results: list[dict | None] = [None] * len(configs)
-    todo = []
-    for i, cfg in enumerate(configs):
-        d = train.run_dir(cfg, store, create=False)
-        if train.is_finished(d):
-            results[i] = {"config": cfg, "run_dir": str(d), "status": "skipped", "error": "", "seconds": 0.0}
-        else:
-            todo.append(i)
+    results, todo = skip_finished(configs, store)
     if not todo:
         return results
     workers = min(workers, len(todo))

@@ -208,14 +208,7 @@ def run_ray(configs, store: Store | None = None, keep_going: bool = True, addres
     ray = import_ray()
     store = store or Store()
     configs = list(configs)
-    results: list[dict | None] = [None] * len(configs)
-    todo = []
-    for i, cfg in enumerate(configs):  # finished runs are skipped here, without starting Ray
-        d = train.run_dir(cfg, store, create=False)
-        if train.is_finished(d):
-            results[i] = {"config": cfg, "run_dir": str(d), "status": "skipped", "error": "", "seconds": 0.0}
-        else:
-            todo.append(i)
+    results, todo = grid.skip_finished(configs, store)  # finished runs are skipped here, without starting Ray
     log.info("%d of %d runs are finished; %d to train", len(configs) - len(todo), len(configs), len(todo))
     if not todo:
         return results
