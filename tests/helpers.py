@@ -29,3 +29,14 @@ def fit_tiny_lstm(text: bytes, hidden: int, steps: int, B: int = 16, S: int = 64
         loss.backward()
         opt.step()
     return model.eval(), vocab
+
+
+class Plant:
+    """Pickled (e.g. inside a checkpoint), it would create the file ``marker`` when unpickled:
+    whatever loads it must refuse it."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import Plant
 from rnnviz_lib import train
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import REPO, Store, load_npy, load_torch, read_json
@@ -168,18 +169,10 @@ def test_a_damaged_shipped_file_names_its_restore(tmp_path, store):
     assert _files(ship) == before
 
 
-class _Plant:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):  # unpickling this would create the marker file
-        return (open, (str(self.marker), "w"))
-
-
 def test_a_checkpoint_whose_pickle_would_run_code_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     evil = tmp_path / "checkpoint.pt"
-    torch.save({"model": {}, "payload": _Plant(marker)}, evil)
+    torch.save({"model": {}, "payload": Plant(marker)}, evil)
     assert not marker.exists()
     with pytest.raises(RnnvizError, match="refused .*nothing in it ran"):
         load_torch(evil)
@@ -193,7 +186,7 @@ def test_a_run_checkpoint_whose_pickle_would_run_code_is_refused_by_rnnviz_train
     (run / "metrics.json").unlink()
     marker = store / "pwned"
     ck = load_torch(run / "checkpoint.pt")
-    ck["payload"] = _Plant(marker)
+    ck["payload"] = Plant(marker)
     torch.save(ck, run / "checkpoint.pt")
     before = _files(store / "artifacts")
     _one_line(_cli(store, "train", *TINY, "--epochs", "2"), str(run / "checkpoint.pt"), "refused", "nothing in it ran")

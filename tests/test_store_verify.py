@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import Plant
 from rnnviz_lib import cli
 from rnnviz_lib.store import REPO, load_torch
 
@@ -148,19 +149,11 @@ def test_verify_finds_each_damage(home, capsys, what):
     assert rep["damaged"][0]["fix"], rep  # every line says what to do
 
 
-class _Plant:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):  # unpickling this would create the marker file
-        return (open, (str(self.marker), "w"))
-
-
 def test_a_checkpoint_whose_pickle_would_run_code_is_reported_not_run(home, capsys):
     f = _run(home) / "checkpoint.pt"
     marker = home / "pwned"
     ck = load_torch(f)
-    ck["extra"] = _Plant(marker)
+    ck["extra"] = Plant(marker)
     torch.save(ck, f)
     code, out = _verify(capsys)
     assert code == 1 and not marker.exists()
