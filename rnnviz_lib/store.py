@@ -60,11 +60,14 @@ DIVERGED_FILE = "diverged.json"
 
 def shipped_dir() -> Path | None:
     """The folder of shipped runs (``data/runs`` of this checkout), or None when there is none
-    or ``$RNNVIZ_SHIPPED_RUNS`` is ``off``."""
-    env = os.environ.get(SHIPPED_ENV, "")
+    or ``$RNNVIZ_SHIPPED_RUNS`` is ``off`` (``on`` or unset: ``data/runs``; anything else: that folder)."""
+    env = os.environ.get(SHIPPED_ENV, "").strip()
     if env.lower() in ("off", "0", "no", "false"):
         return None
-    d = Path(env).expanduser() if env else REPO / "data" / "runs"
+    explicit = env and env.lower() not in ("on", "1", "yes", "true")  # on: this checkout's data/runs
+    d = Path(env).expanduser() if explicit else REPO / "data" / "runs"
+    if explicit and not d.is_dir():
+        log.warning("$%s=%s is not a folder: no shipped runs are read (use on, off or a folder)", SHIPPED_ENV, env)
     return d.resolve() if d.is_dir() else None
 
 

@@ -124,3 +124,17 @@ def test_a_run_opened_by_path_has_no_profile(two_profiles):
     (d,) = grid.run_dirs(a, ds, store)
     assert Run(d, store).profile is None
     assert errors.finished_runs(ds, store, run_dirs=[d])["profile"].tolist() == [""]
+
+
+def test_shipped_runs_switch(monkeypatch, tmp_path):
+    from rnnviz_lib import store as S
+
+    for on in ("on", "1", "true", ""):
+        monkeypatch.setenv(S.SHIPPED_ENV, on)
+        assert S.shipped_dir() == (S.REPO / "data" / "runs").resolve()
+    monkeypatch.setenv(S.SHIPPED_ENV, "off")
+    assert S.shipped_dir() is None
+    monkeypatch.setenv(S.SHIPPED_ENV, str(tmp_path))
+    assert S.shipped_dir() == tmp_path.resolve()
+    monkeypatch.setenv(S.SHIPPED_ENV, str(tmp_path / "nope"))
+    assert S.shipped_dir() is None
