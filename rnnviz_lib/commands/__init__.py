@@ -16,3 +16,15 @@ def add_data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
                    help="use a War and Peace file whose sha256 differs from the paper's (the report says so)")
     p.add_argument("--kernel-source", default=None,
                    help="kernel source tarball (path or URL) or the linux-source-6.1 .deb, to build lk")
+
+
+def add_actions(sub, name: str, help: str):
+    """Add the command group ``name`` whose ACTION (a sub-command of its own) is required.
+
+    Returns the group's sub-parsers, to which each action is added; the chosen action is
+    ``args.<name>_command``.
+    """
+    p = sub.add_parser(name, help=help)
+    actions = p.add_subparsers(dest=f"{name}_command", metavar="ACTION")
+    actions.required = True
+    return actions

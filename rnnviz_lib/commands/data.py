@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from rnnviz_lib import data
-from rnnviz_lib.commands import add_data_args
+from rnnviz_lib.commands import add_actions, add_data_args
 
 
 def _prepare(args) -> int:
@@ -26,9 +26,7 @@ def _info(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("data", help="prepare or describe a corpus")
-    dsub = p.add_subparsers(dest="data_command", metavar="ACTION")
-    dsub.required = True
+    dsub = add_actions(sub, "data", "prepare or describe a corpus")
     prep = dsub.add_parser("prepare", help="download/build and verify a corpus, save its vocabulary")
     add_data_args(prep)
     prep.set_defaults(func=_prepare)

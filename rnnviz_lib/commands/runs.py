@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from rnnviz_lib.commands import add_actions
+
 
 def _ship(args) -> int:
     from rnnviz_lib import grid, shipped
@@ -41,9 +43,7 @@ def _list(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("runs", help="shipped runs: ship finished runs with the code, verify or list them")
-    rsub = p.add_subparsers(dest="runs_command", metavar="ACTION")
-    rsub.required = True
+    rsub = add_actions(sub, "runs", "shipped runs: ship finished runs with the code, verify or list them")
     s = rsub.add_parser("ship", help="copy finished store runs of a profile into data/runs/ and update MANIFEST.json")
     s.add_argument("--profile", default="paper", help="the profile whose runs to ship (default paper)")
     s.add_argument("--dataset", default=None, help="only this dataset's runs")

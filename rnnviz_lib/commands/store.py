@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnviz_lib.commands import add_actions
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import (BEST_FILE, CHECKPOINT_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PROBS_FILE,
                               SNAPSHOTS_DIR, Store, damage_fix, load_torch, read_json)
@@ -224,9 +225,7 @@ def _verify(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("store", help="check the store: every run and cached artifact, and the shipped runs")
-    ssub = p.add_subparsers(dest="store_command", metavar="ACTION")
-    ssub.required = True
+    ssub = add_actions(sub, "store", "check the store: every run and cached artifact, and the shipped runs")
     v = ssub.add_parser(
         "verify",
         help="read every run, baseline and cache of the store (and the shipped runs' manifest hashes); list "
