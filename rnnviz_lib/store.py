@@ -227,6 +227,11 @@ def atomic_save_npy(path, array: np.ndarray) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
+def _folder(name: str, doc: str) -> property:
+    """A read-only ``Store`` property: the folder ``name`` under the store's root."""
+    return property(lambda store: store.root / name, doc=doc)
+
+
 class Store:
     """Paths of every artifact, derived from configs. ``root`` defaults to the project root."""
 
@@ -234,21 +239,10 @@ class Store:
         self.root = Path(root).resolve() if root is not None else project_root()
 
     # -- directories -------------------------------------------------------------------
-    @property
-    def data_dir(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def artifacts_dir(self) -> Path:
-        return self.root / "artifacts"
-
-    @property
-    def figures_dir(self) -> Path:
-        return self.root / "figures"
-
-    @property
-    def report_dir(self) -> Path:
-        return self.root / "report"
+    data_dir = _folder("data", "Corpora: downloads (raw/) and one folder per prepared corpus.")
+    artifacts_dir = _folder("artifacts", "Runs, baselines and cached analysis results.")
+    figures_dir = _folder("figures", "Figures, one folder per profile.")
+    report_dir = _folder("report", "The HTML report: executed notebooks, their status and the pages.")
 
     def artifact_dir(self, kind: str, slug: str, config: Any, create: bool = True) -> Path:
         """``artifacts/<kind>/<slug>-<hash(config)>``."""
@@ -370,6 +364,16 @@ class Store:
         return {k: str(p) for k, p in paths.items()}
 
 
+def _holds(name: str, doc: str) -> property:
+    """A read-only ``Run`` property (bool): does the run's folder hold the file ``name``?"""
+    return property(lambda run: (run.path / name).is_file(), doc=doc)
+
+
+def _read_list(f: Path) -> list:
+    """The JSON list in ``f``, or [] when the file does not exist."""
+    return read_json(f) if f.is_file() else []
+
+
 class Run:
     """One training run folder, read: the only code outside the writer (``train.train_group``)
     that knows a run's file names. A shipped run reads the same; what is recomputed for it (its
@@ -398,22 +402,10 @@ class Run:
         """``shipped`` or ``store``."""
         return self.store.origin(self.path)
 
-    @property
-    def started(self) -> bool:
-        """Has training written its config (the folder is a run)?"""
-        return (self.path / CONFIG_FILE).is_file()
-
-    @property
-    def finished(self) -> bool:
-        return (self.path / METRICS_FILE).is_file()
-
-    @property
-    def diverged(self) -> bool:
-        return (self.path / DIVERGED_FILE).is_file()
-
-    @property
-    def has_checkpoint(self) -> bool:
-        return (self.path / CHECKPOINT_FILE).is_file()
+    started = _holds(CONFIG_FILE, "Has training written its config (the folder is a run)?")
+    finished = _holds(METRICS_FILE, "Has training written the test metrics (the run is done)?")
+    diverged = _holds(DIVERGED_FILE, "Did training stop on a loss that was not finite?")
+    has_checkpoint = _holds(CHECKPOINT_FILE, "Is there a latest checkpoint to resume from?")
 
     def file(self, name: str) -> Path:
         """The path of one of the run's files (a ``*_FILE`` name of this module)."""
@@ -443,14 +435,12 @@ class Run:
     @property
     def history(self) -> list[dict]:
         """One row per evaluation (step, epoch, train_loss, val_loss, lr, time, symbols_per_s); [] if none."""
-        f = self.path / HISTORY_FILE
-        return read_json(f) if f.is_file() else []
+        return _read_list(self.path / HISTORY_FILE)
 
     @property
     def snapshots(self) -> list[dict]:
         """[{"file", "step"}] of the run's weight snapshots, in step order."""
-        f = self.path / SNAPSHOTS_DIR / "index.json"
-        return read_json(f) if f.is_file() else []
+        return _read_list(self.path / SNAPSHOTS_DIR / "index.json")
 
     def weights_file(self, which: str = "best") -> Path:
         """``best`` (best validation), ``last`` (the latest checkpoint) or a snapshot's file name."""
