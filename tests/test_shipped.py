@@ -77,15 +77,22 @@ def _tree(d):
     return {p.relative_to(d): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
 
 
+def _ship_first(tmp_path, cfgs):
+    """Train ``cfgs[0]`` in the store ``tmp_path/a`` and ship it into ``tmp_path/shipped``:
+    (that store, the shipped root, the names ``shipped.ship`` returned)."""
+    a = Store(tmp_path / "a")
+    grid.run(cfgs[:1], store=a)
+    root = tmp_path / "shipped"
+    root.mkdir()
+    return a, root, shipped.ship(cfgs[:1], a, profile="tiny", root=root, full_only=False)
+
+
 def test_store_reads_a_shipped_run_and_never_writes_it(tmp_path, monkeypatch):
     prof = _profile(tmp_path)
     cfgs = grid.expand(prof)
-    a = Store(tmp_path / "a")
-    grid.run(cfgs[:1], store=a)  # train lstm-1-64 in store a, then ship it
-    ship_root = tmp_path / "shipped"
+    a, ship_root, names = _ship_first(tmp_path, cfgs)  # train lstm-1-64 in store a, then ship it
     monkeypatch.setenv("RNNVIZ_SHIPPED_RUNS", str(ship_root))
-    ship_root.mkdir()
-    assert shipped.ship(cfgs[:1], a, profile="tiny", root=ship_root, full_only=False) == [train.run_dir(cfgs[0], a).name]
+    assert names == [train.run_dir(cfgs[0], a).name]
     before = _tree(ship_root)
     b = Store(tmp_path / "b")  # a fresh clone's store: nothing trained
     res = grid.run(cfgs, store=b)
@@ -105,11 +112,7 @@ def test_retrain_trains_into_the_store_and_its_copy_wins_until_deleted(tmp_path,
 
     prof = _profile(tmp_path)
     cfgs = grid.expand(prof)[:1]
-    a = Store(tmp_path / "a")
-    grid.run(cfgs, store=a)
-    ship_root = tmp_path / "shipped"
-    ship_root.mkdir()
-    shipped.ship(cfgs, a, profile="tiny", root=ship_root, full_only=False)
+    _, ship_root, _ = _ship_first(tmp_path, cfgs)
     env = {"RNNVIZ_SHIPPED_RUNS": str(ship_root), "RNNVIZ_HOME": str(tmp_path / "b")}
     monkeypatch.setenv("RNNVIZ_SHIPPED_RUNS", str(ship_root))
 
@@ -132,11 +135,7 @@ def test_retrain_trains_into_the_store_and_its_copy_wins_until_deleted(tmp_path,
 
 def test_verify_finds_an_edited_shipped_file(tmp_path, monkeypatch):
     cfgs = grid.expand(_profile(tmp_path))[:1]
-    a = Store(tmp_path / "a")
-    grid.run(cfgs, store=a)
-    root = tmp_path / "shipped"
-    root.mkdir()
-    (name,) = shipped.ship(cfgs, a, profile="tiny", root=root, full_only=False)
+    _, root, (name,) = _ship_first(tmp_path, cfgs)
     assert shipped.verify(root, profile=None) == []
     m = root / name / "metrics.json"
     m.write_text(m.read_text().replace('"test_loss": ', '"test_loss": 0.0'))  # a hand edit
