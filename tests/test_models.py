@@ -29,6 +29,11 @@ def _inputs(cell, seed=1):
     return x, ((h0, c0) if cell == "lstm" else h0)
 
 
+def _model_and_inputs(cell, variant, seed=0):
+    """``_model(cell, variant, seed)`` and ``_inputs`` seeded ``seed + 1``: (model, x, state)."""
+    return (_model(cell, variant, seed=seed), *_inputs(cell, seed=seed + 1))
+
+
 def _reference(model: CharRNN, x, state):
     """Naive per-gate, per-step loop written from the equations (PAPER.md §2), not from models.py."""
     sd = {k: v for k, v in model.state_dict().items()}
@@ -87,8 +92,7 @@ def _reference(model: CharRNN, x, state):
 
 @pytest.mark.parametrize("cell,variant", VARIANTS)
 def test_fused_and_traced_paths_agree(cell, variant):
-    model = _model(cell, variant)
-    x, state = _inputs(cell)
+    model, x, state = _model_and_inputs(cell, variant)
     with torch.no_grad():
         lf, sf = model(x, state)
         lt, trace, st = model.forward_traced(x, state)
@@ -108,8 +112,7 @@ def test_fused_and_traced_paths_agree(cell, variant):
 
 @pytest.mark.parametrize("cell,variant", VARIANTS)
 def test_traced_path_matches_hand_written_per_gate_loop(cell, variant):
-    model = _model(cell, variant, seed=3)
-    x, state = _inputs(cell, seed=4)
+    model, x, state = _model_and_inputs(cell, variant, seed=3)
     with torch.no_grad():
         lt, trace, _ = model.forward_traced(x, state)
     ref_logits, ref_trace = _reference(model, x, state)
@@ -132,8 +135,7 @@ def test_paper_gru_differs_from_torch_gru_with_the_same_weights():
 
 @pytest.mark.parametrize("cell,variant", VARIANTS)
 def test_gradients_match_finite_differences(cell, variant):
-    model = _model(cell, variant, seed=7)
-    x, state = _inputs(cell, seed=8)
+    model, x, state = _model_and_inputs(cell, variant, seed=7)
     params = dict(model.named_parameters())
     names = ["rnn.weight_hh_l1", "rnn.bias_ih_l0", "decoder.weight"]
     y = torch.randint(0, K, (B, T), generator=torch.Generator().manual_seed(9))
@@ -149,8 +151,7 @@ def test_gradients_match_finite_differences(cell, variant):
 
 @pytest.mark.parametrize("cell,variant", VARIANTS)
 def test_state_carries_across_chunks(cell, variant):
-    model = _model(cell, variant, seed=10)
-    x, state = _inputs(cell, seed=11)
+    model, x, state = _model_and_inputs(cell, variant, seed=10)
     with torch.no_grad():
         whole, _ = model(x, state)
         first, s1 = model(x[:, :2], state)
@@ -235,8 +236,7 @@ def test_sample_is_reproducible_and_greedy_at_zero_temperature():
 @pytest.mark.parametrize("cell,variant", VARIANTS)
 def test_step_hook_sees_every_memory_and_what_it_returns_is_used(cell, variant):
     # the hook analysis clamps units through (models.cell_step): identity changes nothing ...
-    model = _model(cell, variant, seed=5)
-    x, state = _inputs(cell, seed=6)
+    model, x, state = _model_and_inputs(cell, variant, seed=5)
     seen = []
 
     def identity(l, memory):
