@@ -91,42 +91,41 @@ class Inputs:
         t = self.store.load_table(name, self.profile)
         return None if t is None or t.empty else t
 
-    def describe(self, dataset: str, models) -> str:
-        """``"wp lstm-2-64 (shipped, paper recipe, wp-lstm2-64-977851ab29)"``, for each model: the
-        run Table 1 chose for it (``table1_models_<ds>``, its best dropout), else its grid run."""
+    def chosen_runs(self, dataset: str, models) -> dict:
+        """``{model: (run name, its row of runs) or None}``: for each model the run Table 1 chose
+        for it (``table1_models_<ds>``, its best dropout), else its grid run (before an extra
+        grid's); None where the model has no run in this profile's grid."""
         chosen = self.table(f"table1_models_{dataset}")
         chosen = chosen["run"].to_dict() if chosen is not None and "run" in chosen else {}
-        out = []
+        r = self.runs
+        out = {}
         for m in dict.fromkeys(models):
-            r = self.runs
             sel = r[(r["dataset"] == dataset) & (r["model"] == m)] if len(r) else r
             if m in chosen and chosen[m] in sel.index:
                 sel = sel.loc[[chosen[m]]]
             elif len(sel) and (~sel["extra"].astype(bool)).any():
                 sel = sel[~sel["extra"].astype(bool)]  # Table 1's run before an extra grid's
-            if not len(sel):
+            out[m] = (sel.index[0], sel.iloc[0]) if len(sel) else None
+        return out
+
+    def describe(self, dataset: str, models) -> str:
+        """``"wp lstm-2-64 (shipped, paper recipe, wp-lstm2-64-977851ab29)"``, for each model: its
+        run of ``chosen_runs``."""
+        out = []
+        for m, got in self.chosen_runs(dataset, models).items():
+            if got is None:
                 out.append(f"{dataset} {m} (run not in this profile's grid)")
-                continue
-            run, s = sel.index[0], sel.iloc[0]
-            out.append(f"{dataset} {m} ({s['origin']}, {s['profile']} recipe, {run})")
+            else:
+                run, s = got
+                out.append(f"{dataset} {m} ({s['origin']}, {s['profile']} recipe, {run})")
         return "; ".join(out) or "-"
 
     def not_paper_recipe(self, dataset: str, models) -> str | None:
         """Why the runs behind ``models`` cannot judge a claim about the paper's trained models
         (some were trained by another profile's recipe, ``RECIPE``), or None. A model whose run
         is not in this profile's grid is not held against it."""
-        chosen = self.table(f"table1_models_{dataset}")
-        chosen = chosen["run"].to_dict() if chosen is not None and "run" in chosen else {}
-        r = self.runs
-        other = {}
-        for m in dict.fromkeys(models):
-            sel = r[(r["dataset"] == dataset) & (r["model"] == m)] if len(r) else r
-            if m in chosen and chosen[m] in sel.index:
-                sel = sel.loc[[chosen[m]]]
-            elif len(sel) and (~sel["extra"].astype(bool)).any():
-                sel = sel[~sel["extra"].astype(bool)]
-            if len(sel) and sel.iloc[0]["profile"] != RECIPE:
-                other[m] = sel.iloc[0]["profile"]
+        other = {m: got[1]["profile"] for m, got in self.chosen_runs(dataset, models).items()
+                 if got is not None and got[1]["profile"] != RECIPE}
         if not other:
             return None
         return (f"rests on runs of the {', '.join(sorted(set(other.values())))} recipe ({', '.join(other)}), not the "
