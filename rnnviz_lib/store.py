@@ -227,6 +227,13 @@ def atomic_save_npy(path, array: np.ndarray) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
+def _sidecar(name: str, caption: str, notebook: str | None, paths: dict, **extra) -> dict:
+    """The JSON sidecar of a saved table or figure: its name, caption, notebook (default
+    ``$RNNVIZ_NOTEBOOK``), the names of its files by format, and ``extra``."""
+    return {"name": name, "caption": caption, "notebook": notebook or os.environ.get("RNNVIZ_NOTEBOOK", ""),
+            "files": {k: p.name for k, p in paths.items()}, **extra}
+
+
 def _folder(name: str, doc: str) -> property:
     """A read-only ``Store`` property: the folder ``name`` under the store's root."""
     return property(lambda store: store.root / name, doc=doc)
@@ -321,13 +328,8 @@ class Store:
             "html": atomic_write_text(stem.with_suffix(".html"), df.to_html(border=0, classes="table", escape=True)),
             "tex": atomic_write_text(stem.with_suffix(".tex"), df.to_latex(escape=True)),
         }
-        meta = {
-            "name": name,
-            "caption": caption,
-            "notebook": notebook or os.environ.get("RNNVIZ_NOTEBOOK", ""),
-            "files": {k: p.name for k, p in paths.items()},
-            "index_levels": df.index.nlevels,  # how many leading CSV columns load_table reads as the index
-        }
+        # index_levels: how many leading CSV columns load_table reads as the index
+        meta = _sidecar(name, caption, notebook, paths, index_levels=df.index.nlevels)
         atomic_write_json(stem.with_suffix(".json"), meta)
         log.info("table %s written to %s", name, d)
         return {k: str(p) for k, p in paths.items()}
@@ -353,13 +355,7 @@ class Store:
             with atomic_path(target) as tmp:
                 fig.savefig(tmp, format=ext, dpi=150 if ext == "png" else None, bbox_inches="tight")
             paths[ext] = target
-        meta = {
-            "name": name,
-            "caption": caption,
-            "notebook": notebook or os.environ.get("RNNVIZ_NOTEBOOK", ""),
-            "files": {k: p.name for k, p in paths.items()},
-        }
-        atomic_write_json(d / f"{name}.json", meta)
+        atomic_write_json(d / f"{name}.json", _sidecar(name, caption, notebook, paths))
         log.info("figure %s written to %s", name, d)
         return {k: str(p) for k, p in paths.items()}
 
@@ -415,22 +411,22 @@ class Run:
     def config(self) -> dict:
         """The run's config as written (TrainConfig fields, identity_hash, K, hidden_resolved,
         params, hparams)."""
-        from rnnviz_lib.errors import RnnvizError
-
-        if not self.started:
-            raise RnnvizError(f"{self.path} is not a run directory (no {CONFIG_FILE}); pass a folder under "
-                              "artifacts/runs/")
-        return read_json(self.path / CONFIG_FILE)
+        return self._required_json(CONFIG_FILE, self.started, f"{self.path} is not a run directory (no "
+                                   f"{CONFIG_FILE}); pass a folder under artifacts/runs/")
 
     @property
     def metrics(self) -> dict:
         """Test loss (nats, bits), bootstrap stds, best val, params, hidden, timing of a finished run."""
+        return self._required_json(METRICS_FILE, self.finished, f"{self.path / METRICS_FILE} does not exist; the "
+                                   "run has not finished (rerun its train command)")
+
+    def _required_json(self, name: str, present: bool, missing: str) -> dict:
+        """The run's JSON file ``name``; a RnnvizError saying ``missing`` unless ``present``."""
         from rnnviz_lib.errors import RnnvizError
 
-        if not self.finished:
-            raise RnnvizError(f"{self.path / METRICS_FILE} does not exist; the run has not finished (rerun its "
-                              "train command)")
-        return read_json(self.path / METRICS_FILE)
+        if not present:
+            raise RnnvizError(missing)
+        return read_json(self.path / name)
 
     @property
     def history(self) -> list[dict]:
