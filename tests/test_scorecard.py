@@ -45,6 +45,15 @@ def _row(card: pd.DataFrame, claim: int, dataset: str = "") -> pd.Series:
     return sel.iloc[0]
 
 
+def _not_measurable(store: Store, *claims: int) -> list[pd.Series]:
+    """The wp rows of ``claims`` in the smoke profile's scorecard, each checked not measurable."""
+    card = scorecard.scorecard("smoke", store)
+    rows = [_row(card, c, "wp") for c in claims]
+    for c, r in zip(claims, rows):
+        assert r["verdict"] == scorecard.NOT_MEASURABLE, (c, r["reason"])
+    return rows
+
+
 def test_empty_store_gives_every_claim_a_reasoned_not_measurable(home):
     card = scorecard.scorecard("smoke", Store(home))
     assert list(card.columns) == scorecard.COLUMNS
@@ -98,9 +107,7 @@ def test_a_claim_the_papers_own_row_does_not_show_is_not_measurable(home):
     store = Store(home)
     store.save_table(_table1("wp", sizes=(64,)), "table1_wp_ours", "smoke")
     store.save_table(_table2("wp"), "table2_wp_ours", "smoke")
-    card = scorecard.scorecard("smoke", store)
-    r2, r3 = _row(card, 2, "wp"), _row(card, 3, "wp")
-    assert r2["verdict"] == r3["verdict"] == scorecard.NOT_MEASURABLE
+    r2, r3 = _not_measurable(store, 2, 3)
     assert "paper's own Table 1" in r2["reason"] and "0/3" in r2["reason"]
     assert "gru-2-64" in r3["reason"] and "1.373" in r3["reason"]
 
@@ -110,11 +117,11 @@ def test_nnn_claim_needs_both_small_and_large_n(home):
     t2 = _table2("wp", "n-NN (smoke recipe)")
     t2.loc["n-NN (smoke recipe)", [3, 4, 5, 6]] = float("nan")
     store.save_table(t2, "table2_wp_ours", "smoke")
-    r = _row(scorecard.scorecard("smoke", store), 4, "wp")
-    assert r["verdict"] == scorecard.NOT_MEASURABLE and "n = 1, 2" in r["reason"]
+    (r,) = _not_measurable(store, 4)
+    assert "n = 1, 2" in r["reason"]
     store.save_table(_table2("wp", "n-NN (smoke recipe)"), "table2_wp_ours", "smoke")
-    r = _row(scorecard.scorecard("smoke", store), 4, "wp")  # the paper's numbers, but a short recipe's row
-    assert r["verdict"] == scorecard.NOT_MEASURABLE and "not the paper's recipe" in r["reason"]
+    (r,) = _not_measurable(store, 4)  # the paper's numbers, but a short recipe's row
+    assert "not the paper's recipe" in r["reason"]
     t2 = _table2("wp", "n-NN (paper recipe)")
     store.save_table(t2, "table2_wp_ours", "smoke")
     assert _row(scorecard.scorecard("smoke", store), 4, "wp")["verdict"] == scorecard.REPRODUCED
@@ -147,8 +154,8 @@ def test_gate_claims_follow_the_gate_numbers(home, paper_runs, forget, output, v
     monkeypatch.setenv("RNNVIZ_SHIPPED_RUNS", "off")  # now the runs are the smoke grid's own, 4 batches each
     for name in ("fig3_gate_numbers", "fig3_layer_summary"):
         store.save_table(store.load_table(name, paper_runs), name, "smoke")
-    r = _row(scorecard.scorecard("smoke", store), 7, "wp")
-    assert r["verdict"] == scorecard.NOT_MEASURABLE and "smoke recipe" in r["reason"], r["reason"]
+    (r,) = _not_measurable(store, 7)
+    assert "smoke recipe" in r["reason"], r["reason"]
 
 
 def test_onion_claims_need_the_papers_model_sizes(home):
@@ -161,8 +168,6 @@ def test_onion_claims_need_the_papers_model_sizes(home):
                                          "best LSTM share: rare words", "best LSTM share: words",
                                          "difference: n-gram share", "difference (small − best) errors"], name="quantity"))
     store.save_table(onion, "onion_vs_paper", "smoke")
-    card = scorecard.scorecard("smoke", store)
-    r13, r14 = _row(card, 13, "wp"), _row(card, 14, "wp")
-    assert r13["verdict"] == r14["verdict"] == scorecard.NOT_MEASURABLE
+    r13, r14 = _not_measurable(store, 13, 14)
     assert "size-512" in r13["reason"] and "34%" in r13["ours"]
     assert "needs LSTMs of two sizes" in r14["reason"]
