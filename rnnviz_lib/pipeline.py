@@ -344,6 +344,11 @@ def _provenance_html(prov: dict) -> str:
     return "\n".join(out)
 
 
+def _heading(key: str, title: str, items: list) -> list[str]:
+    """The report's ``<h2>`` of a section of saved pieces, and a line saying there are none yet."""
+    return [f"<h2 id='{key}'>{title}</h2>"] + ([] if items else [f"<p>No {key} yet.</p>"])
+
+
 def _index_parts(profile: str, root: Path, status: dict, bundle: bool) -> list[str]:
     """The index page as HTML pieces. ``bundle``: the self-contained variant (notebook links point
     at sections of the same page, files are ``data:`` URIs, nothing else is linked)."""
@@ -396,9 +401,7 @@ def _index_parts(profile: str, root: Path, status: dict, bundle: bool) -> list[s
                      f"</td><td class='{cls}'>{esc(word)}</td><td>{st.get('seconds', '')}</td><td>{esc(st.get('finished', ''))}</td></tr>")
     parts.append("</table>")
     tables = [t for t in _sidecars(store.tables_dir(profile)) if t["name"] != SCORECARD_TABLE]
-    parts.append("<h2 id='tables'>Tables</h2>")
-    if not tables:
-        parts.append("<p>No tables yet.</p>")
+    parts += _heading("tables", "Tables", tables)
     for t in tables:
         files = " · ".join(link(t["dir"] / f, k) for k, f in sorted(t["files"].items()))
         parts.append(f"<h3 id='table-{esc(t['name'])}'>{esc(t['name'])}</h3><p>{esc(t.get('caption', ''))} "
@@ -411,9 +414,7 @@ def _index_parts(profile: str, root: Path, status: dict, bundle: bool) -> list[s
     figures = _sidecars(store.figures_dir / profile)
     flag = lambda name: (f"<span class='warn lk-flag'>{esc(lk_warning)}.</span><br>"  # noqa: E731
                          if lk_warning and _is_lk(name) else "")
-    parts.append("<h2 id='figures'>Figures</h2>")
-    if not figures:
-        parts.append("<p>No figures yet.</p>")
+    parts += _heading("figures", "Figures", figures)
     for f in figures:
         png = f["dir"] / f["files"].get("png", "")
         links = " · ".join(link(f["dir"] / v, k) for k, v in sorted(f["files"].items()))
