@@ -48,6 +48,15 @@ def _files(root: Path) -> dict:
     return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def _refused(store: Path, argv: tuple, f: Path, *needles) -> str:
+    """Run ``rnnviz *argv`` on ``store``: it must fail with one error line naming ``f`` and every
+    needle, and leave every file under artifacts/ as it was (nothing else lost or written); the line."""
+    before = _files(store / "artifacts")
+    line = _one_line(_cli(store, *argv), str(f), *needles)
+    assert _files(store / "artifacts") == before  # nothing else lost or written
+    return line
+
+
 def _cut(f: Path) -> None:
     f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])  # half the file cut off
 
@@ -82,29 +91,23 @@ def test_a_truncated_checkpoint_gets_one_line_and_nothing_else_changes(store, na
     (run / "metrics.json").unlink()  # an interrupted run: rnnviz train resumes it
     f = run / name
     _cut(f)
-    before = _files(store / "artifacts")
-    line = _one_line(_cli(store, "train", *TINY, "--epochs", "2"), str(f), "damaged or truncated",
-                     "not a complete torch zip archive", "rerun the command that trained it")
+    line = _refused(store, ("train", *TINY, "--epochs", "2"), f, "damaged or truncated",
+                    "not a complete torch zip archive", "rerun the command that trained it")
     assert ("restarts from step 0" in line) if name == "checkpoint.pt" else (f"delete the run folder {run}" in line)
-    assert _files(store / "artifacts") == before  # nothing else lost or written
 
 
 def test_a_truncated_best_pt_of_a_finished_run_says_retrain(store):
     run = _run(store)
     _cut(run / "best.pt")
-    before = _files(store / "artifacts")
-    _one_line(_cli(store, "sample", "--run", str(run), "--length", "5"), str(run / "best.pt"),
-              "damaged or truncated", f"delete the run folder {run}")
-    assert _files(store / "artifacts") == before
+    _refused(store, ("sample", "--run", str(run), "--length", "5"), run / "best.pt",
+             "damaged or truncated", f"delete the run folder {run}")
 
 
 def test_a_truncated_metrics_json_says_the_run_resumes_from_its_checkpoint(store):
     run = _run(store)
     _cut(run / "metrics.json")
-    before = _files(store / "artifacts")
-    _one_line(_cli(store, "grid", "--profile", "tiny.yaml", "--summary"), str(run / "metrics.json"),
-              "is damaged (not valid JSON", "delete it", "resumes from checkpoint.pt")
-    assert _files(store / "artifacts") == before
+    _refused(store, ("grid", "--profile", "tiny.yaml", "--summary"), run / "metrics.json",
+             "is damaged (not valid JSON", "delete it", "resumes from checkpoint.pt")
     (run / "metrics.json").unlink()  # the fix it names: the run resumes at its end and rewrites the file
     assert _cli(store, "train", *TINY, "--epochs", "2").returncode == 0
     assert read_json(run / "metrics.json")["steps"] == 6
@@ -114,10 +117,8 @@ def test_a_truncated_history_json_of_an_interrupted_run(store):
     run = _run(store)
     (run / "metrics.json").unlink()
     _cut(run / "history.json")
-    before = _files(store / "artifacts")
-    _one_line(_cli(store, "grid", "--profile", "tiny.yaml", "--summary"), str(run / "history.json"),
-              "is damaged (not valid JSON", "resumes from checkpoint.pt")
-    assert _files(store / "artifacts") == before
+    _refused(store, ("grid", "--profile", "tiny.yaml", "--summary"), run / "history.json",
+             "is damaged (not valid JSON", "resumes from checkpoint.pt")
     proc = _cli(store, "train", *TINY, "--epochs", "2")  # the fix: the checkpoint holds the history
     assert proc.returncode == 0 and "resuming" in proc.stderr, proc.stderr
     assert len(read_json(run / "history.json")) >= 2
@@ -188,9 +189,8 @@ def test_a_run_checkpoint_whose_pickle_would_run_code_is_refused_by_rnnviz_train
     ck = load_torch(run / "checkpoint.pt")
     ck["payload"] = Plant(marker)
     torch.save(ck, run / "checkpoint.pt")
-    before = _files(store / "artifacts")
-    _one_line(_cli(store, "train", *TINY, "--epochs", "2"), str(run / "checkpoint.pt"), "refused", "nothing in it ran")
-    assert not marker.exists() and _files(store / "artifacts") == before
+    _refused(store, ("train", *TINY, "--epochs", "2"), run / "checkpoint.pt", "refused", "nothing in it ran")
+    assert not marker.exists()
 
 
 def test_json_damage_outside_a_run(tmp_path):
