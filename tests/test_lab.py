@@ -52,7 +52,7 @@ def test_jupyterlab_lists_and_opens_the_notebooks_through_jupytext(tmp_path):
             pytest.fail("jupyter lab did not answer within 60 s")
         kinds = {item["name"]: item["type"] for item in listing["content"]}
         stems = sorted(p.name for p in (REPO / "notebooks").glob("0*.py"))
-        assert len(stems) == 9 and all(kinds.get(n) == "notebook" for n in stems), kinds  # jupytext's contents manager
+        assert len(stems) == 10 and all(kinds.get(n) == "notebook" for n in stems), kinds  # jupytext's contents manager
         nb = get("/api/contents/04_cells.py?content=1")
         assert nb["type"] == "notebook" and nb["format"] == "json"
         cells = nb["content"]["cells"]
