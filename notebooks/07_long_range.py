@@ -92,12 +92,8 @@ if brace_dataset in corpora and (lstm is not None or grams):
 # many braces it averages: the far buckets are thin, so read them with their counts.
 
 # %%
-snap_run, kl_table = None, None
-r = snapshot_runs if snapshot_runs is not None else pd.DataFrame()  # the extra grids' runs too (they keep snapshots)
-if not r.empty:
-    cand = r[(r["cell"] == "lstm") & r["path"].map(lambda p: len(train.snapshots(p)) > 1)]
-    deep = cand[cand["layers"] == kl_layers]
-    snap_run = (deep if len(deep) else cand).iloc[0] if len(cand) else None
+kl_table = None
+snap_run = longrange.snapshot_run(snapshot_runs, kl_layers)
 files, why = longrange.nnn_model_files(kl_dataset, kl_nnn_ns, store, profile) if snap_run is not None else ({}, {})
 if snap_run is None:
     display(Markdown(f"**Note:** no LSTM of `{kl_dataset}` with weight snapshots in profile `{profile}` (the grid's "

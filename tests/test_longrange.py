@@ -172,3 +172,20 @@ def test_kl_summary_follows_the_nearest_nnn():
     assert longrange.epoch_note(0, 300) == "" and longrange.epoch_note(4, 300) == " of 4 batches"
     with pytest.raises(RnnvizError, match="empty"):
         longrange.kl_summary(kl.iloc[:0])
+
+
+def test_snapshot_run_prefers_the_asked_depth_and_needs_two_snapshots(tmp_path):
+    import json
+
+    def run(name, cell, layers, n_snap):
+        p = tmp_path / name
+        (p / "snapshots").mkdir(parents=True)
+        (p / "snapshots" / "index.json").write_text(json.dumps([{"file": f"s{i}.pt", "step": i} for i in range(n_snap)]))
+        return {"cell": cell, "layers": layers, "path": p}
+
+    runs = pd.DataFrame([run("a", "gru", 3, 5), run("b", "lstm", 2, 4), run("c", "lstm", 3, 1), run("d", "lstm", 3, 3)],
+                        index=["a", "b", "c", "d"])
+    assert longrange.snapshot_run(runs, 3).name == "d"  # the GRU and the one-snapshot LSTM do not count
+    assert longrange.snapshot_run(runs, 1).name == "b"  # no 1-layer LSTM: the first LSTM with snapshots
+    assert longrange.snapshot_run(runs[runs.index != "d"].drop(index="b"), 3) is None
+    assert longrange.snapshot_run(None) is None and longrange.snapshot_run(pd.DataFrame()) is None

@@ -230,6 +230,19 @@ def snapshot_distributions(run_dir, part, max_batches: int = 0, device="cpu"):
                "P": model_distributions(model, part, max_batches, device)}
 
 
+def snapshot_run(runs: pd.DataFrame | None, layers: int = 3):
+    """The LSTM whose weight snapshots Figure 5 (right) follows: among ``runs`` (``errors.finished_runs``
+    rows, the extra grids' runs included: they keep snapshots), the first LSTM with more than one
+    snapshot and ``layers`` layers, else the first LSTM with snapshots of any depth; None if none."""
+    from rnnviz_lib.train import snapshots
+
+    if runs is None or runs.empty:
+        return None
+    cand = runs[(runs["cell"] == "lstm") & runs["path"].map(lambda p: len(snapshots(p)) > 1)]
+    deep = cand[cand["layers"] == layers]
+    return (deep if len(deep) else cand).iloc[0] if len(cand) else None
+
+
 def kl_over_training(snapshots, baselines: dict[str, np.ndarray], y: np.ndarray) -> pd.DataFrame:
     """Symmetric KL and test-loss difference between LSTM snapshots and each baseline.
 
