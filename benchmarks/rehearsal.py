@@ -17,6 +17,7 @@ repository's notebooks and the prepared corpora of ``--data-from`` (default ``$R
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import platform
@@ -106,6 +107,9 @@ def main(argv=None) -> int:
                     help="cut every grid run's test pass to this many B x S batches (0: the whole test split, "
                          "as the profile; a number makes every analysis of test symbols smaller too)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "rehearsal-cpu.json"))
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the rows of notebooks not run now from --out (same profile and home): a rehearsal "
+                         "run in parts, e.g. the grid first and the analyses after")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     if not args.home:
@@ -128,7 +132,9 @@ def main(argv=None) -> int:
                     "python": platform.python_version(), "load_at_start": os.getloadavg()},
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "notebooks": [],
     }
-    t_all = time.time()
+    kept = kept_rows(out, result, {s["stem"] for s in steps}) if args.keep else []
+    order = [s["stem"] for s in pipeline.plan(name, home)]
+    ran = []
     for step in steps:
         sampler = Sampler()
         sampler.start()
@@ -142,9 +148,10 @@ def main(argv=None) -> int:
         row = {"notebook": step["stem"], "ok": error is None, "error": error, "seconds": round(time.time() - t0, 1),
                "peak_rss_gb": round(sampler.peak_proc / GB, 3), "peak_rss_sum_gb": round(sampler.peak_sum / GB, 3),
                "peak_process": sampler.peak_cmd, "processes": len(sampler.pids), "parameters": step["parameters"]}
-        result["notebooks"].append(row)
-        result["total_seconds"] = round(time.time() - t_all, 1)
-        result["finished"] = all(r["ok"] for r in result["notebooks"]) and len(result["notebooks"]) == len(steps)
+        ran.append(row)
+        result["notebooks"] = sorted(kept + ran, key=lambda r: order.index(r["notebook"]))
+        result["total_seconds"] = round(sum(r["seconds"] for r in result["notebooks"]), 1)
+        result["finished"] = all(r["ok"] for r in result["notebooks"]) and len(result["notebooks"]) == len(order)
         atomic_write_json(out, result)  # after every notebook: a stopped rehearsal keeps what it measured
         print(f"{row['notebook']:<18} {'ok' if row['ok'] else 'FAILED':<6} {row['seconds']:>8.0f} s "
               f"{row['peak_rss_gb']:>7.2f} GB", flush=True)
@@ -153,6 +160,20 @@ def main(argv=None) -> int:
             break
     print(table(result))
     return 0 if result["finished"] else 1
+
+
+def kept_rows(out: Path, result: dict, rerun: set) -> list:
+    """The rows of an earlier part of the same rehearsal (``--keep``), less the notebooks run again;
+    that part's command and machine are kept beside this one's under ``parts``."""
+    if not out.is_file():
+        return []
+    old = json.loads(out.read_text())
+    if (old.get("profile"), old.get("home")) != (result["profile"], result["home"]):
+        raise SystemExit(f"{out} is the rehearsal of {old.get('profile')} in {old.get('home')}, not of "
+                         f"{result['profile']} in {result['home']}; give another --out or drop --keep")
+    parts = old.get("parts") or [{k: old.get(k) for k in ("command", "started", "machine")}]
+    result["parts"] = parts + [{k: result[k] for k in ("command", "started", "machine")}]
+    return [r for r in old.get("notebooks", []) if r["notebook"] not in rerun]
 
 
 def table(result: dict) -> str:

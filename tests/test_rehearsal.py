@@ -77,3 +77,26 @@ def test_report_rehearse_lists_the_derived_profile_and_rejects_misuse(home, caps
     assert "takes a profile name" in capsys.readouterr().err
     assert cli.main(["report", "--profile", "nope", "--rehearse", "--list"]) == 2
     assert "unknown profile 'nope'" in capsys.readouterr().err
+
+
+def test_a_rehearsal_in_parts_keeps_the_earlier_rows(tmp_path):
+    """benchmarks/rehearsal.py --keep: the rows of notebooks not run again stay, the rerun ones are replaced,
+    and a file of another rehearsal is refused rather than mixed in."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("rehearsal", Path(__file__).parents[1] / "benchmarks" / "rehearsal.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "r.json"
+    row = lambda nb, s: {"notebook": nb, "ok": True, "seconds": s}  # noqa: E731
+    out.write_text(json.dumps({"profile": "paper-rehearse", "home": "/h", "command": "part 1", "started": "t1",
+                               "machine": {"cpus": 2}, "notebooks": [row("00_data", 1.0), row("04_cells", 9.0)]}))
+    now = {"profile": "paper-rehearse", "home": "/h", "command": "part 2", "started": "t2", "machine": {"cpus": 2}}
+    kept = mod.kept_rows(out, now, {"04_cells", "05_gates"})
+    assert kept == [row("00_data", 1.0)]
+    assert [p["command"] for p in now["parts"]] == ["part 1", "part 2"]
+    with pytest.raises(SystemExit, match="another --out"):
+        mod.kept_rows(out, dict(now, home="/elsewhere"), set())
+    assert mod.kept_rows(tmp_path / "none.json", dict(now), set()) == []
