@@ -36,7 +36,7 @@ from rnnviz_lib import pipeline  # noqa: E402
 from rnnviz_lib.commands.report import rehearsal_name  # noqa: E402
 from rnnviz_lib.config import REHEARSE_TEST_BATCHES_ENV  # noqa: E402
 from rnnviz_lib.errors import RnnvizError  # noqa: E402
-from rnnviz_lib.store import atomic_write_json  # noqa: E402
+from rnnviz_lib.store import atomic_path, atomic_write_json  # noqa: E402
 
 GB = 1024**3
 
@@ -107,11 +107,18 @@ def main(argv=None) -> int:
                     help="cut every grid run's test pass to this many B x S batches (0: the whole test split, "
                          "as the profile; a number makes every analysis of test symbols smaller too)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "rehearsal-cpu.json"))
+    ap.add_argument("--table", metavar="JSON", help="only print (and write beside it as .md) the table of a "
+                                                    "rehearsal JSON written before")
     ap.add_argument("--keep", action="store_true",
                     help="keep the rows of notebooks not run now from --out (same profile and home): a rehearsal "
                          "run in parts, e.g. the grid first and the analyses after")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    if args.table:
+        result = json.loads(Path(args.table).read_text())
+        write_results(Path(args.table), result)
+        print(table(result))
+        return 0
     if not args.home:
         ap.error("give --home (or set RNNVIZ_HOME): the rehearsal writes a whole store there")
     home = Path(args.home).resolve()
@@ -125,7 +132,8 @@ def main(argv=None) -> int:
         "profile": name, "rehearses": args.profile, "home": str(home),
         "command": f"python benchmarks/rehearsal.py --profile {args.profile}"
                    + (f" --only {args.only}" if args.only else "")
-                   + (f" --test-batches {args.test_batches}" if args.test_batches else ""),
+                   + (f" --test-batches {args.test_batches}" if args.test_batches else "")
+                   + (" --keep" if args.keep else ""),
         "test_batches": int(args.test_batches),
         "machine": {"cpus": os.cpu_count(), "cpu_affinity": len(os.sched_getaffinity(0)),
                     "memory_gb": round(psutil.virtual_memory().total / GB, 1), "platform": platform.platform(),
@@ -147,12 +155,13 @@ def main(argv=None) -> int:
             sampler.stop()
         row = {"notebook": step["stem"], "ok": error is None, "error": error, "seconds": round(time.time() - t0, 1),
                "peak_rss_gb": round(sampler.peak_proc / GB, 3), "peak_rss_sum_gb": round(sampler.peak_sum / GB, 3),
-               "peak_process": sampler.peak_cmd, "processes": len(sampler.pids), "parameters": step["parameters"]}
+               "peak_process": sampler.peak_cmd, "processes": len(sampler.pids), "parameters": step["parameters"],
+               "load_at_end": [round(x, 2) for x in os.getloadavg()]}  # other work on the machine shows here
         ran.append(row)
         result["notebooks"] = sorted(kept + ran, key=lambda r: order.index(r["notebook"]))
         result["total_seconds"] = round(sum(r["seconds"] for r in result["notebooks"]), 1)
         result["finished"] = all(r["ok"] for r in result["notebooks"]) and len(result["notebooks"]) == len(order)
-        atomic_write_json(out, result)  # after every notebook: a stopped rehearsal keeps what it measured
+        write_results(out, result)  # after every notebook: a stopped rehearsal keeps what it measured
         print(f"{row['notebook']:<18} {'ok' if row['ok'] else 'FAILED':<6} {row['seconds']:>8.0f} s "
               f"{row['peak_rss_gb']:>7.2f} GB", flush=True)
         if error:
@@ -176,6 +185,13 @@ def kept_rows(out: Path, result: dict, rerun: set) -> list:
     return [r for r in old.get("notebooks", []) if r["notebook"] not in rerun]
 
 
+def write_results(out: Path, result: dict) -> None:
+    """The JSON and, beside it (``.md``), the printed table, both written atomically."""
+    atomic_write_json(out, result)
+    with atomic_path(out.with_suffix(".md")) as tmp:
+        tmp.write_text(table(result) + "\n")
+
+
 def table(result: dict) -> str:
     """The rehearsal as a Markdown table (notebook, time, peak RSS of one process, of all at once)."""
     lines = [f"Rehearsal of `{result['rehearses']}` (profile `{result['profile']}`), "
@@ -189,6 +205,10 @@ def table(result: dict) -> str:
     lines.append(f"| **total** | {'finished' if result.get('finished') else 'not finished'} | "
                  f"{sum(r['seconds'] for r in result['notebooks']) / 60:.1f} min | "
                  f"{max((r['peak_rss_gb'] for r in result['notebooks']), default=0):.2f} GB | |")
+    lines.append("")
+    for part in result.get("parts") or [result]:
+        load = ", ".join(f"{x:.2f}" for x in part["machine"]["load_at_start"])
+        lines.append(f"- `{part['command']}`, started {part['started']} (load average at start {load})")
     return "\n".join(lines)
 
 
