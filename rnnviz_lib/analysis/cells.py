@@ -411,7 +411,7 @@ def grid_studies(profile: str, datasets, models, store=None, **kwargs) -> tuple[
     -------
     studies : {"<dataset>-<cell>-<layers>-<size>": CellStudy}, in the order asked for (a file
         dataset is named by its slugified stem)
-    missing : {same name or dataset: why it is not there}
+    missing : {same name or dataset: why it is not there (not trained, or its corpus not available)}
     """
     from rnnviz_lib import data, grid, train
     from rnnviz_lib.config import slugify
@@ -422,6 +422,10 @@ def grid_studies(profile: str, datasets, models, store=None, **kwargs) -> tuple[
     for ds in datasets:
         if ds not in trained:
             missing[ds] = f"the {profile} profile's grid trains no {ds} models (its datasets: {', '.join(trained)})"
+            continue
+        _, unavailable = data.load_available([ds], store=store)
+        if unavailable:  # as every notebook does: a corpus that cannot be had is left out with a note
+            missing[ds] = f"dataset {ds} is not available, so it is left out: {unavailable[ds]}"
             continue
         by_name = {}
         for run in (store or Store()).finished_runs(ds, profile):
