@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     if args.table:
         result = json.loads(Path(args.table).read_text())
-        write_results(Path(args.table), result)
+        write_table(Path(args.table), result)
         print(table(result))
         return 0
     if not args.home:
@@ -186,8 +186,13 @@ def kept_rows(out: Path, result: dict, rerun: set) -> list:
 
 
 def write_results(out: Path, result: dict) -> None:
-    """The JSON and, beside it (``.md``), the printed table, both written atomically."""
+    """The JSON and, beside it, its table (``write_table``), both written atomically."""
     atomic_write_json(out, result)
+    write_table(out, result)
+
+
+def write_table(out: Path, result: dict) -> None:
+    """The printed table of ``result`` as ``out`` with the suffix ``.md``."""
     with atomic_path(out.with_suffix(".md")) as tmp:
         tmp.write_text(table(result) + "\n")
 

@@ -32,7 +32,6 @@ kl_batches: int = 4  # test batches of B x S symbols on which distributions are 
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 
 from rnnviz_lib import data, plotting, train
