@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnnviz_lib import data, evaluate, paper, report
+from rnnviz_lib import data, evaluate, paper, provenance, report
 from rnnviz_lib.config import load_profile
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.ngram import KneserNeyLM
@@ -44,6 +44,7 @@ KINDS = ("ngram", "nnn")
 NGRAM_SMOOTHING = "interpolated-modified-kneser-ney"
 NGRAM_VERSION = 1
 NNN_VERSION = 3  # 2: epochs of full batches only; 3: PyTorch's default init
+SEGMENTS_FILE = "segments.json"  # n-NN: who trained it, one entry per stretch of training (resumes)
 SPLIT = {"batch_size": 100, "seq_length": 100, "split_mode": "charrnn"}
 # n-NN training recipe; a profile's `baselines:` section overrides these (keys nnn_<name>).
 NNN_DEFAULTS = {
@@ -226,6 +227,7 @@ def run_nnn(dataset, ns, params: dict | None = None, store: Store | None = None,
             d = nnn_dir(corpus, n, p, store)
             if force or not is_finished(d):
                 log.info("%s: training n-NN n=%d H=%d", corpus.name, n, H)
+                segments = _start_segment(d, device, threads)
                 m = NNNLM(n=n, device=device, threads=threads, checkpoint=d / CHECKPOINT_FILE, **p).fit(
                     stream_sequences(splits.train), stream_sequences(splits.val), vocab_size=corpus.K)
                 probs = np.exp(m.log_prob(stream_sequences(splits.test))[:, 1:])
@@ -238,13 +240,32 @@ def run_nnn(dataset, ns, params: dict | None = None, store: Store | None = None,
                     probs, kind="nnn", dataset=corpus.name, n=n, hidden=H, params=p,
                     best_val_loss=m.best_val_loss_, best_step=m.best_step_, steps=m.n_steps_,
                     train_seconds=m.train_seconds_, device=device, threads=threads,
-                    n_params=sum(t.numel() for t in m.module_.parameters())))
+                    n_params=sum(t.numel() for t in m.module_.parameters()),
+                    code=provenance.code_version(), torch=str(torch.__version__),
+                    machine=provenance.machine()["processor"], segments=segments))
             mt = read_json(d / METRICS_FILE)
             res["val"].setdefault(n, {})[H] = mt["best_val_loss"]
             res["train_seconds"].setdefault(n, {})[H] = mt["train_seconds"]
             if n not in res["selected_hidden"] or mt["best_val_loss"] < res["val"][n][res["selected_hidden"][n]]:
                 res["selected_hidden"][n], res["losses"][n], res["paths"][n] = H, mt["test_loss"], str(d)
     return res
+
+
+def _start_segment(d: Path, device: str, threads) -> list[dict]:
+    """Record who trains this n-NN from here (commit, torch, machine, when), beside the earlier
+    stretches of an interrupted training, in ``segments.json``; return the list."""
+    import torch
+
+    f = d / SEGMENTS_FILE
+    earlier = read_json(f) if f.is_file() and (d / CHECKPOINT_FILE).is_file() else []
+    code = provenance.code_version()
+    seg = {"commit": code["commit"], "dirty": code["dirty"], "torch": str(torch.__version__),
+           "machine": provenance.machine()["processor"], "device": device, "threads": threads,
+           "resumed": (d / CHECKPOINT_FILE).is_file(),
+           "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    segments = [*earlier, seg]
+    atomic_write_json(f, segments)
+    return segments
 
 
 # ----------------------------------------------------------------------------------------
