@@ -87,10 +87,12 @@ nnn_table.round(4)
 extra, found = {}, {}
 if nnn_reference and nnn_reference != profile:
     found = {ds: t for ds, c in corpora.items() if len(t := baselines.trained_nnn(c, nnn_ns, nnn_reference, store))}
-    extra = {ds: {f"n-NN ({nnn_reference} recipe)": t["ours"].to_dict()} for ds, t in found.items()}
+    extra = {ds: {f"n-NN ({nnn_reference} recipe, {baselines.origin_label(t['origin'])})": t["ours"].to_dict()}
+             for ds, t in found.items()}
 if found:
-    display(Markdown(f"n-NN models trained earlier by the `{nnn_reference}` recipe were found in this store "
-                     f"({baselines.nnn_params(baselines.profile_params(nnn_reference))}); they are read, not trained, "
+    display(Markdown(f"n-NN models of the `{nnn_reference}` recipe were found, shipped with the code "
+                     f"(`data/runs/baselines/`) or trained earlier in this store (column `origin`; recipe "
+                     f"{baselines.nnn_params(baselines.profile_params(nnn_reference))}); they are read, not trained, "
                      "and shown as an extra row of Table 2:"))
     found_table = pd.concat(found, names=["dataset"])
     display(found_table.round(4))

@@ -36,7 +36,8 @@ from rnnviz_lib.config import load_profile
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.ngram import KneserNeyLM
 from rnnviz_lib.store import (CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE, PROBS_FILE, Store, atomic_path,
-                              atomic_save_npy, atomic_write_json, load_npy, read_json)
+                              atomic_save_npy, atomic_write_json, is_shipped, load_npy, load_torch, read_json,
+                              shipped_baseline)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ KINDS = ("ngram", "nnn")
 NGRAM_SMOOTHING = "interpolated-modified-kneser-ney"
 NGRAM_VERSION = 1
 NNN_VERSION = 3  # 2: epochs of full batches only; 3: PyTorch's default init
+NNN_MODEL_FILE = "model.pt"  # n-NN: {"hparams", "state_dict"} of the best-validation weights
 SEGMENTS_FILE = "segments.json"  # n-NN: who trained it, one entry per stretch of training (resumes)
 SPLIT = {"batch_size": 100, "seq_length": 100, "split_mode": "charrnn"}
 # n-NN training recipe; a profile's `baselines:` section overrides these (keys nnn_<name>).
@@ -69,13 +71,19 @@ def _split_identity(corpus: data.Corpus) -> dict:
     return {"dataset": corpus.name, "sha256": corpus.sha256, **SPLIT}
 
 
+def nnn_identity_of(dataset: str, sha256: str, n: int, params: dict) -> dict:
+    """``nnn_identity`` from a corpus's name and sha256 alone (no corpus read)."""
+    return {"dataset": dataset, "sha256": sha256, **SPLIT, "kind": "nnn", "n": int(n), **nnn_params(params),
+            "version": NNN_VERSION}
+
+
 def ngram_identity(corpus: data.Corpus, order: int) -> dict:
     return {**_split_identity(corpus), "kind": "ngram", "order": int(order), "smoothing": NGRAM_SMOOTHING,
             "version": NGRAM_VERSION}
 
 
 def nnn_identity(corpus: data.Corpus, n: int, params: dict) -> dict:
-    return {**_split_identity(corpus), "kind": "nnn", "n": int(n), **nnn_params(params), "version": NNN_VERSION}
+    return nnn_identity_of(corpus.name, corpus.sha256, n, params)
 
 
 def ngram_dir(corpus: data.Corpus, order: int, store: Store | None = None, create: bool = True) -> Path:
@@ -87,6 +95,16 @@ def nnn_dir(corpus: data.Corpus, n: int, params: dict, store: Store | None = Non
     h = nnn_params(params)["hidden"]
     return (store or Store()).artifact_dir("baselines", f"{corpus.name}-nnn{n}-h{h}", nnn_identity(corpus, n, params),
                                            create=create)
+
+
+def nnn_found(corpus: data.Corpus, n: int, params: dict, store: Store | None = None) -> Path | None:
+    """The finished n-NN of this identity: the store's own, else a shipped one of the same name
+    (``data/runs/baselines/<name>``, never written to), else None."""
+    own = nnn_dir(corpus, n, params, store, create=False)
+    if is_finished(own):
+        return own
+    ship = shipped_baseline(own.name)
+    return ship if ship is not None and is_finished(ship) else None
 
 
 def is_finished(path: Path) -> bool:
@@ -207,8 +225,11 @@ def run_nnn(dataset, ns, params: dict | None = None, store: Store | None = None,
     ``params["hidden"]`` may be a list: then every size is trained and the one with the best
     validation loss is kept for each n (``selected_hidden``). Returns
     ``{"dataset", "test_symbols", "losses": {n: test loss}, "val": {n: {H: best val}},
-    "selected_hidden": {n: H}, "train_seconds": {n: {H: s}}, "paths": {n: dir}}``.
-    An interrupted training resumes from the ``checkpoint.pt`` it left in its folder.
+    "selected_hidden": {n: H}, "train_seconds": {n: {H: s}}, "paths": {n: dir},
+    "origin": {n: "store" or "shipped"}}``.
+    A model the store has finished is read back; else a shipped one of the same identity
+    (``data/runs/baselines/``, see ``shipped.py``) is read; else it is trained (``force``: always
+    trained, into the store). An interrupted training resumes from the ``checkpoint.pt`` it left.
     """
     from rnnviz_lib.nnn import NNNLM  # torch is imported only when an n-NN is needed
     import torch
@@ -220,20 +241,23 @@ def run_nnn(dataset, ns, params: dict | None = None, store: Store | None = None,
     sizes = [int(h) for h in (hidden if isinstance(hidden, (list, tuple)) else [hidden])]
     splits = data.corpus_splits(corpus, SPLIT["batch_size"], SPLIT["seq_length"], SPLIT["split_mode"])
     res = {"dataset": corpus.name, "test_symbols": int(splits.test.y.size), "losses": {}, "val": {},
-           "selected_hidden": {}, "train_seconds": {}, "paths": {}}
+           "selected_hidden": {}, "train_seconds": {}, "paths": {}, "origin": {}}
     for n in sorted(set(int(v) for v in ns)):
         for H in sizes:
             p = nnn_params({**params, "hidden": H})
-            d = nnn_dir(corpus, n, p, store)
+            d = nnn_dir(corpus, n, p, store, create=False)
+            if not force:
+                d = nnn_found(corpus, n, p, store) or d  # the store's finished model, else a shipped one
             if force or not is_finished(d):
+                d.mkdir(parents=True, exist_ok=True)
                 log.info("%s: training n-NN n=%d H=%d", corpus.name, n, H)
                 segments = _start_segment(d, device, threads)
                 m = NNNLM(n=n, device=device, threads=threads, checkpoint=d / CHECKPOINT_FILE, **p).fit(
                     stream_sequences(splits.train), stream_sequences(splits.val), vocab_size=corpus.K)
-                probs = np.exp(m.log_prob(stream_sequences(splits.test))[:, 1:])
+                probs = np.exp(m.log_prob(stream_sequences(splits.test))[:, 1:])  # as nnn_test_probs
                 atomic_save_npy(d / PROBS_FILE, probs.astype(np.float32))
                 atomic_write_json(d / HISTORY_FILE, m.history_)
-                with atomic_path(d / "model.pt") as tmp:
+                with atomic_path(d / NNN_MODEL_FILE) as tmp:
                     torch.save({"hparams": {"n": n, "K": corpus.K, **p},
                                 "state_dict": {k: v.cpu() for k, v in m.module_.state_dict().items()}}, tmp)
                 atomic_write_json(d / METRICS_FILE, _metrics(
@@ -248,6 +272,7 @@ def run_nnn(dataset, ns, params: dict | None = None, store: Store | None = None,
             res["train_seconds"].setdefault(n, {})[H] = mt["train_seconds"]
             if n not in res["selected_hidden"] or mt["best_val_loss"] < res["val"][n][res["selected_hidden"][n]]:
                 res["selected_hidden"][n], res["losses"][n], res["paths"][n] = H, mt["test_loss"], str(d)
+                res["origin"][n] = "shipped" if is_shipped(d) else "store"
     return res
 
 
@@ -283,8 +308,8 @@ def _find_nnn(corpus: data.Corpus, n: int, store: Store, profile: str | None) ->
         hidden = params.get("nnn_hidden", NNN_DEFAULTS["hidden"])
         best = None
         for H in (hidden if isinstance(hidden, (list, tuple)) else [hidden]):
-            d = nnn_dir(corpus, n, {**params, "hidden": H}, store, create=False)
-            if is_finished(d):
+            d = nnn_found(corpus, n, {**params, "hidden": H}, store)
+            if d is not None:
                 v = read_json(d / METRICS_FILE)["best_val_loss"]
                 if best is None or v < best[0]:
                     best = (v, d)
@@ -325,7 +350,46 @@ def load_test_probs(dataset, kind: str, n: int, store: Store | None = None, prof
     profile : str or None
         n-NN only, and required there: whose ``baselines:`` recipe to read (never another's).
     """
-    return load_npy(baseline_dir(dataset, kind, n, store, profile, data_dir) / PROBS_FILE)
+    store = store or Store()
+    d = baseline_dir(dataset, kind, n, store, profile, data_dir)
+    return load_npy(d / PROBS_FILE) if not is_shipped(d) else _shipped_nnn_probs(d, store, _corpus(dataset, data_dir))
+
+
+def _shipped_nnn_probs(d: Path, store: Store, corpus: data.Corpus) -> np.ndarray:
+    """A shipped n-NN's test probabilities: recomputed once from its ``model.pt`` and cached in the
+    store (``Store.cached_file``), stamped with the weights' sha256 so that a re-shipped model of
+    the same name is never read through an old cache."""
+    f = store.cached_file(d, PROBS_FILE)
+    stamp = store.cached_file(d, "source.json")
+    digest = data.sha256_file(d / NNN_MODEL_FILE)
+    if f.is_file() and stamp.is_file() and read_json(stamp).get("model_sha256") == digest:
+        return load_npy(f)
+    splits = data.corpus_splits(corpus, SPLIT["batch_size"], SPLIT["seq_length"], SPLIT["split_mode"])
+    log.info("computing the test probabilities of the shipped %s (once; cached in %s)", d.name, f.parent)
+    probs = nnn_test_probs(d / NNN_MODEL_FILE, splits.test)
+    atomic_save_npy(f, probs)
+    atomic_write_json(stamp, {"model_sha256": digest, "model": str(d / NNN_MODEL_FILE)})
+    return probs
+
+
+def load_nnn(model_pt):
+    """The fitted ``nnn.NNNLM`` saved in ``model_pt`` (best-validation weights, eval mode)."""
+    from rnnviz_lib.nnn import NNNLM, NNNModule
+
+    ck = load_torch(model_pt)
+    hp = ck["hparams"]
+    m = NNNLM(n=int(hp["n"]), hidden=int(hp["hidden"]))
+    m.K_ = int(hp["K"])
+    m.module_ = NNNModule(m.n, m.K_, m.hidden)
+    m.module_.load_state_dict(ck["state_dict"])
+    m.module_.eval()
+    return m
+
+
+def nnn_test_probs(model_pt, test: data.SplitPart) -> np.ndarray:
+    """(B, T) float32 probabilities a saved n-NN gives the correct symbols of ``test``, exactly as
+    ``run_nnn`` scores a model it has just trained."""
+    return np.exp(load_nnn(model_pt).log_prob(stream_sequences(test))[:, 1:]).astype(np.float32)
 
 
 def load_metrics(dataset, kind: str, n: int, store: Store | None = None, profile: str | None = None,
@@ -338,7 +402,7 @@ def trained_nnn(dataset, ns, profile: str, store: Store | None = None) -> pd.Dat
 
     One row per n in ``ns`` that has a finished model (the others are left out), indexed by n,
     with ``hidden, steps, best val, ours`` (test loss), ``paper`` (Table 2, NaN where it has
-    none), ``diff`` and ``train s``. Empty when none is found.
+    none), ``diff``, ``train s`` and ``origin`` (``shipped`` or ``store``). Empty when none is found.
     """
     store = store or Store()
     name = dataset.name if isinstance(dataset, data.Corpus) else str(dataset)
@@ -346,16 +410,23 @@ def trained_nnn(dataset, ns, profile: str, store: Store | None = None) -> pd.Dat
     rows = []
     for n in ns:
         try:
-            m = load_metrics(dataset, "nnn", int(n), store, profile=profile)
+            d = baseline_dir(dataset, "nnn", int(n), store, profile=profile)
         except RnnvizError:
-            continue  # not trained under that recipe in this store
+            continue  # not trained under that recipe in this store, nor shipped
+        m = read_json(d / METRICS_FILE)
         p = ref.get(int(n))
         p = math.nan if p is None else p  # the paper reports n = 1..6
         rows.append({"n": int(n), "hidden": m["hidden"], "steps": m["steps"], "best val": m["best_val_loss"],
                      "ours": m["test_loss"], "paper": p, "diff": m["test_loss"] - p,
-                     "train s": m["train_seconds"]})
-    cols = ["n", "hidden", "steps", "best val", "ours", "paper", "diff", "train s"]
+                     "train s": m["train_seconds"], "origin": "shipped" if is_shipped(d) else "store"})
+    cols = ["n", "hidden", "steps", "best val", "ours", "paper", "diff", "train s", "origin"]
     return pd.DataFrame(rows, columns=cols).set_index("n")
+
+
+def origin_label(origins) -> str:
+    """``shipped``, ``trained here`` or ``shipped and trained here`` for a set of n-NN origins."""
+    kinds = {"shipped" if o == "shipped" else "trained here" for o in origins}
+    return " and ".join(sorted(kinds)) or "trained here"
 
 
 def best_rnn(dataset: str, profile, store: Store | None = None) -> dict | None:

@@ -60,11 +60,15 @@ def project_root() -> Path:
 
 
 def profile_path(profile: str, root: Path | None = None) -> Path:
-    root = root or project_root()
+    """A profile's YAML: a path as given, else ``<root>/notebooks/params/<profile>.yaml``, else (a
+    home outside the checkout, e.g. ``RNNVIZ_HOME=/scratch``) this package's own of that name."""
+    own = root or project_root()
     p = Path(profile)
     if p.suffix in (".yaml", ".yml") and p.exists():
         return p
-    return root / "notebooks" / "params" / f"{profile}.yaml"
+    f = own / "notebooks" / "params" / f"{profile}.yaml"
+    packaged = Path(__file__).resolve().parent.parent / "notebooks" / "params" / f"{profile}.yaml"
+    return packaged if root is None and not f.is_file() and packaged.is_file() else f
 
 
 def load_profile(profile: str, root: Path | None = None) -> dict:

@@ -6,10 +6,14 @@ API::
     verify()                      # [problems]: hashes, config hashes, missing files ([] = all good)
     manifest()                    # data/runs/MANIFEST.json as a dict
 
+    ship_nnn(dataset, ns, store)  # the same for n-NN baselines (Table 2), into data/runs/baselines/
+
 Layout (``store.shipped_dir()``, ``data/runs/`` of the repository)::
 
-    MANIFEST.json                 {"runs": {<run>: entry}, "budget_bytes", "total_bytes"}
+    MANIFEST.json                 {"runs": {<run>: entry}, "baselines": {<name>: entry}, "budget_bytes", "total_bytes"}
     <slug>-<config hash>/         the run's config, metrics, history and best weights (``FILES``)
+    baselines/<name>/             an n-NN's metrics, history and best weights (``BASELINE_FILES``);
+                                  ``<name>`` is its store folder's (``wp-nnn3-h512-<identity hash>``)
 
 A run is shipped as the training code wrote it: the four files are copied byte for byte, never
 edited (no optimizer state, no checkpoint, no per-symbol arrays: test probabilities are
@@ -28,9 +32,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from rnnviz_lib import grid, paper, provenance, train
+from rnnviz_lib import baselines, data, grid, paper, provenance, train
 from rnnviz_lib.config import artifact_name, config_hash
-from rnnviz_lib.data import sha256_file
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import (BEST_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, REPO, Run, Store, atomic_write_json,
                               read_json, shipped_dir, shipped_restore)
@@ -38,7 +41,9 @@ from rnnviz_lib.store import (BEST_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE
 log = logging.getLogger(__name__)
 
 FILES = (CONFIG_FILE, METRICS_FILE, HISTORY_FILE, BEST_FILE)  # what a shipped run keeps of its folder
-BUDGET_BYTES = 25 * 1024 * 1024  # all shipped runs together
+BUDGET_BYTES = 60 * 1024 * 1024  # all shipped runs and baselines together
+BASELINES_DIR = "baselines"  # data/runs/baselines/: shipped n-NN baselines
+BASELINE_FILES = (METRICS_FILE, HISTORY_FILE, baselines.NNN_MODEL_FILE)  # test probabilities are recomputed
 
 
 def default_dir() -> Path:
@@ -71,7 +76,7 @@ def _entry(run: Path, profile: str, unrecorded: str) -> dict:
             s["commit"], s["note"] = unrecorded, "not recorded by the training code; given when the run was shipped"
     ident = cfg["identity_hash"]
     paper_v = paper_value(cfg["dataset"], cfg["cell"], cfg["layers"], cfg["size"])
-    files = {f: {"sha256": sha256_file(run / f), "bytes": (run / f).stat().st_size} for f in FILES}
+    files = {f: {"sha256": data.sha256_file(run / f), "bytes": (run / f).stat().st_size} for f in FILES}
     finished = _dt.datetime.fromtimestamp((run / METRICS_FILE).stat().st_mtime, _dt.timezone.utc)
     return {
         "model": model_key(cfg), "slug": m.get("slug"), "profile": profile, "identity_hash": ident,
@@ -112,30 +117,110 @@ def ship(configs, store: Store | None = None, profile: str = "paper", root: Path
             raise RnnvizError(f"{cfg.slug} has not finished in {store.root} ({own}); train it first")
         if full_only and (cfg.max_train_batches or cfg.max_eval_batches or cfg.max_test_batches):
             raise RnnvizError(f"{cfg.slug} trained on a limited schedule (max_*_batches); only full runs are shipped")
-        dest = root / own.name
-        for f in FILES:
-            if not (own / f).is_file():
-                raise RnnvizError(f"{own / f} is missing; the run is incomplete")
-        tmp = Path(tempfile.mkdtemp(dir=root, prefix=".ship-"))
-        try:  # copy beside, then swap in: a shipped run is never half-written
-            for f in FILES:
-                shutil.copy2(own / f, tmp / f)
-            if dest.exists():
-                shutil.rmtree(dest)
-            tmp.chmod(0o755)
-            tmp.rename(dest)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        dest = _copy_in(own, root / own.name, FILES)
         runs[own.name] = _entry(dest, profile, unrecorded)
         shipped.append(own.name)
         log.info("shipped %s (test %.4f)", own.name, runs[own.name]["test_loss"])
-    total = sum(f["bytes"] for e in runs.values() for f in e["files"].values())
-    if total > BUDGET_BYTES:
-        raise RnnvizError(f"shipped runs would take {total / 2**20:.1f} MiB, over the {BUDGET_BYTES / 2**20:.0f} MiB budget")
-    atomic_write_json(root / "MANIFEST.json", {"runs": dict(sorted(runs.items())), "total_bytes": total,
-                                               "budget_bytes": BUDGET_BYTES,
-                                               "files_per_run": list(FILES)})
+    _write_manifest(root, {**man, "runs": runs})
     return shipped
+
+
+def _copy_in(src: Path, dest: Path, files) -> Path:
+    """Copy ``files`` of ``src`` into ``dest`` beside it, then swap in: never half-written."""
+    for f in files:
+        if not (src / f).is_file():
+            raise RnnvizError(f"{src / f} is missing; the run is incomplete")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".ship-"))
+    try:
+        for f in files:
+            shutil.copy2(src / f, tmp / f)
+        if dest.exists():
+            shutil.rmtree(dest)
+        tmp.chmod(0o755)
+        tmp.rename(dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def _write_manifest(root: Path, man: dict) -> None:
+    """Write MANIFEST.json with its totals; refuse (writing nothing) past the budget."""
+    runs, base = man.get("runs", {}), man.get("baselines", {})
+    total = sum(f["bytes"] for e in [*runs.values(), *base.values()] for f in e["files"].values())
+    if total > BUDGET_BYTES:
+        raise RnnvizError(f"shipped runs would take {total / 2**20:.1f} MiB, over the {BUDGET_BYTES / 2**20:.0f} MiB "
+                          "budget; ship fewer runs or raise shipped.BUDGET_BYTES with a reason")
+    atomic_write_json(root / "MANIFEST.json", {"runs": dict(sorted(runs.items())),
+                                               "baselines": dict(sorted(base.items())), "total_bytes": total,
+                                               "budget_bytes": BUDGET_BYTES, "files_per_run": list(FILES),
+                                               "files_per_baseline": list(BASELINE_FILES)})
+
+
+def nnn_identity_for(dataset: str, n: int, profile: str = "paper") -> dict:
+    """The identity an n-NN of ``profile``'s recipe has on the reference corpus of ``dataset``
+    (War and Peace, or the pinned LK corpus), computed without reading the corpus."""
+    sha = {"wp": data.WP_SHA256, "lk": data.LK_REFERENCE_SHA256}.get(dataset)
+    if sha is None:
+        raise RnnvizError(f"shipped n-NN are for the reference corpora wp and lk, not {dataset!r}")
+    return baselines.nnn_identity_of(dataset, sha, n, baselines.profile_params(profile))
+
+
+def ship_nnn(dataset, ns, store: Store | None = None, profile: str = "paper", root: Path | None = None,
+             data_dir=None, full_only: bool = True) -> list[str]:
+    """Copy the store's finished n-NN of ``profile``'s recipe (context lengths ``ns``) into
+    ``data/runs/baselines/`` and add them to the manifest; returns the names shipped.
+
+    Only models trained on the reference corpus are shipped, and (unless ``full_only`` is False,
+    for tests) only a recipe that scores validation in full and trains to its epoch limit or early
+    stop (no ``val_max``, no ``max_steps``)."""
+    store = store or Store()
+    root = Path(root or default_dir())
+    profile_name = Path(profile).stem if str(profile).endswith((".yaml", ".yml")) else profile
+    corpus = baselines._corpus(dataset, data_dir)
+    params = baselines.profile_params(profile)
+    hidden = params.get("nnn_hidden", baselines.NNN_DEFAULTS["hidden"])
+    if isinstance(hidden, (list, tuple)):
+        raise RnnvizError(f"profile {profile_name} lists several n-NN hidden sizes {hidden}; ship from a recipe with one")
+    p = baselines.nnn_params(params)
+    if full_only and (p["val_max"] or p["max_steps"]):
+        raise RnnvizError(f"profile {profile_name}'s n-NN recipe is a short one (val_max={p['val_max']}, "
+                          f"max_steps={p['max_steps']}); only full recipes are shipped")
+    man = manifest(root)
+    base = dict(man.get("baselines", {}))
+    names = []
+    for n in sorted({int(v) for v in ns}):
+        own = baselines.nnn_dir(corpus, n, p, store, create=False)
+        if not baselines.is_finished(own):
+            raise RnnvizError(f"the {corpus.name} {n}-NN of profile {profile_name} has not finished in {store.root} "
+                              f"({own}); train it with `rnnviz nnn --dataset {corpus.name} --n {n} --profile {profile_name}`")
+        dest = _copy_in(own, root / BASELINES_DIR / own.name, BASELINE_FILES)
+        base[own.name] = _nnn_entry(dest, corpus, n, p, profile_name)
+        names.append(own.name)
+        log.info("shipped %s (test %.4f)", own.name, base[own.name]["test_loss"])
+    _write_manifest(root, {**man, "baselines": base})
+    return names
+
+
+def _nnn_entry(d: Path, corpus, n: int, params: dict, profile: str) -> dict:
+    m = read_json(d / METRICS_FILE)
+    ident = baselines.nnn_identity(corpus, n, params)
+    paper_v = paper.TABLE2.get(corpus.name, {}).get("n-NN", {}).get(int(n))
+    segments = list(m.get("segments") or [])
+    finished = _dt.datetime.fromtimestamp((d / METRICS_FILE).stat().st_mtime, _dt.timezone.utc)
+    return {
+        "model": f"{corpus.name}-nnn-{n}", "kind": "nnn", "dataset": corpus.name, "n": int(n),
+        "hidden": m["hidden"], "profile": profile, "identity": ident, "identity_hash": config_hash(ident),
+        "test_loss": m["test_loss"], "test_bootstrap_std": m.get("test_bootstrap_std"),
+        "paper": None if paper_v is None else float(paper_v),
+        "delta": None if paper_v is None else m["test_loss"] - float(paper_v),
+        "best_val_loss": m["best_val_loss"], "best_step": m["best_step"], "steps": m["steps"],
+        "commit": (m.get("code") or {}).get("commit"), "segments": segments, "torch": m.get("torch"),
+        "machine": m.get("machine"), "device": m.get("device"), "threads": m.get("threads"),
+        "train_time_s": m.get("train_seconds"), "finished": finished.isoformat(timespec="seconds"),
+        "retrain": f"rnnviz nnn --profile {profile} --dataset {corpus.name} --n {n} --force",
+        "files": {f: {"sha256": data.sha256_file(d / f), "bytes": (d / f).stat().st_size} for f in BASELINE_FILES},
+    }
 
 
 def verify(root: Path | None = None, profile: str | None = "paper") -> list[str]:
@@ -148,7 +233,8 @@ def verify(root: Path | None = None, profile: str | None = "paper") -> list[str]
     man = manifest(root)
     problems = []
     listed = man.get("runs", {})
-    on_disk = {d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")}
+    on_disk = {d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".") and d.name != BASELINES_DIR}
+    problems.extend(_verify_baselines(root, man.get("baselines", {}), profile))
     for name in sorted(on_disk - set(listed)):
         problems.append(f"{root / name}: not in MANIFEST.json")
     wanted = {}
@@ -160,12 +246,7 @@ def verify(root: Path | None = None, profile: str | None = "paper") -> list[str]
         if not d.is_dir():
             problems.append(f"{d}: listed in MANIFEST.json but missing")
             continue
-        for f, want in e["files"].items():
-            p = d / f
-            if not p.is_file():
-                problems.append(f"{p}: missing")
-            elif p.stat().st_size != want["bytes"] or sha256_file(p) != want["sha256"]:
-                problems.append(f"{p}: sha256 differs from MANIFEST.json (damaged or edited); {shipped_restore(p)}")
+        _verify_files(d, e["files"], problems)
         try:
             cfg = train.load_config(d)
         except (RnnvizError, OSError, ValueError, TypeError) as exc:
@@ -176,4 +257,41 @@ def verify(root: Path | None = None, profile: str | None = "paper") -> list[str]
             problems.append(f"{d}: config hash {ident} differs from the manifest's {e['identity_hash']}")
         if profile and name not in wanted:
             problems.append(f"{d}: not a run of the {profile} profile as it is configured today")
+    return problems
+
+
+def _verify_files(d: Path, files: dict, problems: list) -> None:
+    for f, want in files.items():
+        p = d / f
+        if not p.is_file():
+            problems.append(f"{p}: missing")
+        elif p.stat().st_size != want["bytes"] or data.sha256_file(p) != want["sha256"]:
+            problems.append(f"{p}: sha256 differs from MANIFEST.json (damaged or edited); {shipped_restore(p)}")
+
+
+def _verify_baselines(root: Path, listed: dict, profile: str | None) -> list[str]:
+    """verify() for data/runs/baselines/: files, identity hashes, and (with ``profile``) the recipe."""
+    problems = []
+    base = root / BASELINES_DIR
+    on_disk = {d.name for d in base.iterdir() if d.is_dir() and not d.name.startswith(".")} if base.is_dir() else set()
+    for name in sorted(on_disk - set(listed)):
+        problems.append(f"{base / name}: not in MANIFEST.json")
+    for name, e in sorted(listed.items()):
+        d = base / name
+        if not d.is_dir():
+            problems.append(f"{d}: listed in MANIFEST.json but missing")
+            continue
+        _verify_files(d, e["files"], problems)
+        ident = config_hash(e["identity"])
+        if ident != e["identity_hash"] or not name.endswith(ident):
+            problems.append(f"{d}: identity hash {ident} differs from the manifest's {e['identity_hash']}")
+        if not profile:
+            continue
+        try:
+            want = nnn_identity_for(e["dataset"], e["n"], profile)
+        except RnnvizError as exc:
+            problems.append(f"{d}: {exc}")
+            continue
+        if e["identity"] != want:
+            problems.append(f"{d}: not an n-NN of the {profile} profile's recipe as it is configured today")
     return problems

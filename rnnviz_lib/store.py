@@ -77,6 +77,12 @@ def shipped_run(name: str) -> Path | None:
     return d / name if d is not None and (d / name / METRICS_FILE).is_file() else None
 
 
+def shipped_baseline(name: str) -> Path | None:
+    """The shipped baseline folder called ``name`` (``data/runs/baselines/<name>``), or None."""
+    d = shipped_dir()
+    return d / "baselines" / name if d is not None and (d / "baselines" / name / METRICS_FILE).is_file() else None
+
+
 def is_shipped(path) -> bool:
     """Is ``path`` a shipped run (or inside one)?"""
     d = shipped_dir()
@@ -276,6 +282,8 @@ class Store:
         ship = shipped_dir() if shipped else None
         for base in [self.artifacts_dir / "runs", *([ship] if ship is not None else [])]:
             for d in sorted(base.glob("*")) if base.is_dir() else []:
+                if base == ship and d.name == "baselines":
+                    continue  # shipped baselines (data/runs/baselines/) are not training runs
                 if d.is_dir() and not d.name.startswith(".") and d.name not in seen and (not finished or (d / METRICS_FILE).is_file()):
                     seen[d.name] = d
         return [seen[k] for k in sorted(seen)]

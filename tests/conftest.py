@@ -75,6 +75,14 @@ def home(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def small(home, wp_path):
+    """A 150 KB slice of War and Peace as a user corpus: 15 batches of 100x100 -> 12/1/2."""
+    p = home / "small.txt"
+    p.write_bytes(wp_path.read_bytes()[200_000:350_000])
+    return p
+
+
+@pytest.fixture
 def one_thread():
     """Tiny models run fastest on one thread, and the CI machine has two shared cores; Ray tasks
     also train on one thread, so the local baseline does the same floating-point work."""

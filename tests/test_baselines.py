@@ -20,14 +20,6 @@ from rnnviz_lib.ngram import KneserNeyLM
 from rnnviz_lib.store import Store
 
 
-@pytest.fixture
-def small(home, wp_path):
-    """A 150 KB slice of War and Peace as a user corpus: 15 batches of 100x100 -> 12/1/2."""
-    p = home / "small.txt"
-    p.write_bytes(wp_path.read_bytes()[200_000:350_000])
-    return p
-
-
 def test_stream_sequences_align_with_the_split(small):
     sp = data.corpus_splits(data.load_corpus(str(small)))
     for part in sp:

@@ -171,3 +171,17 @@ def test_onion_claims_need_the_papers_model_sizes(home):
     r13, r14 = _not_measurable(store, 13, 14)
     assert "size-512" in r13["reason"] and "34%" in r13["ours"]
     assert "needs LSTMs of two sizes" in r14["reason"]
+
+
+def test_nnn_claim_reads_the_paper_recipes_row_not_a_rehearsal_named_like_it(home):
+    """A ``paper-rehearse`` n-NN row listed first must not stand in for the paper recipe's row
+    (the label used to be matched on the substring "paper")."""
+    store = Store(home)
+    ref = _table2("wp", "n-NN (paper recipe, shipped)")
+    rehearse = ref.loc[["n-NN (paper recipe, shipped)"]].rename(index=lambda _: "n-NN (paper-rehearse recipe, trained here)")
+    rehearse += 0.5  # far from the n-gram everywhere: it would make the claim not reproduced
+    store.save_table(pd.concat([ref.loc[["n-gram"]], rehearse, ref.loc[["n-NN (paper recipe, shipped)"]]]),
+                     "table2_wp_ours", "smoke")
+    r = _row(scorecard.scorecard("smoke", store), 4, "wp")
+    assert r["verdict"] == scorecard.REPRODUCED and r["ours"].startswith("n-NN (paper recipe, shipped)")
+    assert "trained here" not in r["models"]

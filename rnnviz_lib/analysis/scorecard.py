@@ -289,7 +289,7 @@ def claim_3(inp: Inputs, dataset: str) -> dict:
 def _nnn_row(t2: pd.DataFrame) -> str | None:
     """The n-NN row to judge: the paper recipe's when the store has it, else the profile's own."""
     rows = [r for r in t2.index if str(r).startswith("n-NN")]
-    paper_rows = [r for r in rows if "paper" in str(r) or r == "n-NN"]
+    paper_rows = [r for r in rows if str(r).startswith(f"n-NN ({RECIPE} recipe") or r == "n-NN"]
     return (paper_rows or rows or [None])[0]
 
 
@@ -309,7 +309,7 @@ def claim_4(inp: Inputs, dataset: str) -> dict:
     d = (t2.loc[row] - t2.loc["n-gram"]).dropna()
     have_s, have_l = [n for n in NNN_SMALL_N if n in d.index], [n for n in NNN_LARGE_N if n in d.index]
     ours = f"{row} − n-gram " + (", ".join(f"n={n}: {d[n]:+.3f}" for n in d.index if n <= max(NNN_LARGE_N)) or "-") + " nats"
-    models = f"{dataset} n-gram (Kneser-Ney, counted here); {row} (trained here)"
+    models = f"{dataset} n-gram (Kneser-Ney, counted here); {row}" + ("" if "shipped" in str(row) or "trained here" in str(row) else " (trained here)")
     if not have_s or not have_l:
         return _row(4, dataset, says, ours, models, NOT_MEASURABLE,
                     f"needs the n-NN at n in {NNN_SMALL_N} and in {NNN_LARGE_N}; this profile has n = "

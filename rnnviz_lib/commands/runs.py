@@ -10,8 +10,19 @@ from rnnviz_lib.commands import add_actions
 def _ship(args) -> int:
     from rnnviz_lib import grid, shipped
 
-    configs = grid.expand(args.profile, [args.dataset] if args.dataset else None, None, args.only)
-    names = shipped.ship(configs, profile=args.profile, unrecorded=args.unrecorded)
+    if args.nnn:
+        from rnnviz_lib.errors import RnnvizError
+
+        if not args.dataset:
+            raise RnnvizError("--nnn ships n-NN baselines of one dataset: add --dataset wp or --dataset lk")
+        try:
+            ns = [int(v) for v in args.nnn.split(",") if v.strip()]
+        except ValueError:
+            raise RnnvizError(f"--nnn must be comma-separated context lengths such as 1,2,3 (got {args.nnn!r})") from None
+        names = shipped.ship_nnn(args.dataset, ns, profile=args.profile, data_dir=args.data_dir)
+    else:
+        configs = grid.expand(args.profile, [args.dataset] if args.dataset else None, None, args.only)
+        names = shipped.ship(configs, profile=args.profile, unrecorded=args.unrecorded)
     for n in names:
         print(f"shipped {n}")
     print(f"{len(names)} run(s) shipped to {shipped.default_dir()}")
@@ -24,21 +35,23 @@ def _verify(args) -> int:
     problems = shipped.verify(profile=args.profile)
     for p in problems:
         print(f"DAMAGED {p}")
-    n = len(shipped.manifest().get("runs", {}))
-    print(f"{n} shipped run(s) checked, {len(problems)} problem(s)")
+    man = shipped.manifest()
+    n, b = len(man.get("runs", {})), len(man.get("baselines", {}))
+    print(f"{n} shipped run(s) and {b} shipped baseline(s) checked, {len(problems)} problem(s)")
     return 1 if problems else 0
 
 
 def _list(args) -> int:
     from rnnviz_lib import shipped
 
-    runs = shipped.manifest().get("runs", {})
+    man = shipped.manifest()
+    runs = man.get("runs", {})
     if args.json:
-        print(json.dumps(runs, sort_keys=True))
+        print(json.dumps(runs if not args.baselines else man.get("baselines", {}), sort_keys=True))
         return 0
-    for name, e in runs.items():
+    for name, e in [*runs.items(), *man.get("baselines", {}).items()]:
         paper = "" if e.get("paper") is None else f" (paper {e['paper']:.3f}, Δ {e['delta']:+.3f})"
-        print(f"{e['model']:<16} {e['test_loss']:.4f}{paper}  {name}  {e.get('engine')} @ {str(e.get('commit'))[:10]}")
+        print(f"{e['model']:<16} {e['test_loss']:.4f}{paper}  {name}  {e.get('engine') or e.get('kind')} @ {str(e.get('commit'))[:10]}")
     return 0
 
 
@@ -48,6 +61,9 @@ def register(sub) -> None:
     s.add_argument("--profile", default="paper", help="the profile whose runs to ship (default paper)")
     s.add_argument("--dataset", default=None, help="only this dataset's runs")
     s.add_argument("--only", nargs="+", default=None, metavar="MODEL", help="only these models (e.g. lstm-1-64)")
+    s.add_argument("--nnn", default=None, metavar="N,N,...",
+                   help="ship the n-NN baselines of these context lengths (with --dataset) instead of RNN runs")
+    s.add_argument("--data-dir", default=None, help="folder holding the corpus files (as for rnnviz data)")
     s.add_argument("--unrecorded", default="",
                    help="commit of stretches of training that the training code did not record (older runs)")
     s.set_defaults(func=_ship)
@@ -56,4 +72,5 @@ def register(sub) -> None:
     v.set_defaults(func=_verify)
     ls = rsub.add_parser("list", help="the shipped runs with their test loss beside the paper's")
     ls.add_argument("--json", action="store_true", help="print the manifest's runs as one JSON object")
+    ls.add_argument("--baselines", action="store_true", help="with --json: the shipped baselines instead of the runs")
     ls.set_defaults(func=_list)
