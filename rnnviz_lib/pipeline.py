@@ -27,6 +27,7 @@ from rnnviz_lib.store import SHIPPED_ENV, Store, atomic_write_json, atomic_write
 log = logging.getLogger(__name__)
 
 KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "nbconvert"  # the notebook page template "rnnviz"
 
 
 def discover(root: Path) -> list[Path]:
@@ -139,7 +140,8 @@ def _render_html(ipynb: Path, out: Path) -> None:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(ipynb, as_version=4)
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    exporter = HTMLExporter(template_name="rnnviz", extra_template_basedirs=[str(TEMPLATES)])
+    body, _ = exporter.from_notebook_node(nb)  # JupyterLab's page, code cells folded (templates/nbconvert/rnnviz)
     atomic_write_text(out, body)
 
 
@@ -234,13 +236,26 @@ def _sidecars(folder: Path) -> list[dict]:
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1360px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 6px;text-align:right}
 th{background:#f4f4f4}.ok{color:#2a7a2a}.fail{color:#b00020;font-weight:bold}.warn{background:#fff3cd;padding:.6em;border:1px solid #e0c36a}
 figure{display:inline-block;margin:.5em;vertical-align:top;max-width:48%}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.85em;color:#444}.meta{color:#666;font-size:.85em}code{background:#f4f4f4;padding:0 .2em}
 table.scorecard td,table.provenance td{text-align:left;vertical-align:top}
+table.scorecard{width:100%;table-layout:fixed;font-size:.8em}table.scorecard col.c-0{width:21%}
+table.scorecard col.c-1{width:4.5%}table.scorecard col.c-2{width:17%}table.scorecard col.c-3{width:18%}
+table.scorecard col.c-4{width:8.5%}table.scorecard col.c-5{width:20%}table.scorecard col.c-6{width:11%}
+table.scorecard td{overflow-wrap:anywhere}details.models summary{cursor:pointer;color:#444}
+details.models ul{margin:.2em 0;padding-left:1.1em}table.scorecard th{text-align:left}
+.glance{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}.glance figure{max-width:48%;margin:0}
+.counts span{display:inline-block;padding:.3em .7em;margin:0 .4em .4em 0;border-radius:4px;font-weight:bold}
+.counts .verdict-reproduced{background:#d4edda;color:#155724}.counts .verdict-not-reproduced{background:#f8d7da;color:#721c24}
+.counts .verdict-not-measurable{background:#e2e3e5;color:#383d41}
+figure.wide{display:block;max-width:100%}
+@page{size:A4;margin:12mm}
+@media print{section.notebook{break-before:page}details.rnnviz-code,.rnnviz-codebar{display:none!important}
+figure{max-width:100%;break-inside:avoid}body{max-width:none}}
 tr.verdict-reproduced td.verdict{background:#d4edda;color:#155724;font-weight:bold}
 tr.verdict-not-reproduced td.verdict{background:#f8d7da;color:#721c24;font-weight:bold}
 tr.verdict-not-measurable td.verdict{background:#e2e3e5;color:#383d41}
@@ -296,13 +311,86 @@ def _scorecard_html(store: Store, profile: str, link) -> str:
     out.append("<p>Each verdict is computed from the numbers of the tables below by the rules in "
                "<code>rnnviz_lib/analysis/scorecard.py</code>: " + ", ".join(
                    f"{int(counts.get(v, 0))} {esc(v)}" for v in VERDICT_CLASS) + f". <span class='meta'>({files})</span></p>")
-    cols = ["claim", "dataset", "statement", "paper", "ours", "models", "verdict", "reason"]
-    out.append("<table class='scorecard'><tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>")
+    heads = ["claim", "dataset", "paper", "ours", "verdict", "reason", "rests on"]
+    out.append("<table class='scorecard'><colgroup>" + "".join(f"<col class='c-{i}'>" for i in range(len(heads)))
+               + "</colgroup><tr>" + "".join(f"<th>{c}</th>" for c in heads) + "</tr>")
     for _, r in card.iterrows():
         cls = VERDICT_CLASS.get(str(r["verdict"]), "")
-        cells = "".join(f"<td class='{c}'>{esc(_text(r.get(c)))}</td>" for c in cols)
-        out.append(f"<tr class='{cls}'>{cells}</tr>")
+        claim = f"<b>{esc(_text(r.get('claim')))}</b> {esc(_text(r.get('statement')))}"
+        cells = [claim, *(esc(_text(r.get(c))) for c in ("dataset", "paper", "ours", "verdict", "reason")),
+                 _models_cell(_text(r.get("models")))]
+        out.append(f"<tr class='{cls}'>" + "".join(f"<td class='{c}'>{v}</td>" for c, v in zip(
+            ["claim", "dataset", "paper", "ours", "verdict", "reason", "models"], cells)) + "</tr>")
     out.append("</table>")
+    return "\n".join(out)
+
+
+_RUN_ENTRY = re.compile(r"^(?P<ds>\S+) (?P<model>\S+)(?: with snapshots)? \((?P<how>.*)\)$")
+_MODEL_SIZE = re.compile(r"^(?:rnn|lstm|gru)-\d-(\d+)$")
+
+
+def models_summary(text: str) -> str:
+    """A short summary of a scorecard row's models ("9 models: 9 shipped, paper recipe; row 64"),
+    from its ``"; "``-separated entries (``"wp lstm-2-64 (shipped, paper recipe, <run>)"``)."""
+    entries = [e.strip() for e in text.split("; ") if e.strip() and e.strip() != "-"]
+    if not entries:
+        return "-"
+    kinds, sizes = {}, set()
+    for e in entries:
+        m = _RUN_ENTRY.match(e)
+        how = m.group("how").split(", ") if m else [e]
+        if m and len(how) > 2 and "-" in how[-1]:
+            how = how[:-1]  # the run's folder name: in the full list only
+        ms = _MODEL_SIZE.match(m.group("model")) if m else None
+        key = ", ".join(how) if ms else (f"{m.group('model')} ({', '.join(how)})" if m else e)
+        kinds[key] = kinds.get(key, 0) + 1
+        if ms:
+            sizes.add(int(ms.group(1)))
+    rows = f"; row{'s' if len(sizes) > 1 else ''} {', '.join(map(str, sorted(sizes)))}" if sizes else ""
+    return (f"{len(entries)} model{'s' if len(entries) > 1 else ''}: "
+            + "; ".join(f"{n} {k}" for k, n in kinds.items()) + rows)
+
+
+def _models_cell(text: str) -> str:
+    """The scorecard's "rests on" cell: the summary, expanding to the full list with run ids."""
+    esc = html.escape
+    if not text or text == "-":
+        return "-"
+    items = "".join(f"<li>{esc(e)}</li>" for e in text.split("; "))
+    return f"<details class='models'><summary>{esc(models_summary(text))}</summary><ul>{items}</ul></details>"
+
+
+GLANCE_FIGURES = ("table1_delta_", "table2_")  # the index's opening: Table 1's ours - paper, Table 2 as a plot
+WIDE_FIGURES = ("fig2_",)  # figures shown at the page's width (Figure 2's text panels)
+
+
+def _glance_html(store: Store, profile: str, figures: list[dict], nb_href, img_src) -> str:
+    """The index's opening: the scorecard's verdict counts, then Table 1 (ours - paper heatmap)
+    and Table 2 (ours and the paper's against n) per dataset, each linking to its notebook."""
+    esc = html.escape
+    out = ["<section id='glance'><h2>At a glance</h2>"]
+    card = store.load_table(SCORECARD_TABLE, profile)
+    if card is not None:
+        counts = card.reset_index()["verdict"].value_counts()
+        out.append("<p class='counts'>" + "".join(
+            f"<span class='{cls}'>{int(counts.get(v, 0))} {esc(v)}</span>" for v, cls in VERDICT_CLASS.items())
+            + f"<a href='#scorecard'>the {len(card)} claims</a> · <a href='{nb_href('09_scorecard')}'>notebook "
+            "09_scorecard</a></p>")
+    shown = sorted((f for f in figures if f["name"].startswith(GLANCE_FIGURES)),
+                   key=lambda f: (GLANCE_FIGURES.index(next(p for p in GLANCE_FIGURES if f["name"].startswith(p))),
+                                  f["name"]))
+    if not shown and card is None:
+        out.append("<p>Nothing to show yet: the notebooks have not made Table 1, Table 2 or the scorecard.</p>")
+    out.append("<div class='glance'>")
+    for f in shown:
+        png = f["dir"] / f["files"].get("png", "")
+        what = "Table 1: ours − paper" if f["name"].startswith("table1_") else "Table 2: ours and the paper's by n"
+        nb = f.get("notebook") or ""
+        out.append(f"<figure id='glance-{esc(f['name'])}'><a href='{nb_href(nb) if nb else '#figure-' + esc(f['name'])}'>"
+                   f"<img src='{img_src(png)}' alt='{esc(f['name'])}'></a><figcaption><b>{esc(what)}</b> "
+                   f"({esc(f['name'].rsplit('_', 1)[-1])}) · <a href='{nb_href(nb)}'>notebook {esc(nb)}</a>"
+                   "</figcaption></figure>")
+    out.append("</div></section>")
     return "\n".join(out)
 
 
@@ -391,11 +479,19 @@ def _index_parts(profile: str, root: Path, status: dict, bundle: bool) -> list[s
         if m.get("checksum_ok") is False and not (m.get("dataset") == "lk" and lk_warning):
             parts.append(f"<p class='warn'>Data warning: {esc(m.get('dataset', man.parent.name))} was used with a checksum "
                          f"mismatch (sha256 {esc(m.get('sha256', '?'))}); numbers may not be comparable with the paper.</p>")
+    def nb_href(stem: str) -> str:
+        return f"#nb-{esc(stem)}" if bundle else esc(os.path.relpath(rep / "notebooks" / f"{stem}.html", rep))
+
+    def img_src(png: Path) -> str:
+        return (_data_uri(png, "image/png") if png.is_file() else "") if bundle else esc(os.path.relpath(png, rep))
+
+    figures = _sidecars(store.figures_dir / profile)
+    parts.append(_glance_html(store, profile, figures, nb_href, img_src))
     parts.append(_scorecard_html(store, profile, link))
     parts.append("<h2 id='notebooks'>Notebooks</h2><table><tr><th>notebook</th><th>reproduces</th><th>status</th>"
                  "<th>seconds</th><th>finished</th></tr>")
     for stem, st in sorted(status.items()):
-        href = f"#nb-{esc(stem)}" if bundle else esc(os.path.relpath(rep / "notebooks" / f"{stem}.html", rep))
+        href = nb_href(stem)
         cls, word = ("ok", "ok") if st["ok"] else ("fail", "failed: " + (st.get("error") or ""))
         parts.append(f"<tr><td><a href='{href}'>{esc(stem)}</a></td><td style='text-align:left'>{esc(st.get('title', ''))}"
                      f"</td><td class='{cls}'>{esc(word)}</td><td>{st.get('seconds', '')}</td><td>{esc(st.get('finished', ''))}</td></tr>")
@@ -411,16 +507,16 @@ def _index_parts(profile: str, root: Path, status: dict, bundle: bool) -> list[s
         h = t["dir"] / t["files"].get("html", "")
         if h.is_file():
             parts.append(h.read_text())
-    figures = _sidecars(store.figures_dir / profile)
     flag = lambda name: (f"<span class='warn lk-flag'>{esc(lk_warning)}.</span><br>"  # noqa: E731
                          if lk_warning and _is_lk(name) else "")
     parts += _heading("figures", "Figures", figures)
     for f in figures:
         png = f["dir"] / f["files"].get("png", "")
         links = " · ".join(link(f["dir"] / v, k) for k, v in sorted(f["files"].items()))
-        src = (_data_uri(png, "image/png") if png.is_file() else "") if bundle else esc(os.path.relpath(png, rep))
+        src = img_src(png)
         img = f"<img src='{src}' alt='{esc(f['name'])}'>"
-        parts.append(f"<figure id='figure-{esc(f['name'])}'>{img if bundle else f'<a href={chr(39)}{src}{chr(39)}>{img}</a>'}"
+        wide = " class='wide'" if f["name"].startswith(WIDE_FIGURES) else ""
+        parts.append(f"<figure id='figure-{esc(f['name'])}'{wide}>{img if bundle else f'<a href={chr(39)}{src}{chr(39)}>{img}</a>'}"
                      f"<figcaption>{flag(f['name'])}<b>{esc(f['name'])}</b>: {esc(f.get('caption', ''))} "
                      f"<span class='meta'>({esc(f.get('notebook', ''))}; {links})</span></figcaption></figure>")
     extra = sorted((rep / "pages").glob("**/*.html")) if (rep / "pages").is_dir() else []
@@ -438,16 +534,61 @@ def _index_parts(profile: str, root: Path, status: dict, bundle: bool) -> list[s
 
 
 def write_index(profile: str, root: Path, status: dict) -> Path:
-    """Write ``report/index.html`` (the scorecard at the top, then notebooks with status and links,
-    tables inline with their files, figures, provenance) and the self-contained
-    ``report/report-<profile>.html`` (``write_bundle``); return the index's path."""
+    """Write ``report/index.html`` (at a glance, the scorecard, then notebooks with status and links,
+    tables inline with their files, figures, provenance), the self-contained
+    ``report/report-<profile>.html`` (``write_bundle``) and its print ``report/report-<profile>.pdf``
+    (``write_pdf``, where Chromium is installed); return the index's path."""
     rep = Store(root).report_dir
     parts = _index_parts(profile, root, status, bundle=False)
     index = rep / "index.html"
     atomic_write_text(index, "\n".join(parts + ["</body></html>"]))
     log.info("report written to %s", index)
-    write_bundle(profile, root, status)
+    bundle = write_bundle(profile, root, status)
+    write_pdf(bundle, rep / f"report-{profile}.pdf")
     return index
+
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def find_chromium() -> str | None:
+    """A headless-capable Chromium on PATH (Debian: ``apt-get install chromium``), or None."""
+    import shutil
+
+    return next((p for n in CHROMIUM_NAMES if (p := shutil.which(n))), None)
+
+
+def write_pdf(bundle: Path, out: Path, timeout: int = 600) -> Path | None:
+    """Print the one-file report to ``out`` with headless Chromium: figures and tables as on the
+    page, code folded (hidden in print), every notebook from a new page. Returns ``out``, or None
+    (with one warning line saying why) when no Chromium is installed or printing fails; the HTML
+    report stands either way. Written atomically."""
+    import subprocess
+    import tempfile
+
+    from rnnviz_lib.store import atomic_path
+
+    exe = find_chromium()
+    if exe is None:
+        log.warning("no PDF report: no Chromium on PATH (%s); install it (Debian: apt-get install chromium) "
+                    "and rerun rnnviz report", ", ".join(CHROMIUM_NAMES))
+        return None
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="rnnviz-chromium-") as profile_dir, atomic_path(out) as tmp:
+        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+               f"--user-data-dir={profile_dir}", f"--print-to-pdf={tmp}", Path(bundle).resolve().as_uri()]
+        try:
+            res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            res = None
+            why = str(exc)
+        if res is None or res.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
+            why = why if res is None else (res.stderr.strip().splitlines() or [f"exit {res.returncode}"])[-1]
+            log.warning("no PDF report: %s could not print %s (%s)", exe, bundle, why[:300])
+            tmp.unlink(missing_ok=True)
+            return None
+    log.info("PDF report written to %s (%.0f s)", out, time.perf_counter() - t0)
+    return out
 
 
 _SCRIPT_SRC = re.compile(r"<script\b[^>]*\bsrc\s*=[^>]*>\s*</script>", re.I | re.S)

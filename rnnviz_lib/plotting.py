@@ -372,9 +372,12 @@ def plot_cell_strength(strength: np.ndarray, layer: np.ndarray, threshold: float
     return ax
 
 
-def plot_cell_panels(panels: list[dict], width: int = 90, suptitle: str = ""):
+FIG2_LINE = 150  # characters per line of a Figure 2 panel: about 9.5 in, a page's width, as the paper's panels
+
+
+def plot_cell_panels(panels: list[dict], width: int = FIG2_LINE, suptitle: str = ""):
     """Figure 2 for one model: ``plot_cell_text`` panels stacked (each dict has glyphs, values,
-    title), each as tall as its lines. Returns the axes (one per panel)."""
+    title), each as tall as its lines and as wide as a page. Returns the axes (one per panel)."""
     rows = [1 + max((r for r, _, _, _ in _text_grid(p["glyphs"], width)), default=0) for p in panels]
     head, gap, margin = (0.35 if suptitle else 0.05), 0.3, 0.1  # inches
     W = width * CHAR_W + 2 * margin

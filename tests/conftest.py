@@ -74,6 +74,20 @@ def home(tmp_path, monkeypatch) -> Path:
     return root
 
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (CI: apt-get install chromium)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A real headless Chromium (Playwright driving Debian's chromium)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
 @pytest.fixture
 def small(home, wp_path):
     """A 150 KB slice of War and Peace as a user corpus: 15 batches of 100x100 -> 12/1/2."""

@@ -40,3 +40,16 @@ class Plant:
 
     def __reduce__(self):
         return (open, (str(self.marker), "w"))
+
+
+def open_page(browser, path, hash_: str = "", width: int = 1200, height: int = 900):
+    """Open a page from disk in a Playwright browser; return it with the list of its console
+    errors, page errors and requests that left the disk."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    problems = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    page.on("request", lambda r: problems.append(f"request: {r.url}") if not r.url.startswith(("file:", "data:")) else None)
+    page.goto(path.as_uri() + hash_)
+    page.wait_for_load_state("load")
+    return page, problems

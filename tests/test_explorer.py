@@ -17,14 +17,13 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import fit_tiny_lstm
+from helpers import fit_tiny_lstm, open_page
 from rnnviz_lib import explorer
 from rnnviz_lib.analysis import activations as A
 from rnnviz_lib.analysis import cells as C
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.models import CharRNN
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (CI: apt-get install chromium)
 HOSTILE = ('</script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
            "<!-- a & b -->")
 TEXT = (
@@ -45,26 +44,8 @@ def _page_inputs(seed: int = 0):
     return sample, acts, ranking
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
 def _open(browser, path, hash_: str = ""):
-    """Open a page from disk; return it with the list of console errors and page errors."""
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    problems = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-    page.on("request", lambda r: problems.append(f"request: {r.url}") if not r.url.startswith("file:") else None)
-    page.goto(path.as_uri() + hash_)
-    page.wait_for_load_state("load")
-    return page, problems
+    return open_page(browser, path, hash_, width=1200)
 
 
 def _hostile_checks(page, problems) -> list[str]:

@@ -264,3 +264,101 @@ def test_runs_used_names_each_run_with_its_origin_and_recipe(home, monkeypatch):
     assert own.iloc[0]["model"] == "lstm-3-64" and own.iloc[0]["dataset"] == "wp"
     monkeypatch.setenv("RNNVIZ_SHIPPED_RUNS", "off")
     assert provenance.rebuild_command("quick") == "RNNVIZ_SHIPPED_RUNS=off rnnviz report --profile quick"
+
+
+# -- how the report reads: code folded, a compact scorecard, one PDF ---------------------------
+def _code_visible(page) -> list[bool]:
+    """For each code cell's input of the page: is it rendered (the browser's own visibility check,
+    which knows that a closed <details> hides its content)?"""
+    return page.evaluate("""Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputArea')).map(e =>
+        e.checkVisibility({contentVisibilityAuto: true, opacityProperty: true, visibilityProperty: true}))""")
+
+
+@pytest.mark.slow
+def test_rendered_notebooks_fold_their_code_until_asked(smoke_report, browser):
+    """Every notebook page shows prose, figures and tables with no code on screen; its "code"
+    toggle opens one cell, its "show all code" switch opens (and closes) every cell; nothing is
+    fetched from the network and nothing logs an error."""
+    from helpers import open_page
+
+    home, proc = smoke_report
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    for py in pipeline.discover(home):
+        page, problems = open_page(browser, home / "report" / "notebooks" / f"{py.stem}.html", width=1400)
+        shown = _code_visible(page)
+        assert shown and not any(shown), (py.stem, shown)  # code cells exist, none visible
+        assert page.locator("img").count() >= ("save_figure(" in py.read_text())  # figures stay visible
+        if py.stem == "08_error_analysis":
+            page.locator("details.rnnviz-code > summary").first.click()
+            assert _code_visible(page).count(True) == 1
+            page.locator("button.rnnviz-showall").click()
+            assert all(_code_visible(page))
+            page.locator("button.rnnviz-showall").click()
+            assert not any(_code_visible(page))
+        assert problems == [], (py.stem, problems)
+        page.close()
+    nb = (home / "report" / "notebooks" / "08_error_analysis.ipynb").read_text()
+    assert "rnnviz-code" not in nb and "import " in nb  # the .ipynb keeps its code, unfolded
+
+
+def _scorecard_geometry(page) -> dict:
+    return page.evaluate("""(() => {
+        const t = document.querySelector('table.scorecard');
+        const heads = Array.from(t.querySelectorAll('tr:first-child th')).map(e => e.textContent.trim());
+        const rows = Array.from(t.querySelectorAll('tr')).slice(1).map(r => r.getBoundingClientRect().height);
+        return {heads: heads, rows: rows, width: t.getBoundingClientRect().width};
+    })()""")
+
+
+@pytest.mark.slow
+def test_index_scorecard_fits_at_a_glance_and_the_pdf_holds_every_notebook(smoke_report, browser):
+    from helpers import open_page
+
+    home, proc = smoke_report
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    page, problems = open_page(browser, home / "report" / "index.html", width=1400)
+    g = _scorecard_geometry(page)
+    assert g["heads"][:6] == ["claim", "dataset", "paper", "ours", "verdict", "reason"]
+    assert g["rows"] and max(g["rows"]) < 160, g["rows"]
+    assert page.locator("#glance figure img").count() >= 2  # Table 1's heatmap and Table 2's plot
+    assert page.locator("#glance .counts span").count() == 3
+    assert problems == []
+    page.close()
+    pdf = home / "report" / "report-smoke.pdf"
+    from pypdf import PdfReader
+
+    import unicodedata
+
+    pages = [unicodedata.normalize("NFKC", p.extract_text()) for p in PdfReader(pdf).pages]  # ligatures: ﬁ -> fi
+    text = "\n".join(pages)
+    stems = [py.stem for py in pipeline.discover(home)]
+    first = {s: next(i for i, t in enumerate(pages) if f"Notebook {s}" in t) for s in stems}
+    assert sorted(first.values()) == list(first.values()) and len(set(first.values())) == len(stems)  # a page each
+    card = Store(home).load_table("scorecard", "smoke").reset_index()
+    for v in set(card["verdict"]):
+        assert " ".join(v.split()) in " ".join(text.split()), v
+    assert "from rnnviz_lib" not in text  # code is folded in print too (every notebook imports the library)
+
+
+def test_scorecard_rows_stay_short_with_many_runs(home, browser):
+    """A scorecard whose rows rest on nine runs each (the default report's) still fits every row
+    in a few lines at 1400 px: the runs are summarised, the full list one click away."""
+    from helpers import open_page
+
+    store = Store(home)
+    card = scorecard.scorecard("smoke", store)
+    runs = "; ".join(f"lk {c}-{d}-64 (shipped, paper recipe, lk-{c}{d}-64-3c7ea762ad)"
+                     for c in ("lstm", "gru", "rnn") for d in (1, 2, 3))
+    card["models"] = runs
+    store.save_table(card.set_index(["claim", "dataset"]), "scorecard", "smoke")
+    pipeline.write_index("smoke", home, {})
+    page, problems = open_page(browser, home / "report" / "index.html", width=1400)
+    g = _scorecard_geometry(page)
+    assert max(g["rows"]) < 160, g["rows"]
+    summary = page.locator("table.scorecard details.models summary").first
+    assert summary.inner_text() == "9 models: 9 shipped, paper recipe; row 64"
+    assert not page.locator("table.scorecard details.models li").first.is_visible()
+    summary.click()
+    assert page.locator("table.scorecard details.models").first.locator("li").count() == 9
+    assert "lk-lstm1-64-3c7ea762ad" in page.locator("table.scorecard details.models").first.inner_text()
+    assert problems == []
