@@ -363,6 +363,9 @@ class Stepper(train.LossSum):
     model = None
 
     def __init__(self, stack: Stack, cfg: train.TrainConfig, B: int, S: int, graphs: bool, generator=None):
+        if cfg.precision != "fp32":
+            raise RnnvizError(f"stacked training is fp32 only ({cfg.slug} asks for {cfg.precision}); train it with "
+                              "the reference executor (rnnviz grid --executor serial)")
         self.stack, self.cfg = stack, cfg
         self.M = stack.M
         dev = stack.device

@@ -397,7 +397,8 @@ def run(configs, executor: str = "local", store: Store | None = None, keep_going
 # Reading results
 # ----------------------------------------------------------------------------------------
 SUMMARY_COLUMNS = ["dataset", "cell", "layers", "size", "dropout", "hidden", "params", "status", "best_val_loss",
-                   "test_loss", "test_bootstrap_std", "best_epoch", "epochs_done", "train_time_s", "origin", "run_dir"]
+                   "test_loss", "test_bootstrap_std", "best_epoch", "epochs_done", "train_time_s", "origin", "precision",
+                   "run_dir"]
 
 
 def status_of(d) -> str:
@@ -419,7 +420,7 @@ def summary(configs, store: Store | None = None) -> pd.DataFrame:
     for cfg in configs:
         run = store.run(train.run_dir(cfg, store))
         row = {"slug": cfg.slug, "dataset": cfg.dataset, "cell": cfg.cell, "layers": cfg.layers, "size": cfg.size,
-               "dropout": cfg.dropout, "status": status_of(run), "run_dir": str(run.path)}
+               "dropout": cfg.dropout, "status": status_of(run), "run_dir": str(run.path), "precision": cfg.precision}
         if run.started:
             c = run.config
             row.update(hidden=c.get("hidden_resolved"), params=c.get("params"))
@@ -451,7 +452,7 @@ def summary_json(df: pd.DataFrame) -> dict:
         out[f"{r['dataset']}-{model_name(cell, layers, size)}"] = {
             "test_loss": loss, "paper": None if p is None else float(p), "delta": None if p is None else loss - float(p),
             "bootstrap_std": None if std is None or pd.isna(std) else float(std), "origin": r["origin"],
-            "run": Path(r["run_dir"]).name, "dropout": float(r["dropout"])}
+            "run": Path(r["run_dir"]).name, "dropout": float(r["dropout"]), "precision": r.get("precision") or "fp32"}
     return out
 
 
@@ -461,7 +462,8 @@ def table1_models(df: pd.DataFrame, dataset: str) -> pd.DataFrame:
     rows = []
     for key, v in summary_json(df[df["dataset"] == dataset]).items():
         rows.append({"model": key.split("-", 1)[1], "ours": v["test_loss"], "bootstrap std": v["bootstrap_std"],
-                     "paper": v["paper"], "diff": v["delta"], "origin": v["origin"], "run": v["run"]})
+                     "paper": v["paper"], "diff": v["delta"], "run": v["run"],
+                     "origin": v["origin"] + ("" if v["precision"] == "fp32" else f", {v['precision']}")})
     cols = ["model", "ours", "bootstrap std", "paper", "diff", "origin", "run"]
     return pd.DataFrame(rows, columns=cols).set_index("model")
 

@@ -144,7 +144,8 @@ def runs_used(profile: str, store) -> "pd.DataFrame":  # noqa: F821
         origin = store.origin(d)
         made_by = manifest.get(d.name, {}).get("profile", "?") if origin == "shipped" else name
         rows.setdefault(d.name, {"dataset": cfg.dataset, "model": grid.model_name(cfg.cell, cfg.layers, cfg.size),
-                                 "origin": ORIGIN_LABEL.get(origin, origin), "profile": made_by,
+                                 "origin": ORIGIN_LABEL.get(origin, origin)
+                                 + ("" if cfg.precision == "fp32" else f", {cfg.precision}"), "profile": made_by,
                                  "finished": train.is_finished(d), "extra": cfg not in table1,
                                  "snapshots": bool(cfg.snapshot_every and cfg.snapshot_epochs)})
     return pd.DataFrame.from_dict(rows, orient="index", columns=cols).rename_axis("run")

@@ -84,7 +84,7 @@ def _entry(run: Path, profile: str, unrecorded: str) -> dict:
         "delta": None if paper_v is None else m["test_loss"] - paper_v, "best_val_loss": m.get("best_val_loss"),
         "epochs_done": m.get("epochs_done"), "stopped": m.get("stopped"), "params": m.get("params"),
         "hidden": m.get("hidden"), "commit": segments[-1].get("commit"), "segments": segments,
-        "engine": m.get("engine", "reference"), "torch": m.get("torch"),
+        "engine": m.get("engine", "reference"), "precision": cfg.get("precision", "fp32"), "torch": m.get("torch"),
         "machine": m.get("machine") or f"{provenance.machine()['processor']} (the shipping machine; the run did not record it)",
         "device": m.get("device"), "train_time_s": m.get("train_time_s"), "finished": finished.isoformat(timespec="seconds"),
         "retrain": (f"rnnviz grid --profile {profile} --dataset {cfg['dataset']} --only "

@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 EXECUTION_FIELDS = ("device", "checkpoint_every", "data_dir", "show_progress", "threads", "engine")
 DEVICES = ("auto", "cpu", "cuda")
 ENGINES = ("auto", "reference", "cpu_step")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +99,11 @@ class TrainConfig:
     show_progress: bool = False  # tqdm bar over steps
     threads: int = 0  # torch CPU threads while this run trains; 0 = leave torch's setting
     engine: str = "auto"  # training step: reference (autograd over nn.LSTM/GRU/RNN), cpu_step, auto
+    # numerics of the training step (part of the identity unless fp32, so fp32 runs keep their names):
+    # fp32, or bf16 = mixed precision: the forward under torch.autocast(bfloat16) (bf16 matmul operands,
+    # fp32 accumulation), fp32 master weights, gradients, RMSProp state, loss and carried state; every
+    # validation and test pass in fp32
+    precision: str = "fp32"
 
     def __post_init__(self):
         models._check_cell(self.cell)
@@ -109,6 +115,11 @@ class TrainConfig:
             raise RnnvizError(f"unknown device {self.device!r}: use auto, cpu or cuda")
         if self.engine not in ENGINES:
             raise RnnvizError(f"unknown engine {self.engine!r}: use auto, reference or cpu_step")
+        if self.precision not in PRECISIONS:
+            raise RnnvizError(f"unknown precision {self.precision!r}: use {' or '.join(PRECISIONS)}")
+        if self.precision != "fp32" and self.engine == "cpu_step":
+            raise RnnvizError(f"engine cpu_step trains in fp32 only (precision {self.precision}); use engine auto "
+                              "or reference")
         if self.split_mode not in data.SPLIT_MODES:
             raise RnnvizError(f"unknown split mode {self.split_mode!r}: use charrnn or contiguous")
         for name in ("layers", "size", "epochs", "batch_size", "seq_length", "checkpoint_every"):
@@ -124,6 +135,8 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         for k in EXECUTION_FIELDS:
             d.pop(k)
+        if d["precision"] == "fp32":
+            d.pop("precision")  # the identity of every run trained before the field existed
         return d
 
     @property
@@ -131,8 +144,9 @@ class TrainConfig:
         drop = f"-d{self.dropout:g}" if self.dropout else ""
         gru = "p" if self.cell == "gru" and self.gru_variant == "paper" else ""
         snap = "-snap" if self.snapshot_every and self.snapshot_epochs else ""  # a run that keeps weight snapshots
+        prec = "" if self.precision == "fp32" else f"-{self.precision}"
         name = Path(self.dataset).stem if not data.is_named_dataset(self.dataset) else self.dataset
-        return f"{name}-{self.cell}{gru}{self.layers}-{self.size}{drop}{snap}"
+        return f"{name}-{self.cell}{gru}{self.layers}-{self.size}{drop}{prec}{snap}"
 
     def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
@@ -293,6 +307,9 @@ class ModuleStepper(LossSum):
                                        eps=config.rmsprop_eps)
         self.cpu_step = cpu_step_for(config, model) if forward is None else None
         self.engine = engine or ("cpu_step" if self.cpu_step is not None else "reference")
+        self.bf16 = config.precision == "bf16"
+        if self.bf16:
+            self.engine += "-bf16"
         self.eager_loss = eager_loss
         self.forward = forward or model
         self.state = None
@@ -304,13 +321,15 @@ class ModuleStepper(LossSum):
         if self.cpu_step is not None:  # forward and backward in one call: gradients are set
             loss, state = self.cpu_step(x, y, self.state)
         else:
-            logits, state = self.forward(x, self.state)
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                logits, state = self.forward(x, self.state)
+            logits = logits.float()  # the loss (log-softmax) in fp32 under either precision
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
         torch.nn.utils.clip_grad_value_(self.model.parameters(), self.cfg.grad_clip)
         self.opt.step()
-        self.state = models.detach_state(state)
+        self.state = models.detach_state(_fp32_state(state) if self.bf16 else state)
         self.loss_sum += loss.detach().double()
 
     def set_lr(self, m: int, lr: float) -> None:
@@ -348,14 +367,19 @@ class ModuleStepper(LossSum):
         pass
 
 
+def _fp32_state(state):
+    """The carried state kept in fp32 between batches (autocast hands it to the next step's op)."""
+    return tuple(s.float() for s in state) if isinstance(state, tuple) else state.float()
+
+
 def cpu_step_for(config: TrainConfig, model: models.CharRNN):
     """The training step's engine: ``cpu_step.CpuStep`` or None for the reference step.
 
     ``auto`` takes the fast step where it applies (CPU, no dropout, not the paper's GRU form, the
     compiled loops available) and the reference step elsewhere; ``cpu_step`` insists on it.
     """
-    if config.engine == "reference":
-        return None
+    if config.engine == "reference" or config.precision != "fp32":
+        return None  # cpu_step is an fp32 engine; mixed precision runs the reference step under autocast
     from rnnviz_lib import cpu_step
 
     if cpu_step.CpuStep.supports(model):

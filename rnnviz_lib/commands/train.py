@@ -38,6 +38,8 @@ HELP = {
     "checkpoint_every": "steps between checkpoints (plus one at each epoch end)",
     "threads": "torch CPU threads while training; 0 = torch's default",
     "engine": "training step: cpu_step (the fast CPU step), reference (autograd over nn.LSTM/GRU/RNN) or auto",
+    "precision": "fp32, or bf16 (mixed precision: bf16 matmuls under autocast, fp32 weights, optimizer and "
+                 "evaluation; part of the run's name)",
 }
 SKIP = {"dataset", "data_dir", "show_progress"}
 
@@ -61,6 +63,8 @@ def add_config_args(p, skip=()) -> None:
             kwargs["choices"] = ("row", "depth")
         elif f.name == "engine":
             kwargs["choices"] = ("auto", "reference", "cpu_step")
+        elif f.name == "precision":
+            kwargs["choices"] = ("fp32", "bf16")
         else:
             kwargs["type"] = type(f.default)
         p.add_argument(opt, **kwargs)
