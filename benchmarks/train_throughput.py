@@ -6,8 +6,15 @@ clip, RMSProp update. ``fused`` is the reference step, ``CharRNN.forward`` + aut
 (nn.LSTM/GRU/RNN, cuDNN on a GPU; a custom loop for the paper's GRU); ``cpu_step`` is
 ``rnnviz_lib.cpu_step.CpuStep`` (the CPU step with a hand-derived backward that ``train`` uses
 on the CPU); ``traced`` is ``forward_traced`` (a Python loop over time recording every gate),
-which analysis code uses and training does not. The paths are timed interleaved, step by step,
-so a change in machine load hits them alike.
+which analysis code uses and training does not; ``bf16`` is the reference step in mixed precision
+(``TrainConfig(precision="bf16")``: the forward under ``torch.autocast(bfloat16)``, fp32 weights
+and optimizer; its own run identity). The paths are timed interleaved, step by step, so a change
+in machine load hits them alike.
+
+GFLOP/s of a step counts 3x the forward's matmul work (forward, and backward's two products):
+per symbol and layer 2·G·H·(input + H) for G gate blocks (LSTM 4, GRU 3, RNN 1), plus 2·H·K for
+the classifier. ``--peak`` (on by default) times large fp32 and bf16 matrix products in the same
+run, so each path's fraction of this machine's peak is a ratio of two numbers measured together.
 
 ``--equivalence N`` also trains the row-64 models for N steps of the paper's recipe on War and
 Peace (evaluating every 50 steps on 8 validation batches) with the reference and the cpu_step
@@ -55,13 +62,37 @@ DROPOUT_RUNS = {64: 1, 128: 1, 256: 2, 512: 3}
 CELLS, DEPTHS, SIZES = ("lstm", "rnn", "gru"), (1, 2, 3), (64, 128, 256, 512)
 
 
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+def step_flops(cell: str, L: int, H: int, K: int, B: int, S: int) -> float:
+    """Matmul FLOPs of one training step (see the module docstring)."""
+    per_symbol = sum(2 * GATES[cell] * H * ((K if layer == 0 else H) + H) for layer in range(L)) + 2 * H * K
+    return 3.0 * B * S * per_symbol
+
+
+def gemm_peak(dtype, n: int = 2048, reps: int = 5) -> float:
+    """GFLOP/s of an n x n x n matrix product in ``dtype`` on the CPU (best of ``reps``)."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    torch.mm(a, b)
+    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(reps))
+    return 2 * n ** 3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 def _step_fn(model, path: str, B: int, S: int, K: int, device):
     """One training step of ``path`` as a closure: ``train.ModuleStepper`` (the training loop's
     reference step: RMSProp 2e-3, clip 5) with the fused forward, ``forward_traced`` or ``cpu_step``."""
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, K, (B, S), generator=g).to(device)
     y = torch.randint(0, K, (B, S), generator=g).to(device)
-    cfg = train.TrainConfig(engine="cpu_step" if path == "cpu_step" else "reference")
+    cfg = train.TrainConfig(engine="cpu_step" if path == "cpu_step" else "reference",
+                            precision="bf16" if path == "bf16" else "fp32")
     fwd = (lambda inp, state: model.forward_traced(inp, state)[::2]) if path == "traced" else None
     stepper = train.ModuleStepper(model, cfg, eager_loss=False, forward=fwd)
 
@@ -131,8 +162,10 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", nargs="+", type=int, default=None,
                     help="grid rows to measure (default 64 128 on the CPU, all four on a GPU)")
     ap.add_argument("--paths", nargs="+", default=None,
-                    help="fused (the reference step), cpu_step and/or traced (default: fused cpu_step on the CPU, "
-                         "fused traced on a GPU)")
+                    help="fused (the reference step), cpu_step, bf16 and/or traced (default: fused cpu_step bf16 "
+                         "on the CPU, fused traced on a GPU)")
+    ap.add_argument("--no-peak", dest="peak", action="store_false",
+                    help="skip timing the fp32 and bf16 matrix-product peak of this CPU")
     ap.add_argument("--gru-variant", default="torch", choices=("torch", "paper"), help="GRU form (default torch)")
     ap.add_argument("--batch-size", type=int, default=100, help="B (default 100, the paper's)")
     ap.add_argument("--seq-length", type=int, default=100, help="S (default 100, the paper's)")
@@ -151,7 +184,12 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     sizes = args.sizes or (list(SIZES) if device.type == "cuda" else [64, 128])
-    args.paths = args.paths or (["fused", "traced"] if device.type == "cuda" else ["fused", "cpu_step"])
+    args.paths = args.paths or (["fused", "traced"] if device.type == "cuda" else ["fused", "cpu_step", "bf16"])
+    peak = {}
+    if args.peak and device.type == "cpu":
+        peak = {"fp32": gemm_peak(torch.float32), "bf16": gemm_peak(torch.bfloat16)}
+        print(f"matrix-product peak on {torch.get_num_threads()} threads: fp32 {peak['fp32']:.0f} GFLOP/s, "
+              f"bf16 {peak['bf16']:.0f} GFLOP/s (2048^3, best of 5)")
     B, S, K = args.batch_size, args.seq_length, DATASETS["wp"]["K"]
     rows = []
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -159,7 +197,8 @@ def main(argv=None) -> int:
         print(f"warning: load average {load:.1f} exceeds {os.cpu_count()} cores; CPU rates are unreliable "
               "(use --threads 1 on a shared machine)")
     print(f"device {device_name(device)}, torch {torch.__version__}, threads {torch.get_num_threads()}, B={B}, S={S}")
-    print(f"{'model':<14}{'H':>6}{'params':>11}{'path':>9}{'ms/step':>10}{'steps/s':>9}{'symbols/s':>12}{'vs fused':>9}")
+    print(f"{'model':<14}{'H':>6}{'params':>11}{'path':>9}{'ms/step':>10}{'steps/s':>9}{'symbols/s':>12}{'vs fused':>9}"
+          f"{'GFLOP/s':>9}{'of peak':>8}")
     for size in sizes:
         for cell in args.cells:
             for L in args.depths:
@@ -176,10 +215,14 @@ def main(argv=None) -> int:
                          "measured": True}
                     if path != "fused":
                         r["speedup_vs_fused"] = times["fused"] / t if "fused" in times else None
+                    r["gflops"] = step_flops(cell, L, H, K, B, S) / t / 1e9
+                    ref_peak = peak.get("bf16" if path == "bf16" else "fp32")
+                    r["fraction_of_peak"] = r["gflops"] / ref_peak if ref_peak else None
                     rows.append(r)
                     sp = f"{r['speedup_vs_fused']:>8.2f}x" if r.get("speedup_vs_fused") else f"{'':>9}"
+                    fr = f"{r['fraction_of_peak']:>8.0%}" if r["fraction_of_peak"] else f"{'':>8}"
                     print(f"{cell}-{L}-{size:<8}{H:>6}{r['params']:>11,}{path:>9}{t * 1e3:>10.1f}{1 / t:>9.2f}"
-                          f"{r['symbols_per_s']:>12,.0f}{sp}", flush=True)
+                          f"{r['symbols_per_s']:>12,.0f}{sp}{r['gflops']:>9.0f}{fr}", flush=True)
 
     # projection of the paper grid, extrapolating rows not measured by parameter count
     projected = {}
@@ -240,7 +283,7 @@ def main(argv=None) -> int:
         "benchmark": "train_throughput", "device": device_name(device), "torch": torch.__version__,
         "python": sys.version.split()[0], "platform": platform.platform(), "threads": torch.get_num_threads(),
         "batch_size": B, "seq_length": S, "K": K, "gru_variant": args.gru_variant, "steps": args.steps,
-        "rows": rows, "projected_72_models_hours": proj_72, "projected_paper_grid_hours": projected,
+        "gemm_peak_gflops": peak, "rows": rows, "projected_72_models_hours": proj_72, "projected_paper_grid_hours": projected,
         "projected_shipped_set_hours": shipped_hours, "equivalence": eq,
         "projection_note": note, "load_average_start": load,
         "load_average_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,

@@ -357,18 +357,15 @@ def load_test_probs(dataset, kind: str, n: int, store: Store | None = None, prof
 
 def _shipped_nnn_probs(d: Path, store: Store, corpus: data.Corpus) -> np.ndarray:
     """A shipped n-NN's test probabilities: recomputed once from its ``model.pt`` and cached in the
-    store (``Store.cached_file``), stamped with the weights' sha256 so that a re-shipped model of
-    the same name is never read through an old cache."""
-    f = store.cached_file(d, PROBS_FILE)
-    stamp = store.cached_file(d, "source.json")
-    digest = data.sha256_file(d / NNN_MODEL_FILE)
-    if f.is_file() and stamp.is_file() and read_json(stamp).get("model_sha256") == digest:
+    store (``Store.cached_file``, keyed by the weights' sha256: a re-shipped model of the same name
+    is never read through an old cache)."""
+    f = store.cached_file(d, PROBS_FILE)  # keyed by the weights' sha256
+    if f.is_file():
         return load_npy(f)
     splits = data.corpus_splits(corpus, SPLIT["batch_size"], SPLIT["seq_length"], SPLIT["split_mode"])
     log.info("computing the test probabilities of the shipped %s (once; cached in %s)", d.name, f.parent)
     probs = nnn_test_probs(d / NNN_MODEL_FILE, splits.test)
     atomic_save_npy(f, probs)
-    atomic_write_json(stamp, {"model_sha256": digest, "model": str(d / NNN_MODEL_FILE)})
     return probs
 
 

@@ -212,7 +212,9 @@ def run_one(config: train.TrainConfig, store: Store | None = None) -> dict:
     t0 = time.time()
     d = train.run_dir(config, store)
     if train.is_finished(d):
-        return {"config": config, "run_dir": str(d), "status": "skipped", "error": "", "seconds": 0.0}
+        why = train.corpus_mismatch(d, config, store)
+        return {"config": config, "run_dir": str(d), "status": "failed" if why else "skipped", "error": why or "",
+                "seconds": 0.0}
     try:
         d = train.train_run(config, store)
         return {"config": config, "run_dir": str(d), "status": "done", "error": "", "seconds": time.time() - t0}
@@ -270,7 +272,9 @@ def skip_finished(configs, store: Store) -> tuple[list[dict | None], list[int]]:
     for i, cfg in enumerate(configs):
         d = train.run_dir(cfg, store, create=False)
         if train.is_finished(d):
-            results[i] = {"config": cfg, "run_dir": str(d), "status": "skipped", "error": "", "seconds": 0.0}
+            why = train.corpus_mismatch(d, cfg, store)  # a run of other text is refused, never reused
+            results[i] = {"config": cfg, "run_dir": str(d), "status": "failed" if why else "skipped",
+                          "error": why or "", "seconds": 0.0}
         else:
             todo.append(i)
     return results, todo

@@ -83,6 +83,21 @@ def shipped_baseline(name: str) -> Path | None:
     return d / "baselines" / name if d is not None and (d / "baselines" / name / METRICS_FILE).is_file() else None
 
 
+def weights_digest(run_dir, n: int = 12) -> str:
+    """The first ``n`` hex digits of the sha256 of a run's best weights (``best.pt``, or an n-NN's
+    ``model.pt``); ``none`` when it has neither. Keys caches by content, not by name."""
+    import hashlib
+
+    for f in (Path(run_dir) / BEST_FILE, Path(run_dir) / "model.pt"):
+        if f.is_file():
+            h = hashlib.sha256()
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+            return h.hexdigest()[:n]
+    return "none"
+
+
 def is_shipped(path) -> bool:
     """Is ``path`` a shipped run (or inside one)?"""
     d = shipped_dir()
@@ -294,10 +309,12 @@ class Store:
 
     def cached_file(self, run_dir, name: str) -> Path:
         """Where a file recomputed for a run lives: in the run itself, or for a shipped run
-        (never written to) under ``artifacts/shipped-cache/<run>/``."""
+        (never written to) under ``artifacts/shipped-cache/<run>-<sha256 of its weights>/``, so
+        that a run shipped again under the same name with other weights is never read through
+        the cache of the old ones."""
         run_dir = Path(run_dir)
         if is_shipped(run_dir):
-            return self.artifacts_dir / "shipped-cache" / run_dir.name / name
+            return self.artifacts_dir / "shipped-cache" / f"{run_dir.name}-{weights_digest(run_dir)}" / name
         return run_dir / name
 
     def run(self, run_dir, profile: str | None = None) -> "Run":

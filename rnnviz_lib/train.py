@@ -50,7 +50,7 @@ from rnnviz_lib.config import config_hash
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import (BEST_FILE, CHECKPOINT_FILE, CONFIG_FILE, DIVERGED_FILE, HISTORY_FILE, METRICS_FILE,
                               PROBS_FILE, SNAPSHOTS_DIR, Run, Store, atomic_path, atomic_save_npy, atomic_write_json,
-                              load_torch)
+                              load_torch, read_json)
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +173,33 @@ def run_dir(config: TrainConfig, store: Store | None = None, create: bool = Fals
 
 def is_finished(path: Path) -> bool:
     return Run(path).finished
+
+
+def corpus_mismatch(run: Path, config: TrainConfig, store: Store | None = None, corpus=None) -> str | None:
+    """Why the run in ``run`` cannot stand for ``config`` on today's corpus (None: it can).
+
+    A run's identity names its dataset (``wp``, ``lk`` or a file's path), not the text: a file
+    edited since, or an LK corpus rebuilt from another kernel, keeps the name. The run's
+    ``config.json`` records the sha256 of the corpus it trained on (runs written before that
+    record cannot be checked and are taken as they are)."""
+    f = Path(run) / CONFIG_FILE
+    if not f.is_file():
+        return None
+    trained = read_json(f).get("corpus_sha256")
+    if not trained:
+        return None
+    corpus = corpus or data.load_corpus(config.dataset, config.data_dir or None, store=store, download_ok=False)
+    if corpus.sha256 == trained:
+        return None
+    return (f"{run} was trained on another text: {config.dataset} had sha256 {trained[:12]}… and now has "
+            f"{corpus.sha256[:12]}… ({corpus.source}); delete that run folder to train on today's text, or restore "
+            "the text it was trained on")
+
+
+def refuse_other_corpus(run: Path, config: TrainConfig, store: Store | None = None, corpus=None) -> None:
+    """``corpus_mismatch`` as an RnnvizError (one line), or nothing."""
+    if why := corpus_mismatch(run, config, store, corpus):
+        raise RnnvizError(why)
 
 
 def lr_at(config: TrainConfig, epoch: int) -> float:
@@ -406,6 +433,7 @@ def train_run(config: TrainConfig, store: Store | None = None,
     store = store or Store()
     out = run_dir(config, store, create=True)
     if is_finished(out):
+        refuse_other_corpus(out, config, store)
         log.info("run %s is finished; skipping", out.name)
         return out
     before = torch.get_num_threads()
@@ -450,10 +478,12 @@ def train_group(configs, make_stepper: Callable[[list, torch.device], Stepper], 
     with _BUILD_LOCK:
         nets = [build_model(c, corpus.K) for c in cfgs]
     idents = [config_hash(c.identity()) for c in cfgs]
+    for c, o in zip(cfgs, outs):
+        refuse_other_corpus(o, c, store, corpus)  # a checkpoint of other text is never resumed on this one
     for c, o, n, ident in zip(cfgs, outs, nets, idents):
         atomic_write_json(o / CONFIG_FILE, {**dataclasses.asdict(c), "identity_hash": ident, "K": corpus.K,
                                               "hidden_resolved": n.H, "params": n.num_params(),
-                                              "hparams": n.hparams()})
+                                              "hparams": n.hparams(), "corpus_sha256": corpus.sha256})
     stepper = make_stepper(nets, device)
     progress = [Progress() for _ in cfgs]
     cks = [load_torch(o / CHECKPOINT_FILE) if (o / CHECKPOINT_FILE).is_file() else None for o in outs]

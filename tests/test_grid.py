@@ -262,7 +262,12 @@ def test_train_throughput_benchmark_runs_and_writes_json(tmp_path, capsys):
     tiny = ["--sizes", "64", "--steps", "1", "--warmup", "0", "--batch-size", "7", "--seq-length", "9", "--threads", "1"]
     assert bench([*tiny, "--out", str(tmp_path / "tp.json")]) == 0
     res = json.loads((tmp_path / "tp.json").read_text())
-    assert len(res["rows"]) == 9 * 2 and {r["path"] for r in res["rows"]} == {"fused", "cpu_step"}  # the CPU default
+    assert len(res["rows"]) == 9 * 3 and {r["path"] for r in res["rows"]} == {"fused", "cpu_step", "bf16"}  # CPU default
+    peak = res["gemm_peak_gflops"]
+    assert peak["fp32"] > 0 and peak["bf16"] > 0  # measured in the same run
+    for r in res["rows"]:
+        assert r["gflops"] > 0 and r["fraction_of_peak"] == pytest.approx(
+            r["gflops"] / peak["bf16" if r["path"] == "bf16" else "fp32"])
     assert all(r["symbols_per_s"] > 0 for r in res["rows"])
     assert all(r["speedup_vs_fused"] > 0 for r in res["rows"] if r["path"] == "cpu_step")
     assert all(v > 0 for v in res["projected_shipped_set_hours"].values())

@@ -103,7 +103,8 @@ def test_store_reads_a_shipped_run_and_never_writes_it(tmp_path, monkeypatch):
     assert ours.loc[64, "LSTM-1"] == train.load_metrics(ship_root / res[0]["run_dir"].split("/")[-1])["test_loss"]
     probs = train.load_probs(train.run_dir(cfgs[0], b), b)  # recomputed into b's cache, not into the shipped run
     np.testing.assert_allclose(probs, train.load_probs(train.run_dir(cfgs[0], a), a), atol=1e-6)
-    assert (b.artifacts_dir / "shipped-cache" / train.run_dir(cfgs[0], a).name / "test_probs.npy").is_file()
+    assert b.cached_file(train.run_dir(cfgs[0], b), "test_probs.npy").is_file()
+    assert b.cached_file(train.run_dir(cfgs[0], b), "x").parent.parent == b.artifacts_dir / "shipped-cache"
     assert _tree(ship_root) == before and shipped.verify(ship_root, profile=None) == []
 
 

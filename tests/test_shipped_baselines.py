@@ -82,7 +82,7 @@ def test_a_shipped_nnn_is_read_never_trained_and_never_written(small, tmp_path, 
     assert not (b.artifacts_dir / "baselines").exists()  # nothing trained, no folder made
     probs = baselines.load_test_probs(corpus, "nnn", 2, b, profile=prof)  # recomputed into b's cache
     np.testing.assert_allclose(probs, np.load(own / "test_probs.npy"), rtol=1e-6)
-    assert (b.artifacts_dir / "shipped-cache" / own.name / "test_probs.npy").is_file()
+    assert b.cached_file(root / "baselines" / own.name, "test_probs.npy").is_file()  # in b's shipped-cache
     found = baselines.trained_nnn(corpus, [1, 2], prof, b)
     assert list(found.index) == [2] and found.at[2, "ours"] == entry["test_loss"]
     assert _tree(root) == before

@@ -3,7 +3,7 @@
 API::
 
     sample = sample_split(corpus, splits.val, n_streams=20, n_steps=1000)   # or sample_bytes(...)
-    acts = activations(model, sample, model_key=run_dir.name)              # cached under artifacts/activations/
+    acts = activations(model, sample)                  # cached under artifacts/activations/, keyed by the weights
     acts.cell_values(l)          # (B, T, H) tanh(c) (LSTM) or h (GRU/RNN) of layer l
     acts.layers[l]["f"]          # (B, T, H) float16 forget gate
     logits, state = clamped_forward(model, x, clamp={(l, j): 0.0})          # intervention

@@ -337,8 +337,7 @@ class CellStudy:
             return self.sample, self.acts
         n = min(int(n_symbols), self.val.x.shape[1])
         s = A.sample_split(self.corpus, self.val, 1, n, self.sample.burn, lang=self.sample.lang)
-        key = self.run_dir.name if self.run_dir is not None else None
-        return s, A.activations(self.model, s, key=key, store=store, slug=self.name)
+        return s, A.activations(self.model, s, store=store, slug=self.name)  # keyed by the weights' hash
 
 
 def study_run(run_dir, text: bytes | None = None, text_name: str = "text", n_streams: int = 20,
@@ -359,7 +358,7 @@ def study_run(run_dir, text: bytes | None = None, text_name: str = "text", n_str
     else:
         lang = lang or F.guess_lang(text)
         sample = A.sample_bytes(text, corpus.vocab, max_symbols, lang, source=text_name)
-    acts = A.activations(model, sample, key=run_dir.name, store=store, slug=cfg.slug)
+    acts = A.activations(model, sample, store=store, slug=cfg.slug)  # keyed by the weights' hash, not the name
     feats = sample_features(sample)
     return CellStudy(cfg.slug, model, cfg, sample, acts, feats, rank_cells(acts, feats), run_dir,
                      corpus if text is None else None, splits.val if text is None else None)
