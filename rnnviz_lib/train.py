@@ -59,6 +59,11 @@ EXECUTION_FIELDS = ("device", "checkpoint_every", "data_dir", "show_progress", "
 DEVICES = ("auto", "cpu", "cuda")
 ENGINES = ("auto", "reference", "cpu_step")
 PRECISIONS = ("fp32", "bf16")
+# engine auto: cpu_step for LSTMs of rows below this only. On 2 cores of this project's CPU
+# (benchmarks/results/train_throughput-cpu-rows128-512.json) cpu_step against the fused step is
+# 1.06-1.15x at row 128, 0.78-0.96x at 256 and 0.71-0.76x at 512 for the LSTM, and 1.15-1.67x for
+# every GRU and RNN of rows 128-512.
+CPU_STEP_LSTM_BELOW = 256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -403,10 +408,13 @@ def cpu_step_for(config: TrainConfig, model: models.CharRNN):
     """The training step's engine: ``cpu_step.CpuStep`` or None for the reference step.
 
     ``auto`` takes the fast step where it applies (CPU, no dropout, not the paper's GRU form, the
-    compiled loops available) and the reference step elsewhere; ``cpu_step`` insists on it.
+    compiled loops available) and is faster (every GRU and RNN; LSTMs of rows 64 and 128, see
+    ``CPU_STEP_LSTM_BELOW``), and the reference step elsewhere; ``cpu_step`` insists on it.
     """
     if config.engine == "reference" or config.precision != "fp32":
         return None  # cpu_step is an fp32 engine; mixed precision runs the reference step under autocast
+    if config.engine == "auto" and model.cell == "lstm" and config.size >= CPU_STEP_LSTM_BELOW:
+        return None  # the fused nn.LSTM (oneDNN) is faster from row 256 on
     from rnnviz_lib import cpu_step
 
     if cpu_step.CpuStep.supports(model):

@@ -93,3 +93,16 @@ def test_schedule_matches_the_reference_engine(tmp_path, cell, layers):
     assert m["reference"]["engine"] == "reference" and m["cpu_step"]["engine"] == "cpu_step"
     assert abs(m["reference"]["test_loss"] - m["cpu_step"]["test_loss"]) < 1e-4
     assert runs["reference"].name == runs["cpu_step"].name  # the engine is not part of the run's identity
+
+
+def test_auto_picks_the_faster_engine_by_shape():
+    """engine auto: cpu_step for GRU/RNN of every row and LSTMs of rows 64-128; the fused step for
+    LSTMs of rows 256 and 512, where it is faster (benchmarks/results/train_throughput-cpu-rows128-512.json);
+    the engine an explicit cpu_step asks for is kept, and bf16 never takes the fp32 cpu_step."""
+    for cell, size, fast in [("lstm", 128, True), ("lstm", 256, False), ("lstm", 512, False), ("gru", 512, True),
+                             ("rnn", 256, True)]:
+        cfg = train.TrainConfig(cell=cell, layers=1, size=size)
+        model = CharRNN(cell, 10, 8, 1)
+        assert (train.cpu_step_for(cfg, model) is not None) == fast, (cell, size)
+        assert train.cpu_step_for(cfg.replace(engine="cpu_step"), model) is not None
+        assert train.cpu_step_for(cfg.replace(precision="bf16"), model) is None
