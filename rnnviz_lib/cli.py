@@ -20,7 +20,7 @@ from rnnviz_lib.errors import RnnvizError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnnviz", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"rnnviz {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging: -v for debug (the default logs info)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for mod in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):

@@ -475,7 +475,11 @@ def _index_parts(profile: str, root: Path, status: dict, bundle: bool) -> list[s
     if lk_warning:
         parts.append(f"<p class='warn' id='lk-warning'>Data warning: {esc(lk_warning)}.</p>")
     for man in sorted(store.data_dir.glob("*/prepared.json")):
-        m = json.loads(man.read_text())
+        try:
+            m = read_json(man)
+        except RnnvizError as exc:  # a damaged data file is named on the page, never a crash of the report
+            parts.append(f"<p class='warn'>Data warning: {esc(str(exc))}</p>")
+            continue
         if m.get("checksum_ok") is False and not (m.get("dataset") == "lk" and lk_warning):
             parts.append(f"<p class='warn'>Data warning: {esc(m.get('dataset', man.parent.name))} was used with a checksum "
                          f"mismatch (sha256 {esc(m.get('sha256', '?'))}); numbers may not be comparable with the paper.</p>")

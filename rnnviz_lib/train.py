@@ -649,16 +649,16 @@ def _loop(cfgs, outs, idents, progress: list[Progress], stepper: Stepper, splits
                 p.step, p.epoch, p.batch = pos.step, pos.epoch, pos.batch
                 p.symbols_since_eval += B * S
                 p.loss_n += 1
-            if cfg0.eval_every and pos.step % cfg0.eval_every == 0 and not at_epoch_end:
+            evaluated = at_epoch_end or bool(cfg0.eval_every and pos.step % cfg0.eval_every == 0)
+            if evaluated:
                 evaluate_val()
-            if at_epoch_end:
-                evaluate_val()
-                for m, p in live():
-                    if cfgs[m].patience and p.evals_since_best >= cfgs[m].patience:
-                        p.stopped = "early"
+            stopping = False
+            for m, p in live() if evaluated else ():  # patience counts evaluations, wherever they fall
+                if cfgs[m].patience and p.evals_since_best >= cfgs[m].patience:
+                    p.stopped, stopping = "early", True
             if 0 <= snap_limit and pos.step <= snap_limit and pos.step % cfg0.snapshot_every == 0:
                 snapshot()
-            if at_epoch_end or pos.step % cfg0.checkpoint_every == 0:
+            if at_epoch_end or stopping or pos.step % cfg0.checkpoint_every == 0:
                 checkpoint()
             for m, p in live():  # early-stopped runs freeze after their checkpoint
                 if p.stopped:
@@ -668,7 +668,7 @@ def _loop(cfgs, outs, idents, progress: list[Progress], stepper: Stepper, splits
                 on_step(pos.step, stepper.model)
             if clock["io"]:  # evaluations, checkpoints and hooks are not training time
                 clock.update(mark=time.perf_counter(), io=False)
-            if at_epoch_end:
+            if at_epoch_end or not any(active):
                 break
     bar.close()
     for p in progress:

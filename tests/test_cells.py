@@ -326,6 +326,9 @@ def test_rank_cells_against_sklearn_and_numpy():
     # with a spread per cell, only cells at least as busy as the median one are candidates
     picks = {C.uninterpretable_cell(rk, seed=k, quantile=0.75, spread=np.arange(H))["cell"] for k in range(8)}
     assert picks <= {"L1.3", "L1.5"}
+    # a text on which no feature could be computed gives an empty ranking: one clear error, no crash
+    with pytest.raises(RnnvizError, match="ranking is empty"):
+        C.uninterpretable_cell(rk.iloc[0:0], seed=0)
 
 
 def test_pick_window_finds_the_busy_stretch():

@@ -250,6 +250,14 @@ def test_index_and_self_contained_file_from_saved_pieces(home):
     assert any(r.startswith("data:text/csv;base64,") for r in refs.refs)  # the table's CSV, inlined
 
 
+def test_a_damaged_data_record_is_named_on_the_index_not_a_crash(home):
+    (home / "data" / "wp").mkdir(parents=True)
+    (home / "data" / "wp" / "prepared.json").write_text('{"dataset": "wp", "sha2')  # cut mid-write
+    index = pipeline.write_index("smoke", home, {})
+    text = index.read_text()
+    assert "Data warning:" in text and "prepared.json" in text
+
+
 def test_runs_used_names_each_run_with_its_origin_and_recipe(home, monkeypatch):
     """The quick profile: its Table 1 runs are the shipped paper-recipe runs, its snapshot run is
     its own (an extra grid), trained here."""

@@ -170,3 +170,21 @@ def test_progress_round_trips_and_reads_checkpoints_of_older_code():
     q = train.Progress.from_dict({**old, "retired_key": 1})
     assert q.step == 7 and q.history == p.history and q.segments[0]["note"] == "not recorded"
     assert train.Progress.from_dict({"step": 0}).segments == []
+
+
+def test_patience_counts_every_evaluation_not_only_epoch_ends(tmp_path):
+    """With eval_every, a run stops as soon as `patience` evaluations in a row did not improve,
+    also in the middle of an epoch (it used to run on to the epoch's end)."""
+    cfg = _cfg(epochs=3, max_train_batches=10, eval_every=2, patience=2, dropout=0.0)
+    worse = iter(1.0 + 0.1 * k for k in range(100))  # every evaluation after the first is worse
+
+    class Worsening(train.ModuleStepper):
+        def val_losses(self, part, max_batches):
+            return [next(worse)]
+
+    (p,) = train.train_group([cfg], lambda nets, device: Worsening(nets[0].to(device), cfg), Store(tmp_path))
+    d = train.run_dir(cfg, Store(tmp_path))
+    hist = train.load_history(d)
+    assert [r["step"] for r in hist] == [2, 4, 6]  # best, worse, worse: stop at step 6, mid-epoch 1
+    m = train.load_metrics(d)
+    assert m["stopped"] == "early" and m["best_step"] == 2

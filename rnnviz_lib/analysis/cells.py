@@ -33,6 +33,7 @@ from scipy.stats import rankdata
 
 from rnnviz_lib.analysis import features as F
 from rnnviz_lib.analysis.activations import Activations, TextSample, sample_logp
+from rnnviz_lib.errors import RnnvizError
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,9 @@ def uninterpretable_cell(ranking: pd.DataFrame, seed: int = 0, quantile: float =
     nothing listed rather than a dead or saturated one.
     """
     cells = cell_table(ranking)
+    if cells.empty:
+        raise RnnvizError("no cells to pick an uninterpretable one from: the ranking is empty (no feature "
+                          "could be computed on this text); rank the cells on a longer text")
     keep = cells["strength"] <= cells["strength"].quantile(quantile)
     if spread is not None:
         spread = np.asarray(spread)[(cells["layer"].to_numpy() - 1) * (cells["unit"].max() + 1) + cells["unit"].to_numpy()]

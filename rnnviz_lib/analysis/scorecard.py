@@ -453,7 +453,9 @@ def claim_10(inp: Inputs, dataset: str) -> dict:
     """The LSTM beats the 20-gram most on structural symbols. Symbols are ranked by the LSTM's
     gain in mean p(correct) over the 20-gram (Figure 4 middle/right); the dataset's structural
     symbols (``paper.STRUCTURAL_SYMBOLS``) present must rank on average within the top
-    ``STRUCTURAL_TOP`` of all symbols."""
+    ``STRUCTURAL_TOP`` of all symbols, and the LSTM must be ahead of the 20-gram (Δp > 0) on
+    each of them: a claim that the LSTM *beats* the 20-gram there is not shown by a high rank
+    among symbols where it is behind."""
     syms = paper.STRUCTURAL_SYMBOLS[dataset]
     says = f"largest LSTM gains on {', '.join(f'`{s}`' for s in syms)}"
     t = inp.table(f"fig4_per_symbol_{dataset}")
@@ -470,9 +472,13 @@ def claim_10(inp: Inputs, dataset: str) -> dict:
     lstm = _best_lstm(inp, dataset, layers=3)
     if lstm and (why := inp.not_paper_recipe(dataset, [lstm])):
         return _row(10, dataset, says, ours, inp.describe(dataset, [lstm]) + "; 20-gram", NOT_MEASURABLE, why)
+    behind = [s for s in present if not t.at[s, "diff"] > 0]
+    ok = mean_frac <= STRUCTURAL_TOP and not behind
+    reason = f"mean rank in the top {mean_frac:.0%} (top {STRUCTURAL_TOP:.0%} needed)"
+    reason += (f"; the LSTM is behind the 20-gram on {', '.join(f'`{s}`' for s in behind)} (Δp > 0 needed on each)"
+               if behind else "; the LSTM ahead on each")
     return _row(10, dataset, says, ours, inp.describe(dataset, [lstm] if lstm else []) + "; 20-gram",
-                REPRODUCED if mean_frac <= STRUCTURAL_TOP else NOT_REPRODUCED,
-                f"mean rank in the top {mean_frac:.0%} (top {STRUCTURAL_TOP:.0%} needed)")
+                REPRODUCED if ok else NOT_REPRODUCED, reason)
 
 
 def claim_11(inp: Inputs) -> dict:
