@@ -233,20 +233,12 @@ def verify(root: Path | None = None, profile: str | None = "paper") -> list[str]
     man = manifest(root)
     problems = []
     listed = man.get("runs", {})
-    on_disk = {d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".") and d.name != BASELINES_DIR}
     problems.extend(_verify_baselines(root, man.get("baselines", {}), profile))
-    for name in sorted(on_disk - set(listed)):
-        problems.append(f"{root / name}: not in MANIFEST.json")
     wanted = {}
     if profile:
         for cfg in grid.expand(profile):
             wanted[artifact_name(cfg.slug, cfg.identity())] = cfg
-    for name, e in sorted(listed.items()):
-        d = root / name
-        if not d.is_dir():
-            problems.append(f"{d}: listed in MANIFEST.json but missing")
-            continue
-        _verify_files(d, e["files"], problems)
+    for name, e, d in _listed(root, listed, problems, skip=(BASELINES_DIR,)):
         try:
             cfg = train.load_config(d)
         except (RnnvizError, OSError, ValueError, TypeError) as exc:
@@ -258,6 +250,21 @@ def verify(root: Path | None = None, profile: str | None = "paper") -> list[str]
         if profile and name not in wanted:
             problems.append(f"{d}: not a run of the {profile} profile as it is configured today")
     return problems
+
+
+def _listed(base: Path, listed: dict, problems: list, skip=()):
+    """(name, manifest entry, folder) of each listed folder of ``base`` that exists with the files
+    the manifest records; what is unlisted, missing or damaged goes to ``problems``."""
+    on_disk = {d.name for d in base.iterdir() if d.is_dir() and not d.name.startswith(".")} if base.is_dir() else set()
+    for name in sorted(on_disk - set(listed) - set(skip)):
+        problems.append(f"{base / name}: not in MANIFEST.json")
+    for name, e in sorted(listed.items()):
+        d = base / name
+        if not d.is_dir():
+            problems.append(f"{d}: listed in MANIFEST.json but missing")
+            continue
+        _verify_files(d, e["files"], problems)
+        yield name, e, d
 
 
 def _verify_files(d: Path, files: dict, problems: list) -> None:
@@ -272,16 +279,7 @@ def _verify_files(d: Path, files: dict, problems: list) -> None:
 def _verify_baselines(root: Path, listed: dict, profile: str | None) -> list[str]:
     """verify() for data/runs/baselines/: files, identity hashes, and (with ``profile``) the recipe."""
     problems = []
-    base = root / BASELINES_DIR
-    on_disk = {d.name for d in base.iterdir() if d.is_dir() and not d.name.startswith(".")} if base.is_dir() else set()
-    for name in sorted(on_disk - set(listed)):
-        problems.append(f"{base / name}: not in MANIFEST.json")
-    for name, e in sorted(listed.items()):
-        d = base / name
-        if not d.is_dir():
-            problems.append(f"{d}: listed in MANIFEST.json but missing")
-            continue
-        _verify_files(d, e["files"], problems)
+    for name, e, d in _listed(root / BASELINES_DIR, listed, problems):
         ident = config_hash(e["identity"])
         if ident != e["identity_hash"] or not name.endswith(ident):
             problems.append(f"{d}: identity hash {ident} differs from the manifest's {e['identity_hash']}")
