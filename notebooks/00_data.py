@@ -44,7 +44,8 @@ stats
 
 # %% [markdown]
 # War and Peace must match the paper exactly (difference 0 everywhere). Our Linux corpus is a
-# stand-in built from a current kernel (PAPER.md §1), so its size matches by construction
+# stand-in built from the pinned Linux 6.1 kernel source (PAPER.md §1; the README's Data section),
+# so its size matches by construction
 # while its vocabulary differs slightly from the paper's 101.
 
 # %%

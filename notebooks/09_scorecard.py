@@ -39,8 +39,8 @@ with pd.option_context("display.max_colwidth", None):
 
 # %% [markdown]
 # Read "not measurable in this profile" as "these models cannot say": a Table 1 claim is judged
-# only on pairs where the paper's own numbers, for the same models, show it (at the 64 row the
-# paper's LSTMs do not beat its RNNs, and no row-64 model beats the 20-gram); the onion's shares
+# only on pairs where the paper's own numbers, for the same models, show it (each row's reason
+# names the paper's own pairs; no row-64 model of the paper beats the 20-gram); the onion's shares
 # belong to the paper's size-512 LSTM, and "scaling removes n-gram errors" needs LSTMs of two
 # sizes. Short profiles (`smoke`, and the `quick` profile's own n-NN and snapshot runs) train for
 # minutes, so their verdicts describe briefly trained models, not the paper's recipe; the
