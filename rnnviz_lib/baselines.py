@@ -35,8 +35,8 @@ from rnnviz_lib import data, evaluate, paper, provenance, report
 from rnnviz_lib.config import load_profile
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.ngram import KneserNeyLM
-from rnnviz_lib.store import (CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE, PROBS_FILE, Store, atomic_path,
-                              atomic_save_npy, atomic_write_json, is_shipped, load_npy, load_torch, read_json,
+from rnnviz_lib.store import (CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE, NNN_MODEL_FILE, PROBS_FILE, Store,
+                              atomic_path, atomic_save_npy, atomic_write_json, is_shipped, load_npy, load_torch, read_json,
                               shipped_baseline)
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,6 @@ KINDS = ("ngram", "nnn")
 NGRAM_SMOOTHING = "interpolated-modified-kneser-ney"
 NGRAM_VERSION = 1
 NNN_VERSION = 3  # 2: epochs of full batches only; 3: PyTorch's default init
-NNN_MODEL_FILE = "model.pt"  # n-NN: {"hparams", "state_dict"} of the best-validation weights
 SEGMENTS_FILE = "segments.json"  # n-NN: who trained it, one entry per stretch of training (resumes)
 SPLIT = {"batch_size": 100, "seq_length": 100, "split_mode": "charrnn"}
 # n-NN training recipe; a profile's `baselines:` section overrides these (keys nnn_<name>).
@@ -245,9 +244,8 @@ def run_nnn(dataset, ns, params: dict | None = None, store: Store | None = None,
     for n in sorted(set(int(v) for v in ns)):
         for H in sizes:
             p = nnn_params({**params, "hidden": H})
-            d = nnn_dir(corpus, n, p, store, create=False)
-            if not force:
-                d = nnn_found(corpus, n, p, store) or d  # the store's finished model, else a shipped one
+            own = nnn_dir(corpus, n, p, store, create=False)
+            d = own if force else (nnn_found(corpus, n, p, store) or own)  # finished in the store, else shipped
             if force or not is_finished(d):
                 d.mkdir(parents=True, exist_ok=True)
                 log.info("%s: training n-NN n=%d H=%d", corpus.name, n, H)
@@ -352,16 +350,17 @@ def load_test_probs(dataset, kind: str, n: int, store: Store | None = None, prof
     """
     store = store or Store()
     d = baseline_dir(dataset, kind, n, store, profile, data_dir)
-    return load_npy(d / PROBS_FILE) if not is_shipped(d) else _shipped_nnn_probs(d, store, _corpus(dataset, data_dir))
+    return load_npy(d / PROBS_FILE) if not is_shipped(d) else _shipped_nnn_probs(d, store, dataset, data_dir)
 
 
-def _shipped_nnn_probs(d: Path, store: Store, corpus: data.Corpus) -> np.ndarray:
+def _shipped_nnn_probs(d: Path, store: Store, dataset, data_dir=None) -> np.ndarray:
     """A shipped n-NN's test probabilities: recomputed once from its ``model.pt`` and cached in the
     store (``Store.cached_file``, keyed by the weights' sha256: a re-shipped model of the same name
     is never read through an old cache)."""
     f = store.cached_file(d, PROBS_FILE)  # keyed by the weights' sha256
     if f.is_file():
         return load_npy(f)
+    corpus = _corpus(dataset, data_dir)  # read only on a cache miss
     splits = data.corpus_splits(corpus, SPLIT["batch_size"], SPLIT["seq_length"], SPLIT["split_mode"])
     log.info("computing the test probabilities of the shipped %s (once; cached in %s)", d.name, f.parent)
     probs = nnn_test_probs(d / NNN_MODEL_FILE, splits.test)

@@ -34,7 +34,7 @@ from typing import Iterator
 import numpy as np
 
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.store import Store, atomic_path, atomic_write_bytes, atomic_write_json, read_json
+from rnnviz_lib.store import Store, atomic_path, atomic_write_bytes, atomic_write_json, read_json, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -135,14 +135,6 @@ def byte_label(b: int) -> str:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ----------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rnnviz_lib import models, paper, report, train
+from rnnviz_lib import data, models, paper, report, train
 from rnnviz_lib.config import load_profile
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import Run, Store
@@ -269,10 +269,18 @@ def skip_finished(configs, store: Store) -> tuple[list[dict | None], list[int]]:
     runs left to train."""
     results: list[dict | None] = [None] * len(configs)
     todo = []
+    corpora = {}  # each dataset's corpus read once, for the corpus check of its finished runs
+
+    def corpus_of(c):
+        key = (c.dataset, c.data_dir)
+        if key not in corpora:
+            corpora[key] = data.load_corpus(c.dataset, c.data_dir or None, store=store, download_ok=False)
+        return corpora[key]
+
     for i, cfg in enumerate(configs):
         d = train.run_dir(cfg, store, create=False)
         if train.is_finished(d):
-            why = train.corpus_mismatch(d, cfg, store)  # a run of other text is refused, never reused
+            why = train.corpus_mismatch(d, cfg, store, lambda c=cfg: corpus_of(c))  # a run of other text is refused
             results[i] = {"config": cfg, "run_dir": str(d), "status": "failed" if why else "skipped",
                           "error": why or "", "seconds": 0.0}
         else:

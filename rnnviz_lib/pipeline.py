@@ -311,16 +311,16 @@ def _scorecard_html(store: Store, profile: str, link) -> str:
     out.append("<p>Each verdict is computed from the numbers of the tables below by the rules in "
                "<code>rnnviz_lib/analysis/scorecard.py</code>: " + ", ".join(
                    f"{int(counts.get(v, 0))} {esc(v)}" for v in VERDICT_CLASS) + f". <span class='meta'>({files})</span></p>")
-    heads = ["claim", "dataset", "paper", "ours", "verdict", "reason", "rests on"]
-    out.append("<table class='scorecard'><colgroup>" + "".join(f"<col class='c-{i}'>" for i in range(len(heads)))
-               + "</colgroup><tr>" + "".join(f"<th>{c}</th>" for c in heads) + "</tr>")
+    cols = {"claim": "claim", "dataset": "dataset", "paper": "paper", "ours": "ours", "verdict": "verdict",
+            "reason": "reason", "models": "rests on"}  # card column (the cell's class): header
+    out.append("<table class='scorecard'><colgroup>" + "".join(f"<col class='c-{i}'>" for i in range(len(cols)))
+               + "</colgroup><tr>" + "".join(f"<th>{h}</th>" for h in cols.values()) + "</tr>")
     for _, r in card.iterrows():
         cls = VERDICT_CLASS.get(str(r["verdict"]), "")
-        claim = f"<b>{esc(_text(r.get('claim')))}</b> {esc(_text(r.get('statement')))}"
-        cells = [claim, *(esc(_text(r.get(c))) for c in ("dataset", "paper", "ours", "verdict", "reason")),
-                 _models_cell(_text(r.get("models")))]
-        out.append(f"<tr class='{cls}'>" + "".join(f"<td class='{c}'>{v}</td>" for c, v in zip(
-            ["claim", "dataset", "paper", "ours", "verdict", "reason", "models"], cells)) + "</tr>")
+        cells = {c: esc(_text(r.get(c))) for c in cols}
+        cells["claim"] = f"<b>{cells['claim']}</b> {esc(_text(r.get('statement')))}"
+        cells["models"] = _models_cell(_text(r.get("models")))
+        out.append(f"<tr class='{cls}'>" + "".join(f"<td class='{c}'>{v}</td>" for c, v in cells.items()) + "</tr>")
     out.append("</table>")
     return "\n".join(out)
 
@@ -376,9 +376,8 @@ def _glance_html(store: Store, profile: str, figures: list[dict], nb_href, img_s
             f"<span class='{cls}'>{int(counts.get(v, 0))} {esc(v)}</span>" for v, cls in VERDICT_CLASS.items())
             + f"<a href='#scorecard'>the {len(card)} claims</a> · <a href='{nb_href('09_scorecard')}'>notebook "
             "09_scorecard</a></p>")
-    shown = sorted((f for f in figures if f["name"].startswith(GLANCE_FIGURES)),
-                   key=lambda f: (GLANCE_FIGURES.index(next(p for p in GLANCE_FIGURES if f["name"].startswith(p))),
-                                  f["name"]))
+    shown = [f for prefix in GLANCE_FIGURES for f in sorted(figures, key=lambda f: f["name"])
+             if f["name"].startswith(prefix)]  # Table 1's first, each dataset in name order
     if not shown and card is None:
         out.append("<p>Nothing to show yet: the notebooks have not made Table 1, Table 2 or the scorecard.</p>")
     out.append("<div class='glance'>")
@@ -386,10 +385,11 @@ def _glance_html(store: Store, profile: str, figures: list[dict], nb_href, img_s
         png = f["dir"] / f["files"].get("png", "")
         what = "Table 1: ours − paper" if f["name"].startswith("table1_") else "Table 2: ours and the paper's by n"
         nb = f.get("notebook") or ""
-        out.append(f"<figure id='glance-{esc(f['name'])}'><a href='{nb_href(nb) if nb else '#figure-' + esc(f['name'])}'>"
-                   f"<img src='{img_src(png)}' alt='{esc(f['name'])}'></a><figcaption><b>{esc(what)}</b> "
-                   f"({esc(f['name'].rsplit('_', 1)[-1])}) · <a href='{nb_href(nb)}'>notebook {esc(nb)}</a>"
-                   "</figcaption></figure>")
+        href = nb_href(nb) if nb else f"#figure-{esc(f['name'])}"  # its notebook, else the figure below
+        source = f" · <a href='{href}'>notebook {esc(nb)}</a>" if nb else ""
+        out.append(f"<figure id='glance-{esc(f['name'])}'><a href='{href}'><img src='{img_src(png)}' "
+                   f"alt='{esc(f['name'])}'></a><figcaption><b>{esc(what)}</b> "
+                   f"({esc(f['name'].rsplit('_', 1)[-1])}){source}</figcaption></figure>")
     out.append("</div></section>")
     return "\n".join(out)
 

@@ -35,15 +35,16 @@ from pathlib import Path
 from rnnviz_lib import baselines, data, grid, paper, provenance, train
 from rnnviz_lib.config import artifact_name, config_hash
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.store import (BEST_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, REPO, Run, Store, atomic_write_json,
-                              read_json, shipped_dir, shipped_restore)
+from rnnviz_lib.store import (BEST_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, NNN_MODEL_FILE, REPO,
+                              SHIPPED_BASELINES, Run, Store, atomic_write_json, read_json, sha256_file, shipped_dir,
+                              shipped_restore)
 
 log = logging.getLogger(__name__)
 
 FILES = (CONFIG_FILE, METRICS_FILE, HISTORY_FILE, BEST_FILE)  # what a shipped run keeps of its folder
 BUDGET_BYTES = 60 * 1024 * 1024  # all shipped runs and baselines together
-BASELINES_DIR = "baselines"  # data/runs/baselines/: shipped n-NN baselines
-BASELINE_FILES = (METRICS_FILE, HISTORY_FILE, baselines.NNN_MODEL_FILE)  # test probabilities are recomputed
+BASELINES_DIR = SHIPPED_BASELINES  # data/runs/baselines/: shipped n-NN baselines
+BASELINE_FILES = (METRICS_FILE, HISTORY_FILE, NNN_MODEL_FILE)  # test probabilities are recomputed
 
 
 def default_dir() -> Path:
@@ -76,8 +77,7 @@ def _entry(run: Path, profile: str, unrecorded: str) -> dict:
             s["commit"], s["note"] = unrecorded, "not recorded by the training code; given when the run was shipped"
     ident = cfg["identity_hash"]
     paper_v = paper_value(cfg["dataset"], cfg["cell"], cfg["layers"], cfg["size"])
-    files = {f: {"sha256": data.sha256_file(run / f), "bytes": (run / f).stat().st_size} for f in FILES}
-    finished = _dt.datetime.fromtimestamp((run / METRICS_FILE).stat().st_mtime, _dt.timezone.utc)
+    files = _file_records(run, FILES)
     return {
         "model": model_key(cfg), "slug": m.get("slug"), "profile": profile, "identity_hash": ident,
         "test_loss": m["test_loss"], "test_bootstrap_std": m.get("test_bootstrap_std"), "paper": paper_v,
@@ -86,7 +86,7 @@ def _entry(run: Path, profile: str, unrecorded: str) -> dict:
         "hidden": m.get("hidden"), "commit": segments[-1].get("commit"), "segments": segments,
         "engine": m.get("engine", "reference"), "precision": cfg.get("precision", "fp32"), "torch": m.get("torch"),
         "machine": m.get("machine") or f"{provenance.machine()['processor']} (the shipping machine; the run did not record it)",
-        "device": m.get("device"), "train_time_s": m.get("train_time_s"), "finished": finished.isoformat(timespec="seconds"),
+        "device": m.get("device"), "train_time_s": m.get("train_time_s"), "finished": _finished(run),
         "retrain": (f"rnnviz grid --profile {profile} --dataset {cfg['dataset']} --only "
                     f"{grid.model_name(cfg['cell'], int(cfg['layers']), int(cfg['size']))} --retrain --device cpu"),
         "files": files,
@@ -207,7 +207,6 @@ def _nnn_entry(d: Path, corpus, n: int, params: dict, profile: str) -> dict:
     ident = baselines.nnn_identity(corpus, n, params)
     paper_v = paper.TABLE2.get(corpus.name, {}).get("n-NN", {}).get(int(n))
     segments = list(m.get("segments") or [])
-    finished = _dt.datetime.fromtimestamp((d / METRICS_FILE).stat().st_mtime, _dt.timezone.utc)
     return {
         "model": f"{corpus.name}-nnn-{n}", "kind": "nnn", "dataset": corpus.name, "n": int(n),
         "hidden": m["hidden"], "profile": profile, "identity": ident, "identity_hash": config_hash(ident),
@@ -217,10 +216,20 @@ def _nnn_entry(d: Path, corpus, n: int, params: dict, profile: str) -> dict:
         "best_val_loss": m["best_val_loss"], "best_step": m["best_step"], "steps": m["steps"],
         "commit": (m.get("code") or {}).get("commit"), "segments": segments, "torch": m.get("torch"),
         "machine": m.get("machine"), "device": m.get("device"), "threads": m.get("threads"),
-        "train_time_s": m.get("train_seconds"), "finished": finished.isoformat(timespec="seconds"),
+        "train_time_s": m.get("train_seconds"), "finished": _finished(d),
         "retrain": f"rnnviz nnn --profile {profile} --dataset {corpus.name} --n {n} --force",
-        "files": {f: {"sha256": data.sha256_file(d / f), "bytes": (d / f).stat().st_size} for f in BASELINE_FILES},
+        "files": _file_records(d, BASELINE_FILES),
     }
+
+
+def _file_records(d: Path, files) -> dict:
+    """{file: {"sha256", "bytes"}} of a shipped folder's files, as the manifest keeps them."""
+    return {f: {"sha256": sha256_file(d / f), "bytes": (d / f).stat().st_size} for f in files}
+
+
+def _finished(d: Path) -> str:
+    """When the folder's run finished: its metrics file's time, UTC."""
+    return _dt.datetime.fromtimestamp((d / METRICS_FILE).stat().st_mtime, _dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def verify(root: Path | None = None, profile: str | None = "paper") -> list[str]:
@@ -272,7 +281,7 @@ def _verify_files(d: Path, files: dict, problems: list) -> None:
         p = d / f
         if not p.is_file():
             problems.append(f"{p}: missing")
-        elif p.stat().st_size != want["bytes"] or data.sha256_file(p) != want["sha256"]:
+        elif p.stat().st_size != want["bytes"] or sha256_file(p) != want["sha256"]:
             problems.append(f"{p}: sha256 differs from MANIFEST.json (damaged or edited); {shipped_restore(p)}")
 
 

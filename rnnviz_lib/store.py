@@ -20,6 +20,8 @@ from a shipped run (its test probabilities) under ``artifacts/shipped-cache/<run
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import io
 import json
 import logging
@@ -56,6 +58,8 @@ SNAPSHOTS_DIR = "snapshots"
 PROBS_FILE = "test_probs.npy"
 METRICS_FILE = "metrics.json"
 DIVERGED_FILE = "diverged.json"
+NNN_MODEL_FILE = "model.pt"  # an n-NN baseline's {"hparams", "state_dict"} of its best-validation weights
+SHIPPED_BASELINES = "baselines"  # shipped baselines: data/runs/baselines/<name>/, beside the shipped runs
 
 
 def shipped_dir() -> Path | None:
@@ -78,23 +82,30 @@ def shipped_run(name: str) -> Path | None:
 
 
 def shipped_baseline(name: str) -> Path | None:
-    """The shipped baseline folder called ``name`` (``data/runs/baselines/<name>``), or None."""
-    d = shipped_dir()
-    return d / "baselines" / name if d is not None and (d / "baselines" / name / METRICS_FILE).is_file() else None
+    """The finished shipped baseline called ``name`` (``data/runs/baselines/<name>``), or None."""
+    return shipped_run(f"{SHIPPED_BASELINES}/{name}")
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def _digest(path: str, mtime_ns: int, size: int) -> str:  # keyed by the file's stat: an edit rehashes
+    return sha256_file(path)
 
 
 def weights_digest(run_dir, n: int = 12) -> str:
     """The first ``n`` hex digits of the sha256 of a run's best weights (``best.pt``, or an n-NN's
     ``model.pt``); ``none`` when it has neither. Keys caches by content, not by name."""
-    import hashlib
-
-    for f in (Path(run_dir) / BEST_FILE, Path(run_dir) / "model.pt"):
+    for f in (Path(run_dir) / BEST_FILE, Path(run_dir) / NNN_MODEL_FILE):
         if f.is_file():
-            h = hashlib.sha256()
-            with open(f, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-            return h.hexdigest()[:n]
+            st = f.stat()
+            return _digest(str(f), st.st_mtime_ns, st.st_size)[:n]
     return "none"
 
 
@@ -297,7 +308,7 @@ class Store:
         ship = shipped_dir() if shipped else None
         for base in [self.artifacts_dir / "runs", *([ship] if ship is not None else [])]:
             for d in sorted(base.glob("*")) if base.is_dir() else []:
-                if base == ship and d.name == "baselines":
+                if base == ship and d.name == SHIPPED_BASELINES:
                     continue  # shipped baselines (data/runs/baselines/) are not training runs
                 if d.is_dir() and not d.name.startswith(".") and d.name not in seen and (not finished or (d / METRICS_FILE).is_file()):
                     seen[d.name] = d

@@ -186,13 +186,15 @@ def corpus_mismatch(run: Path, config: TrainConfig, store: Store | None = None, 
     A run's identity names its dataset (``wp``, ``lk`` or a file's path), not the text: a file
     edited since, or an LK corpus rebuilt from another kernel, keeps the name. The run's
     ``config.json`` records the sha256 of the corpus it trained on (runs written before that
-    record cannot be checked and are taken as they are)."""
+    record cannot be checked and are taken as they are). ``corpus``: the corpus, or a callable
+    that returns it (read only when the run has a record to compare)."""
     f = Path(run) / CONFIG_FILE
     if not f.is_file():
         return None
     trained = read_json(f).get("corpus_sha256")
     if not trained:
         return None
+    corpus = corpus() if callable(corpus) else corpus
     corpus = corpus or data.load_corpus(config.dataset, config.data_dir or None, store=store, download_ok=False)
     if corpus.sha256 == trained:
         return None
