@@ -15,13 +15,13 @@ What it does, in one process, on the paper's recipe (B = S = 100, WP, K = 87):
    validation forward per batch;
 2. fast: the same models as ``fast.Stepper`` steps (``fast.make_stepper``) (stacked/batched cells, embedding input,
    CUDA-graph step), each alone, then all of them at once with ``--streams`` concurrent CUDA
-   streams (one thread each, as ``fast.run_fast`` runs groups), and a stack of 3 same-shape models
+   streams (one thread each, as ``fast_executor.run_fast`` runs groups), and a stack of 3 same-shape models
    (the grid's dropout variants of one model);
 3. projection of the whole paper grid (36 models × WP and LK, 50 epochs; 128-row and 2-layer
    models interpolated from the measured ones) for the sequential reference and the fast path
    under the measured concurrency, with the critical path (the longest single model) as a
    floor; peak device memory of the concurrent run;
-4. equivalence: ``train.train_run`` (reference) against ``fast.run_fast`` on a fixed short
+4. equivalence: ``train.train_run`` (reference) against ``fast_executor.run_fast`` on a fixed short
    schedule (``--eq-steps`` steps, val over 5 batches) for LSTM/GRU/RNN at two sizes: the best
    validation losses must agree within 0.01 nats.
 
@@ -113,7 +113,7 @@ STANDINS = _standins()
 
 import torch
 
-from rnnviz_lib import data, fast, models, train
+from rnnviz_lib import data, fast, fast_executor, models, train
 from rnnviz_lib.store import Store
 
 EQ_TOL = 0.01  # nats
@@ -343,7 +343,7 @@ def equivalence(base: dict, sizes, eq_steps: int, dev, graphs: bool, streams: in
         walls = {"model": "(wall, all)", "ref_s": t_ref}
         for engine in engines:
             t0 = time.perf_counter()
-            res = fast.run_fast(cfgs, Store(Path(tmp) / engine), streams=streams, graphs=graphs, engine=engine,
+            res = fast_executor.run_fast(cfgs, Store(Path(tmp) / engine), streams=streams, graphs=graphs, engine=engine,
                                 tf32=tf32)
             walls[f"{engine}_s"] = time.perf_counter() - t0
             for c, r, f in zip(cfgs, ref, res):

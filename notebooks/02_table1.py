@@ -24,12 +24,12 @@ digits: int = 3  # decimals in the table
 # %%
 from IPython.display import Markdown, display
 
-from rnnviz_lib import grid, plotting, report
+from rnnviz_lib import grid, plotting, report, table1
 from rnnviz_lib.store import Store
 
 store = Store()
 summary = grid.summary(grid.expand(profile, extras=False), store)  # extra runs (other recipes) are not Table 1's
-tables = {ds: grid.table1(summary, ds) for ds in grid.datasets(profile)}
+tables = {ds: table1.frames(summary, ds) for ds in grid.datasets(profile)}
 for ds, (ours, pap, compare) in tables.items():
     store.save_table(report.compare_frame(ours, pap, digits), f"table1_{ds}", profile,
                      f"Table 1 ({ds}): test cross-entropy in nats, ours (paper, Δ); rows: size, columns: cell-depth.")
@@ -54,7 +54,7 @@ for ds, (ours, pap, compare) in tables.items():
 
 # %%
 for ds in tables:
-    per_model = grid.table1_models(summary, ds)
+    per_model = table1.per_model(summary, ds)
     store.save_table(per_model, f"table1_models_{ds}", profile,
                      f"Table 1 ({ds}) one model per row: ours ± bootstrap std, the paper's, the difference, the run's origin.")
     display(Markdown(f"**{ds}**: {(per_model['origin'] == 'shipped').sum()} shipped run(s), "
@@ -63,10 +63,10 @@ for ds in tables:
 
 # %%
 for ds, (ours, pap, compare) in tables.items():
-    checks = grid.findings(ours, pap)
+    checks = table1.findings(ours, pap)
     store.save_table(checks, f"table1_findings_{ds}", profile,
                      f"The paper's Table 1 findings on {ds}, counted over the models both tables have.")
-    display(Markdown(f"**{ds}**\n\n" + "\n".join(f"- {t}" for t in grid.findings_text(checks))))
+    display(Markdown(f"**{ds}**\n\n" + "\n".join(f"- {t}" for t in table1.findings_text(checks))))
     display(checks)
 
 # %% [markdown]

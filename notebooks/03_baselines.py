@@ -32,7 +32,7 @@ rnn_reference: str = ""  # when `profile` has no RNN scored on the whole test se
 import pandas as pd
 from IPython.display import Markdown, display
 
-from rnnviz_lib import baselines, paper, plotting, report
+from rnnviz_lib import baselines, paper, plotting, report, runs
 from rnnviz_lib.data import load_available
 from rnnviz_lib.store import Store
 
@@ -139,9 +139,9 @@ for ds in corpora:
     ours, theirs = (f.rename(index=own_row) for f in
                     baselines.table2_frames(ds, ngram[ds]["orders"], nnn[ds]["losses"], extra=extra.get(ds)))
     store.save_table(ours.round(4), f"table2_{ds}_ours", profile, f"Table 2 ({ds}): our test cross-entropy (nats).")
-    rnn = baselines.best_rnn(ds, profile, store)
+    rnn = runs.best_rnn(ds, profile, store)
     if rnn is None and rnn_reference and rnn_reference != profile:  # asked for: another profile's runs, named
-        rnn = baselines.best_rnn(ds, rnn_reference, store)
+        rnn = runs.best_rnn(ds, rnn_reference, store)
     rnn_label = rnn and (rnn["slug"] if rnn["profile"] == profile else f"{rnn['slug']}, profile {rnn['profile']}")
     ax = plotting.plot_loss_vs_context(
         ours, theirs if ds in paper.TABLE2 else None,

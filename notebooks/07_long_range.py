@@ -35,6 +35,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from rnnviz_lib import data, plotting, train
+from rnnviz_lib.runs import Run
 from rnnviz_lib.analysis import errors, longrange
 from rnnviz_lib.store import Store
 
@@ -112,7 +113,7 @@ else:
 
 # %%
 if kl_table is not None:
-    per_epoch = int(store.run(snap_run["path"]).config.get("max_train_batches") or 0)
+    per_epoch = int(Run(snap_run["path"], store).config.get("max_train_batches") or 0)
     full = data.corpus_splits(corpora[kl_dataset]).train.n_batches  # batches in a whole epoch
     closest, verdict_5b = longrange.kl_summary(kl_table, per_epoch, full)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnnviz_lib import data, evaluate, paper, provenance, report
+from rnnviz_lib import buildinfo, data, evaluate, paper, report
 from rnnviz_lib.config import load_profile
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.ngram import KneserNeyLM
@@ -263,8 +263,8 @@ def run_nnn(dataset, ns, params: dict | None = None, store: Store | None = None,
                     best_val_loss=m.best_val_loss_, best_step=m.best_step_, steps=m.n_steps_,
                     train_seconds=m.train_seconds_, device=device, threads=threads,
                     n_params=sum(t.numel() for t in m.module_.parameters()),
-                    code=provenance.code_version(), torch=str(torch.__version__),
-                    machine=provenance.machine()["processor"], segments=segments))
+                    code=buildinfo.code_version(), torch=str(torch.__version__),
+                    machine=buildinfo.machine()["processor"], segments=segments))
             mt = read_json(d / METRICS_FILE)
             res["val"].setdefault(n, {})[H] = mt["best_val_loss"]
             res["train_seconds"].setdefault(n, {})[H] = mt["train_seconds"]
@@ -281,9 +281,9 @@ def _start_segment(d: Path, device: str, threads) -> list[dict]:
 
     f = d / SEGMENTS_FILE
     earlier = read_json(f) if f.is_file() and (d / CHECKPOINT_FILE).is_file() else []
-    code = provenance.code_version()
+    code = buildinfo.code_version()
     seg = {"commit": code["commit"], "dirty": code["dirty"], "torch": str(torch.__version__),
-           "machine": provenance.machine()["processor"], "device": device, "threads": threads,
+           "machine": buildinfo.machine()["processor"], "device": device, "threads": threads,
            "resumed": (d / CHECKPOINT_FILE).is_file(),
            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     segments = [*earlier, seg]
@@ -423,22 +423,6 @@ def origin_label(origins) -> str:
     """``shipped``, ``trained here`` or ``shipped and trained here`` for a set of n-NN origins."""
     kinds = {"shipped" if o == "shipped" else "trained here" for o in origins}
     return " and ".join(sorted(kinds)) or "trained here"
-
-
-def best_rnn(dataset: str, profile, store: Store | None = None) -> dict | None:
-    """The finished RNN of ``profile``'s grid (``Store.finished_runs``: the store's and the shipped
-    ones, never another profile's) scored on the whole test set with the lowest test loss on
-    ``dataset``, as ``{"slug", "test_loss", "path", "profile"}``; None when there is none."""
-    store = store or Store()
-    best = None
-    for run in store.finished_runs(dataset, profile):
-        m = run.metrics
-        if run.config.get("max_test_batches", 0):
-            continue  # scored on part of the test set: not comparable with the baselines
-        if best is None or m["test_loss"] < best["test_loss"]:
-            best = {"slug": m.get("slug", run.name), "test_loss": float(m["test_loss"]), "path": str(run.path),
-                    "profile": run.profile}
-    return best
 
 
 # ----------------------------------------------------------------------------------------

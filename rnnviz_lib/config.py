@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from rnnviz_lib import paper
 from rnnviz_lib.errors import RnnvizError
 
 PROFILES = ("smoke", "quick", "paper")
@@ -175,3 +176,118 @@ def rehearse_profile(prof: dict) -> dict:
     out["notebooks"] = nbs
     out.setdefault("common", {})
     return out
+
+
+# ----------------------------------------------------------------------------------------
+# TrainConfig: one model and its training schedule (what a run's identity hashes)
+# ----------------------------------------------------------------------------------------
+GRU_VARIANTS = ("torch", "paper")  # reset gate after U (nn.GRU) or before it (the paper's equations)
+MATCHINGS = ("row", "depth")  # parameter matching: the whole grid row, or cell types at equal depth
+SPLIT_MODES = ("charrnn", "contiguous")
+# Fields that say where/how a run executes, not what it computes: left out of the identity.
+EXECUTION_FIELDS = ("device", "checkpoint_every", "data_dir", "show_progress", "threads", "engine")
+DEVICES = ("auto", "cpu", "cuda")
+ENGINES = ("auto", "reference", "cpu_step")
+PRECISIONS = ("fp32", "bf16")
+
+
+def is_named_dataset(dataset: str) -> bool:
+    """Is ``dataset`` one of the paper's corpora (wp, lk) rather than the path of a text file?"""
+    return dataset in paper.DATA
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """One model and its training schedule. Defaults are the paper's recipe (PAPER.md §3)."""
+
+    dataset: str = "wp"  # wp, lk or the path of a text file
+    cell: str = "lstm"  # lstm, rnn, gru
+    layers: int = 1  # L
+    size: int = 64  # the grid row (64/128/256/512): the parameter budget, not the width
+    hidden: int = 0  # H; 0 = parameter-matched width for (cell, layers, size), see models.width_for
+    matching: str = "row"  # row (PAPER.md §2) or depth (match cell types at equal depth only)
+    gru_variant: str = "torch"  # torch (reset after U, nn.GRU) or paper (reset before U)
+    dropout: float = 0.0  # between layers and before the classifier
+    lr: float = 2e-3
+    rmsprop_alpha: float = 0.95  # RMSProp smoothing constant (char-rnn's decay_rate)
+    rmsprop_eps: float = 1e-8
+    lr_decay: float = 0.95  # multiply lr after each epoch ...
+    lr_decay_after: int = 10  # ... from this (1-based) epoch on
+    epochs: int = 50
+    batch_size: int = 100  # B
+    seq_length: int = 100  # S
+    grad_clip: float = 5.0  # element-wise clip of every gradient to [-clip, clip]
+    init_range: float = 0.08
+    seed: int = 123
+    split_mode: str = "charrnn"
+    max_train_batches: int = 0  # per epoch; 0 = the whole training split
+    max_eval_batches: int = 0  # per validation pass; 0 = the whole validation split
+    max_test_batches: int = 0  # test pass; 0 = the whole test split (the contract's (B, T))
+    eval_every: int = 0  # also evaluate every N steps; 0 = at each epoch end only
+    patience: int = 0  # stop after this many evaluations without a better val loss; 0 = never
+    snapshot_every: int = 0  # keep weights every N steps ...
+    snapshot_epochs: int = 0  # ... during the first N epochs (Figure 5b); 0 = none
+    # execution (not part of the identity)
+    device: str = "auto"  # auto, cpu, cuda
+    checkpoint_every: int = 200  # steps between checkpoints (plus one at each epoch end)
+    data_dir: str = ""  # folder with raw corpora; "" = $RNNVIZ_DATA_DIR then ./data
+    show_progress: bool = False  # tqdm bar over steps
+    threads: int = 0  # torch CPU threads while this run trains; 0 = leave torch's setting
+    engine: str = "auto"  # training step: reference (autograd over nn.LSTM/GRU/RNN), cpu_step, auto
+    # numerics of the training step (part of the identity unless fp32, so fp32 runs keep their names):
+    # fp32, or bf16 = mixed precision: the forward under torch.autocast(bfloat16) (bf16 matmul operands,
+    # fp32 accumulation), fp32 master weights, gradients, RMSProp state, loss and carried state; every
+    # validation and test pass in fp32
+    precision: str = "fp32"
+
+    def __post_init__(self):
+        if self.cell not in paper.CELLS:
+            raise RnnvizError(f"unknown cell type {self.cell!r}: use one of {', '.join(paper.CELLS)}")
+        if self.gru_variant not in GRU_VARIANTS:
+            raise RnnvizError(f"unknown GRU variant {self.gru_variant!r}: use torch or paper")
+        if self.matching not in MATCHINGS:
+            raise RnnvizError(f"unknown width matching {self.matching!r}: use row or depth")
+        if self.device not in DEVICES:
+            raise RnnvizError(f"unknown device {self.device!r}: use auto, cpu or cuda")
+        if self.engine not in ENGINES:
+            raise RnnvizError(f"unknown engine {self.engine!r}: use auto, reference or cpu_step")
+        if self.precision not in PRECISIONS:
+            raise RnnvizError(f"unknown precision {self.precision!r}: use {' or '.join(PRECISIONS)}")
+        if self.precision != "fp32" and self.engine == "cpu_step":
+            raise RnnvizError(f"engine cpu_step trains in fp32 only (precision {self.precision}); use engine auto "
+                              "or reference")
+        if self.split_mode not in SPLIT_MODES:
+            raise RnnvizError(f"unknown split mode {self.split_mode!r}: use charrnn or contiguous")
+        for name in ("layers", "size", "epochs", "batch_size", "seq_length", "checkpoint_every"):
+            if int(getattr(self, name)) < 1:
+                raise RnnvizError(f"{name} must be at least 1 (got {getattr(self, name)})")
+        if not 0.0 <= self.dropout < 1.0:
+            raise RnnvizError(f"dropout must be in [0, 1) (got {self.dropout})")
+        if self.lr <= 0:
+            raise RnnvizError(f"learning rate must be positive (got {self.lr})")
+
+    def identity(self) -> dict:
+        """The fields that determine the result; the run directory is keyed by their hash."""
+        d = dataclasses.asdict(self)
+        for k in EXECUTION_FIELDS:
+            d.pop(k)
+        if d["precision"] == "fp32":
+            d.pop("precision")  # the identity of every run trained before the field existed
+        return d
+
+    @property
+    def slug(self) -> str:
+        drop = f"-d{self.dropout:g}" if self.dropout else ""
+        gru = "p" if self.cell == "gru" and self.gru_variant == "paper" else ""
+        snap = "-snap" if self.snapshot_every and self.snapshot_epochs else ""  # a run that keeps weight snapshots
+        prec = "" if self.precision == "fp32" else f"-{self.precision}"
+        name = Path(self.dataset).stem if not is_named_dataset(self.dataset) else self.dataset
+        return f"{name}-{self.cell}{gru}{self.layers}-{self.size}{drop}{prec}{snap}"
+
+    def replace(self, **changes) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})

@@ -33,6 +33,8 @@ from typing import Iterator
 
 import numpy as np
 
+from rnnviz_lib import paper
+from rnnviz_lib.config import SPLIT_MODES, is_named_dataset  # noqa: F401 (data's API)
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import Store, atomic_path, atomic_write_bytes, atomic_write_json, read_json, sha256_file
 
@@ -41,7 +43,7 @@ log = logging.getLogger(__name__)
 WP_SHA256 = "fb66ba999dafe24017cdd59e04c56d385a9c8466993d374fd4c6f08b2142985e"
 WP_URL = "https://cs.stanford.edu/people/karpathy/char-rnn/warpeace_input.txt"
 WP_FILENAMES = ("war_and_peace.txt", "warpeace_input.txt")
-LK_BYTES = 6_206_996
+LK_BYTES = paper.DATA["lk"]["symbols"]  # the paper's LK size (PAPER.md §1)
 LK_SEED = 0
 LK_SUBTREE = "kernel/"
 LK_DEBIAN_PACKAGE = "linux-source-6.1"
@@ -55,9 +57,8 @@ LK_REFERENCE_SNAPSHOT = f"https://snapshot.debian.org/package/linux/{LK_REFERENC
 LK_SOURCE_GLOBS = ("linux-source-*.tar.xz", "linux-*.tar.xz", "linux-*.tar.gz", "linux-source-*.deb")
 
 # Split fractions of the paper (PAPER.md §1); user files get WP's.
-FRACTIONS = {"wp": (0.8, 0.1, 0.1), "lk": (0.9, 0.05, 0.05)}
-DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
-SPLIT_MODES = ("charrnn", "contiguous")
+FRACTIONS = {name: facts["fractions"] for name, facts in paper.DATA.items()}
+DEFAULT_FRACTIONS = FRACTIONS["wp"]
 
 
 # ----------------------------------------------------------------------------------------
@@ -452,10 +453,6 @@ def _load_lk(data_dir, store: Store, kernel_source, rebuild: bool = False, fetch
         )
     manifest = build_lk(src, out_dir)
     return _read_file(out_dir / "lk.txt"), str(out_dir / "lk.txt"), manifest
-
-
-def is_named_dataset(dataset: str) -> bool:
-    return dataset in FRACTIONS
 
 
 def load_corpus(

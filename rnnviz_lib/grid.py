@@ -46,10 +46,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from rnnviz_lib import data, models, paper, report, train
+from rnnviz_lib import data, models, paper, train
 from rnnviz_lib.config import load_profile
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.store import Run, Store
+from rnnviz_lib.store import RunFiles, Store
 
 log = logging.getLogger(__name__)
 
@@ -369,7 +369,7 @@ def run_processes(configs, store: Store, keep_going: bool = True, workers: int |
 EXECUTORS: dict[str, Callable] = {"local": run_local, "processes": run_processes}
 # Executors in modules of their own, imported when first asked for (Ray and the GPU stack stay
 # unimported otherwise): name -> (module, function). No module registers itself on import.
-LAZY_EXECUTORS: dict[str, tuple[str, str]] = {"fast": ("rnnviz_lib.fast", "run_fast"),
+LAZY_EXECUTORS: dict[str, tuple[str, str]] = {"fast": ("rnnviz_lib.fast_executor", "run_fast"),
                                               "ray": ("rnnviz_lib.ray_executor", "run_ray")}
 
 
@@ -414,8 +414,8 @@ SUMMARY_COLUMNS = ["dataset", "cell", "layers", "size", "dropout", "hidden", "pa
 
 
 def status_of(d) -> str:
-    """``finished``, ``diverged``, ``partial`` (a checkpoint) or ``missing``: of a run folder or ``Run``."""
-    run = d if isinstance(d, Run) else Run(d)
+    """``finished``, ``diverged``, ``partial`` (a checkpoint) or ``missing``: of a run folder or ``RunFiles``."""
+    run = d if isinstance(d, RunFiles) else RunFiles(d)
     if run.finished:
         return "finished"
     if run.diverged:
@@ -430,7 +430,7 @@ def summary(configs, store: Store | None = None) -> pd.DataFrame:
     store = store or Store()
     rows = []
     for cfg in configs:
-        run = store.run(train.run_dir(cfg, store))
+        run = RunFiles(train.run_dir(cfg, store), store)
         row = {"slug": cfg.slug, "dataset": cfg.dataset, "cell": cfg.cell, "layers": cfg.layers, "size": cfg.size,
                "dropout": cfg.dropout, "status": status_of(run), "run_dir": str(run.path), "precision": cfg.precision}
         if run.started:
@@ -458,7 +458,7 @@ def summary_json(df: pd.DataFrame) -> dict:
     out = {}
     for _, r in select_best(df).iterrows():
         cell, layers, size = r["cell"], int(r["layers"]), int(r["size"])
-        p = paper.TABLE1.get(r["dataset"], {}).get(size, {}).get((cell, layers))
+        p = paper.table1(r["dataset"], cell, layers, size)
         loss = float(r["test_loss"])
         std = r.get("test_bootstrap_std")
         out[f"{r['dataset']}-{model_name(cell, layers, size)}"] = {
@@ -466,18 +466,6 @@ def summary_json(df: pd.DataFrame) -> dict:
             "bootstrap_std": None if std is None or pd.isna(std) else float(std), "origin": r["origin"],
             "run": Path(r["run_dir"]).name, "dropout": float(r["dropout"]), "precision": r.get("precision") or "fp32"}
     return out
-
-
-def table1_models(df: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """Table 1 one model per row for ``dataset``: ours ± bootstrap std, the paper's, Δ, where the
-    run comes from (shipped / store) and its run id."""
-    rows = []
-    for key, v in summary_json(df[df["dataset"] == dataset]).items():
-        rows.append({"model": key.split("-", 1)[1], "ours": v["test_loss"], "bootstrap std": v["bootstrap_std"],
-                     "paper": v["paper"], "diff": v["delta"], "run": v["run"],
-                     "origin": v["origin"] + ("" if v["precision"] == "fp32" else f", {v['precision']}")})
-    cols = ["model", "ours", "bootstrap std", "paper", "diff", "origin", "run"]
-    return pd.DataFrame(rows, columns=cols).set_index("model")
 
 
 def select_best(df: pd.DataFrame) -> pd.DataFrame:
@@ -526,107 +514,6 @@ def histories(configs, store: Store | None = None) -> pd.DataFrame:
             frames.append(f)
     cols = ["slug", "step", "epoch", "train_loss", "val_loss", "lr", "time", "symbols_per_s"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
-
-
-# ----------------------------------------------------------------------------------------
-# Table 1
-# ----------------------------------------------------------------------------------------
-def column_name(cell: str, depth: int) -> str:
-    return f"{cell.upper()}-{int(depth)}"
-
-
-TABLE1_COLUMNS = [column_name(c, d) for c, d in paper.TABLE1_COLUMNS]
-
-
-def paper_table1(dataset: str) -> pd.DataFrame:
-    """The paper's Table 1 for ``dataset`` (nats; NaN where it is blank) in our layout."""
-    rows = paper.TABLE1.get(dataset, {})
-    df = pd.DataFrame(index=pd.Index(SIZES, name="size"), columns=TABLE1_COLUMNS, dtype=float)
-    for size, vals in rows.items():
-        for (c, d), v in vals.items():
-            df.at[size, column_name(c, d)] = float("nan") if v is None else v
-    return df
-
-
-def table1(df: pd.DataFrame, dataset: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Table 1 (test cross-entropy, nats) from a ``summary`` frame, for one dataset.
-
-    Returns
-    -------
-    ours : rows = size, columns = LSTM-1 … GRU-3, the test loss of each model's chosen dropout
-    paper : the paper's values, same layout
-    compare : "ours (paper -, Δ)" strings (``report.compare_frame``)
-    """
-    best = select_best(df[df["dataset"] == dataset])
-    sizes = sorted(set(SIZES) | {int(s) for s in best["size"]})  # rows beyond the paper's stay visible
-    ours = pd.DataFrame(index=pd.Index(sizes, name="size"), columns=TABLE1_COLUMNS, dtype=float)
-    for _, r in best.iterrows():
-        ours.loc[int(r["size"]), column_name(r["cell"], r["layers"])] = float(r["test_loss"])
-    ours = ours.dropna(how="all")
-    if ours.empty:
-        ours = pd.DataFrame(index=pd.Index([], name="size"), columns=TABLE1_COLUMNS, dtype=float)
-    pap = paper_table1(dataset).reindex(ours.index)
-    return ours, pap, report.compare_frame(ours, pap)
-
-
-def _depth_helps(t: pd.DataFrame):
-    hits, n = 0, 0
-    for size in t.index:
-        for c in CELLS:
-            d1 = t.at[size, column_name(c, 1)]
-            deep = [t.at[size, column_name(c, d)] for d in (2, 3)]
-            deep = [v for v in deep if pd.notna(v)]
-            if pd.notna(d1) and deep:
-                n += 1
-                hits += int(min(deep) < d1)
-    return hits, n
-
-
-def _beats(t: pd.DataFrame, a: str, b: str):
-    hits, n = 0, 0
-    for size in t.index:
-        for d in DEPTHS:
-            x, y = t.at[size, column_name(a, d)], t.at[size, column_name(b, d)]
-            if pd.notna(x) and pd.notna(y):
-                n += 1
-                hits += int(x < y)
-    return hits, n
-
-
-def findings(ours: pd.DataFrame, pap: pd.DataFrame) -> pd.DataFrame:
-    """The paper's Table 1 findings as counts over the cells both tables fill.
-
-    Only cells filled in *both* tables are compared, so ours and the paper's count the same
-    pairs. A finding "holds" when it is true in more than half of the pairs.
-    """
-    both = ours.where(pap.notna() & ours.notna())
-    ref = pap.where(ours.notna() & pap.notna())
-    rows = []
-    checks = [
-        ("depth ≥ 2 helps: a 2- or 3-layer model beats the 1-layer one (same cell, same row)", _depth_helps),
-        ("LSTM beats the RNN (same depth, same row)", lambda t: _beats(t, "lstm", "rnn")),
-        ("GRU beats the RNN (same depth, same row)", lambda t: _beats(t, "gru", "rnn")),
-        ("LSTM beats the GRU (same depth, same row; the paper: mixed)", lambda t: _beats(t, "lstm", "gru")),
-    ]
-    for text, fn in checks:
-        h, n = fn(both)
-        hp, npp = fn(ref)
-        rows.append({"finding": text, "ours": f"{h}/{n}", "paper": f"{hp}/{npp}",
-                     "holds (ours)": (h > n / 2) if n else None, "holds (paper)": (hp > npp / 2) if npp else None})
-    return pd.DataFrame(rows).set_index("finding")
-
-
-def findings_text(checks: pd.DataFrame) -> list[str]:
-    """One sentence per finding, from ``findings``."""
-    out = []
-    for text, r in checks.iterrows():
-        if r["holds (ours)"] is None:
-            out.append(f"{text}: no pair of models to compare yet.")
-            continue
-        verdict = "holds" if r["holds (ours)"] else "does not hold"
-        agree = "as in the paper" if r["holds (ours)"] == r["holds (paper)"] else "unlike the paper"
-        out.append(f"{text}: {verdict} in our runs ({r['ours']} pairs; paper {r['paper']}), {agree}.")
-    return out
 
 
 def widths_frame(dataset_K: int, matching: str = "row") -> pd.DataFrame:

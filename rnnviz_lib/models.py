@@ -40,13 +40,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnnviz_lib import paper
+from rnnviz_lib.config import GRU_VARIANTS, MATCHINGS  # noqa: F401 (models' API)
 from rnnviz_lib.errors import RnnvizError
 
 log = logging.getLogger(__name__)
 
-CELLS = ("lstm", "rnn", "gru")
-GRU_VARIANTS = ("torch", "paper")
-MATCHINGS = ("row", "depth")
+CELLS = paper.CELLS
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # weight blocks per cell (rows of W_ih are GATES·H)
 TRACE_KEYS = {"lstm": ("i", "f", "o", "g", "c", "h"), "gru": ("r", "z", "n", "h"), "rnn": ("pre", "h")}
 _MODULES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}

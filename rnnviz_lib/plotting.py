@@ -465,7 +465,7 @@ def plot_training_curves(hist, value: str = "val_loss", title: str = "", ax=None
 
 def plot_table1_delta(ours, paper, title: str = "", ax=None):
     """Table 1 as a heatmap of ours − paper (nats) per cell, annotated; rows size, columns
-    cell-depth (the frames of ``grid.table1``). Red: our model is worse than the paper's."""
+    cell-depth (the frames of ``table1.frames``). Red: our model is worse than the paper's."""
     diff = (ours - paper.reindex(index=ours.index, columns=ours.columns)).astype(float)
     ax = _ax(ax, (8, 1.2 + 0.5 * max(len(diff), 1)))
     finite = diff.to_numpy()[np.isfinite(diff.to_numpy())]

@@ -17,7 +17,7 @@ Layout (``store.shipped_dir()``, ``data/runs/`` of the repository)::
 
 A run is shipped as the training code wrote it: the four files are copied byte for byte, never
 edited (no optimizer state, no checkpoint, no per-symbol arrays: test probabilities are
-recomputed from the best weights, see ``store.Run.probs``). Each manifest entry records the config
+recomputed from the best weights, see ``runs.Run.probs``). Each manifest entry records the config
 hash, the git commit(s) and engine(s) that trained the run (``segments``, from the run's
 metrics), torch, the machine, the training wall time, when it finished, the command that
 retrains it, and the sha256 and size of every file. ``tests/test_shipped.py`` re-evaluates every
@@ -32,11 +32,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from rnnviz_lib import baselines, data, grid, paper, provenance, train
+from rnnviz_lib import baselines, buildinfo, data, grid, paper, train
 from rnnviz_lib.config import artifact_name, config_hash
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import (BEST_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, NNN_MODEL_FILE, REPO,
-                              SHIPPED_BASELINES, Run, Store, atomic_write_json, read_json, sha256_file, shipped_dir,
+                              SHIPPED_BASELINES, RunFiles, Store, atomic_write_json, read_json, sha256_file, shipped_dir,
                               shipped_restore)
 
 log = logging.getLogger(__name__)
@@ -62,12 +62,12 @@ def model_key(cfg: dict) -> str:
 
 
 def paper_value(dataset: str, cell: str, layers: int, size: int):
-    v = paper.TABLE1.get(dataset, {}).get(int(size), {}).get((cell, int(layers)))
+    v = paper.table1(dataset, cell, int(layers), int(size))
     return None if v is None else float(v)
 
 
 def _entry(run: Path, profile: str, unrecorded: str) -> dict:
-    cfg, m = Run(run).config, Run(run).metrics
+    cfg, m = RunFiles(run).config, RunFiles(run).metrics
     segments = list(m.get("segments") or [])
     if not segments:  # trained by code that kept no segment record
         segments = [{"step": 0, "commit": (m.get("code") or {}).get("commit"), "engine": m.get("engine"),
@@ -85,7 +85,7 @@ def _entry(run: Path, profile: str, unrecorded: str) -> dict:
         "epochs_done": m.get("epochs_done"), "stopped": m.get("stopped"), "params": m.get("params"),
         "hidden": m.get("hidden"), "commit": segments[-1].get("commit"), "segments": segments,
         "engine": m.get("engine", "reference"), "precision": cfg.get("precision", "fp32"), "torch": m.get("torch"),
-        "machine": m.get("machine") or f"{provenance.machine()['processor']} (the shipping machine; the run did not record it)",
+        "machine": m.get("machine") or f"{buildinfo.machine()['processor']} (the shipping machine; the run did not record it)",
         "device": m.get("device"), "train_time_s": m.get("train_time_s"), "finished": _finished(run),
         "retrain": (f"rnnviz grid --profile {profile} --dataset {cfg['dataset']} --only "
                     f"{grid.model_name(cfg['cell'], int(cfg['layers']), int(cfg['size']))} --retrain --device cpu"),
@@ -111,8 +111,8 @@ def ship(configs, store: Store | None = None, profile: str = "paper", root: Path
     shipped = []
     for cfg in configs:
         own = store.artifact_dir("runs", cfg.slug, cfg.identity(), create=False)
-        if not Run(own).finished:
-            if Run(root / own.name).finished:
+        if not RunFiles(own).finished:
+            if RunFiles(root / own.name).finished:
                 continue  # shipped already, no store copy
             raise RnnvizError(f"{cfg.slug} has not finished in {store.root} ({own}); train it first")
         if full_only and (cfg.max_train_batches or cfg.max_eval_batches or cfg.max_test_batches):

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 SHIPPED_ENV = "RNNVIZ_SHIPPED_RUNS"
 REPO = Path(__file__).resolve().parent.parent
 
-# The files of a run directory (written only by ``train.train_group``; read through ``Run``)::
+# The files of a run directory (written only by ``train.train_group``; read through ``RunFiles``)::
 #
 #     config.json       the TrainConfig, its identity hash, width H and parameter count
 #     checkpoint.pt     last checkpoint: model, optimizer, RNG, carried state, data position, history
@@ -328,28 +328,6 @@ class Store:
             return self.artifacts_dir / "shipped-cache" / f"{run_dir.name}-{weights_digest(run_dir)}" / name
         return run_dir / name
 
-    def run(self, run_dir, profile: str | None = None) -> "Run":
-        """The run in folder ``run_dir`` (store's or shipped), read through ``Run``; ``profile``
-        labels whose runs it was read as (``finished_runs`` sets it)."""
-        return Run(run_dir, self, profile)
-
-    def finished_runs(self, dataset: str, profile, extras: bool = False) -> list["Run"]:
-        """The finished runs of ``profile``'s grid on ``dataset`` (``grid.run_dirs``: each model's
-        chosen run; with ``extras`` also those of the profile's ``extra:`` grids), never another
-        profile's. Each ``Run.profile`` names the profile. A profile with no ``grid:`` section is
-        an RnnvizError: to read another profile's runs, ask for that profile by name.
-
-        Parameters
-        ----------
-        dataset : "wp", "lk" or a corpus path, as in the run's config
-        profile : profile name / YAML path, or a ``grid:`` dict (required: whose runs)
-        """
-        from rnnviz_lib import grid  # grid maps a profile to its configs; it imports this module
-
-        label = profile if isinstance(profile, str) else str((profile or {}).get("name", "a grid section"))
-        runs = [self.run(d, label) for d in grid.run_dirs(profile, dataset, store=self, extras=extras)]
-        return [r for r in runs if r.finished and r.config.get("dataset") == dataset and "test_loss" in r.metrics]
-
     def tables_dir(self, profile: str) -> Path:
         return self.artifacts_dir / "tables" / profile
 
@@ -397,7 +375,7 @@ class Store:
 
 
 def _holds(name: str, doc: str) -> property:
-    """A read-only ``Run`` property (bool): does the run's folder hold the file ``name``?"""
+    """A read-only ``RunFiles`` property (bool): does the run's folder hold the file ``name``?"""
     return property(lambda run: (run.path / name).is_file(), doc=doc)
 
 
@@ -406,10 +384,11 @@ def _read_list(f: Path) -> list:
     return read_json(f) if f.is_file() else []
 
 
-class Run:
+class RunFiles:
     """One training run folder, read: the only code outside the writer (``train.train_group``)
     that knows a run's file names. A shipped run reads the same; what is recomputed for it (its
-    test probabilities) lives under ``Store.cached_file``.
+    test probabilities) lives under ``Store.cached_file``. This class reads files only;
+    ``runs.Run`` adds what needs the models (``model()``, ``probs()``).
 
     Attributes
     ----------
@@ -423,7 +402,7 @@ class Run:
         self.profile = profile
 
     def __repr__(self) -> str:
-        return f"Run({str(self.path)!r}, profile={self.profile!r})"
+        return f"{type(self).__name__}({str(self.path)!r}, profile={self.profile!r})"
 
     @property
     def name(self) -> str:
@@ -491,41 +470,8 @@ class Run:
             raise RnnvizError(f"{f} does not exist; train the run first (rnnviz train ...) or pick another checkpoint")
         return load_torch(f)
 
-    def model(self, which: str = "best", device="cpu"):
-        """(CharRNN in eval mode, TrainConfig): ``train.load_model`` of this run."""
-        from rnnviz_lib import train
-
-        return train.load_model(self.path, which, device)
-
     @property
     def probs_file(self) -> Path:
         """Where the test probabilities are: in the run, or the store's cache for a shipped run."""
         own = self.path / PROBS_FILE
         return own if own.is_file() else self.store.cached_file(self.path, PROBS_FILE)
-
-    def probs(self) -> np.ndarray:
-        """(B, T) float32 probabilities of the correct test symbols of a finished run. A shipped
-        run's are recomputed once from its best weights (``train.score_test``) and cached."""
-        from rnnviz_lib.errors import RnnvizError
-
-        f = self.probs_file
-        if not f.is_file():
-            if not self.finished or not (self.path / BEST_FILE).is_file():
-                raise RnnvizError(f"{self.path / PROBS_FILE} does not exist; the run has not finished (rerun its "
-                                  "train command)")
-            from rnnviz_lib import train
-
-            log.info("computing the test probabilities of %s (once; cached in %s)", self.name, f.parent)
-            atomic_save_npy(f, train.score_test(self.path, self.store))
-        return load_npy(f)
-
-    def probs_shape(self) -> tuple:
-        """(B, T) of the test probabilities, from the .npy header when the file exists (listing a
-        paper-scale grid reads none of them), else of ``probs()``."""
-        f = self.probs_file
-        if f.is_file():
-            try:
-                return tuple(np.load(f, mmap_mode="r", allow_pickle=False).shape)
-            except (ValueError, OSError, EOFError):
-                pass  # damaged: probs() names the file and the fix
-        return tuple(self.probs().shape)

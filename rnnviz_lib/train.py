@@ -21,7 +21,7 @@ evaluation pass. Dropout between layers and before the classifier. The weights w
 validation loss are kept (early stopping); ``patience`` > 0 also stops training early.
 
 Run directory, ``Store().artifact_dir("runs", slug, cfg.identity())``: its files are named and
-described in ``store.py`` (the ``*_FILE`` constants), read back through ``store.Run``. The last
+described in ``store.py`` (the ``*_FILE`` constants), read back through ``store.RunFiles``. The last
 one written (the metrics) marks the run finished.
 
 Every file is written atomically; killing the process at any moment and rerunning the same
@@ -45,121 +45,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnviz_lib import data, evaluate, models, provenance
-from rnnviz_lib.config import config_hash
+from rnnviz_lib import buildinfo, data, evaluate, models
+from rnnviz_lib.config import (DEVICES, ENGINES, EXECUTION_FIELDS, PRECISIONS, TrainConfig,  # noqa: F401 (train's API)
+                               config_hash)
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import (BEST_FILE, CHECKPOINT_FILE, CONFIG_FILE, DIVERGED_FILE, HISTORY_FILE, METRICS_FILE,
-                              PROBS_FILE, SNAPSHOTS_DIR, Run, Store, atomic_path, atomic_save_npy, atomic_write_json,
-                              load_torch, read_json)
+                              PROBS_FILE, SNAPSHOTS_DIR, RunFiles, Store, atomic_path, atomic_save_npy, atomic_write_json,
+                              load_npy, load_torch, read_json)
 
 log = logging.getLogger(__name__)
 
-# Fields that say where/how a run executes, not what it computes: left out of the identity.
-EXECUTION_FIELDS = ("device", "checkpoint_every", "data_dir", "show_progress", "threads", "engine")
-DEVICES = ("auto", "cpu", "cuda")
-ENGINES = ("auto", "reference", "cpu_step")
-PRECISIONS = ("fp32", "bf16")
 # engine auto: cpu_step for LSTMs of rows below this only. On 2 cores of this project's CPU
 # (benchmarks/results/train_throughput-cpu-rows128-512.json) cpu_step against the fused step is
 # 1.06-1.15x at row 128, 0.78-0.96x at 256 and 0.71-0.76x at 512 for the LSTM, and 1.15-1.67x for
 # every GRU and RNN of rows 128-512.
 CPU_STEP_LSTM_BELOW = 256
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """One model and its training schedule. Defaults are the paper's recipe (PAPER.md §3)."""
-
-    dataset: str = "wp"  # wp, lk or the path of a text file
-    cell: str = "lstm"  # lstm, rnn, gru
-    layers: int = 1  # L
-    size: int = 64  # the grid row (64/128/256/512): the parameter budget, not the width
-    hidden: int = 0  # H; 0 = parameter-matched width for (cell, layers, size), see models.width_for
-    matching: str = "row"  # row (PAPER.md §2) or depth (match cell types at equal depth only)
-    gru_variant: str = "torch"  # torch (reset after U, nn.GRU) or paper (reset before U)
-    dropout: float = 0.0  # between layers and before the classifier
-    lr: float = 2e-3
-    rmsprop_alpha: float = 0.95  # RMSProp smoothing constant (char-rnn's decay_rate)
-    rmsprop_eps: float = 1e-8
-    lr_decay: float = 0.95  # multiply lr after each epoch ...
-    lr_decay_after: int = 10  # ... from this (1-based) epoch on
-    epochs: int = 50
-    batch_size: int = 100  # B
-    seq_length: int = 100  # S
-    grad_clip: float = 5.0  # element-wise clip of every gradient to [-clip, clip]
-    init_range: float = 0.08
-    seed: int = 123
-    split_mode: str = "charrnn"
-    max_train_batches: int = 0  # per epoch; 0 = the whole training split
-    max_eval_batches: int = 0  # per validation pass; 0 = the whole validation split
-    max_test_batches: int = 0  # test pass; 0 = the whole test split (the contract's (B, T))
-    eval_every: int = 0  # also evaluate every N steps; 0 = at each epoch end only
-    patience: int = 0  # stop after this many evaluations without a better val loss; 0 = never
-    snapshot_every: int = 0  # keep weights every N steps ...
-    snapshot_epochs: int = 0  # ... during the first N epochs (Figure 5b); 0 = none
-    # execution (not part of the identity)
-    device: str = "auto"  # auto, cpu, cuda
-    checkpoint_every: int = 200  # steps between checkpoints (plus one at each epoch end)
-    data_dir: str = ""  # folder with raw corpora; "" = $RNNVIZ_DATA_DIR then ./data
-    show_progress: bool = False  # tqdm bar over steps
-    threads: int = 0  # torch CPU threads while this run trains; 0 = leave torch's setting
-    engine: str = "auto"  # training step: reference (autograd over nn.LSTM/GRU/RNN), cpu_step, auto
-    # numerics of the training step (part of the identity unless fp32, so fp32 runs keep their names):
-    # fp32, or bf16 = mixed precision: the forward under torch.autocast(bfloat16) (bf16 matmul operands,
-    # fp32 accumulation), fp32 master weights, gradients, RMSProp state, loss and carried state; every
-    # validation and test pass in fp32
-    precision: str = "fp32"
-
-    def __post_init__(self):
-        models._check_cell(self.cell)
-        if self.gru_variant not in models.GRU_VARIANTS:
-            raise RnnvizError(f"unknown GRU variant {self.gru_variant!r}: use torch or paper")
-        if self.matching not in models.MATCHINGS:
-            raise RnnvizError(f"unknown width matching {self.matching!r}: use row or depth")
-        if self.device not in DEVICES:
-            raise RnnvizError(f"unknown device {self.device!r}: use auto, cpu or cuda")
-        if self.engine not in ENGINES:
-            raise RnnvizError(f"unknown engine {self.engine!r}: use auto, reference or cpu_step")
-        if self.precision not in PRECISIONS:
-            raise RnnvizError(f"unknown precision {self.precision!r}: use {' or '.join(PRECISIONS)}")
-        if self.precision != "fp32" and self.engine == "cpu_step":
-            raise RnnvizError(f"engine cpu_step trains in fp32 only (precision {self.precision}); use engine auto "
-                              "or reference")
-        if self.split_mode not in data.SPLIT_MODES:
-            raise RnnvizError(f"unknown split mode {self.split_mode!r}: use charrnn or contiguous")
-        for name in ("layers", "size", "epochs", "batch_size", "seq_length", "checkpoint_every"):
-            if int(getattr(self, name)) < 1:
-                raise RnnvizError(f"{name} must be at least 1 (got {getattr(self, name)})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise RnnvizError(f"dropout must be in [0, 1) (got {self.dropout})")
-        if self.lr <= 0:
-            raise RnnvizError(f"learning rate must be positive (got {self.lr})")
-
-    def identity(self) -> dict:
-        """The fields that determine the result; the run directory is keyed by their hash."""
-        d = dataclasses.asdict(self)
-        for k in EXECUTION_FIELDS:
-            d.pop(k)
-        if d["precision"] == "fp32":
-            d.pop("precision")  # the identity of every run trained before the field existed
-        return d
-
-    @property
-    def slug(self) -> str:
-        drop = f"-d{self.dropout:g}" if self.dropout else ""
-        gru = "p" if self.cell == "gru" and self.gru_variant == "paper" else ""
-        snap = "-snap" if self.snapshot_every and self.snapshot_epochs else ""  # a run that keeps weight snapshots
-        prec = "" if self.precision == "fp32" else f"-{self.precision}"
-        name = Path(self.dataset).stem if not data.is_named_dataset(self.dataset) else self.dataset
-        return f"{name}-{self.cell}{gru}{self.layers}-{self.size}{drop}{prec}{snap}"
-
-    def replace(self, **changes) -> TrainConfig:
-        return dataclasses.replace(self, **changes)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 def resolve_device(device: str) -> torch.device:
@@ -177,7 +77,7 @@ def run_dir(config: TrainConfig, store: Store | None = None, create: bool = Fals
 
 
 def is_finished(path: Path) -> bool:
-    return Run(path).finished
+    return RunFiles(path).finished
 
 
 def corpus_mismatch(run: Path, config: TrainConfig, store: Store | None = None, corpus=None) -> str | None:
@@ -518,11 +418,11 @@ def train_group(configs, make_stepper: Callable[[list, torch.device], Stepper], 
         raise RnnvizError(f"runs {', '.join(o.name for o in outs)} stopped at different steps "
                           f"({', '.join(str(p.step) for p in progress)}); train them one by one (train_run)")
     # provenance of this stretch of training: where it starts, which code and engine run it
-    code = provenance.code_version()
+    code = buildinfo.code_version()
     for p in progress:
         p.segments = [*p.segments, {"step": p.step, "commit": code["commit"], "dirty": code["dirty"],
                                     "engine": stepper.engine, "device": str(device),
-                                    "torch": str(torch.__version__), "machine": provenance.machine()["processor"],
+                                    "torch": str(torch.__version__), "machine": buildinfo.machine()["processor"],
                                     "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]
     _loop(cfgs, outs, idents, progress, stepper, splits, device, on_step)
     for c, o, p in zip(cfgs, outs, progress):
@@ -702,8 +602,8 @@ def _finish(config: TrainConfig, out: Path, splits, device, st: Progress, engine
         "torch": torch.__version__,
         "slug": config.slug,
         "identity_hash": config_hash(config.identity()),
-        "code": provenance.code_version(),  # as this process first saw it (the last segment's)
-        "machine": provenance.machine()["processor"],
+        "code": buildinfo.code_version(),  # as this process first saw it (the last segment's)
+        "machine": buildinfo.machine()["processor"],
         "segments": st.segments,
     }
     atomic_write_json(out / METRICS_FILE, metrics)
@@ -716,8 +616,8 @@ def _finish(config: TrainConfig, out: Path, splits, device, st: Progress, engine
 # Reading runs
 # ----------------------------------------------------------------------------------------
 def load_config(path) -> TrainConfig:
-    """The TrainConfig of a run directory (``store.Run.config``)."""
-    return TrainConfig.from_dict(Run(path).config)
+    """The TrainConfig of a run directory (``store.RunFiles.config``)."""
+    return TrainConfig.from_dict(RunFiles(path).config)
 
 
 def load_model(path, which: str = "best", device="cpu") -> tuple[models.CharRNN, TrainConfig]:
@@ -726,7 +626,7 @@ def load_model(path, which: str = "best", device="cpu") -> tuple[models.CharRNN,
     which : "best" (best validation, default), "last" (the latest checkpoint), or the file name
         of a snapshot (e.g. "step-0000100.pt", see ``snapshots``).
     """
-    run = Run(path)
+    run = RunFiles(path)
     cfg = run.config
     config = TrainConfig.from_dict(cfg)
     ck = run.weights(which)
@@ -737,7 +637,7 @@ def load_model(path, which: str = "best", device="cpu") -> tuple[models.CharRNN,
 
 def score_test(path, store: Store | None = None) -> np.ndarray:
     """(B, T) float32 probabilities the run's best weights give the correct test symbols, computed
-    on the CPU (``store.Run.probs`` calls this once for a shipped run and caches the result)."""
+    on the CPU (``store.RunFiles.probs`` calls this once for a shipped run and caches the result)."""
     config = load_config(path)
     _, splits = load_splits(config, store)
     model, _ = load_model(path)
@@ -745,20 +645,29 @@ def score_test(path, store: Store | None = None) -> np.ndarray:
 
 
 def load_probs(path, store: Store | None = None) -> np.ndarray:
-    """(B, T) float32 probabilities of the correct test symbols of a finished run (``store.Run.probs``;
-    a shipped run's are recomputed once and kept in the store)."""
-    return Run(path, store).probs()
+    """(B, T) float32 probabilities of the correct test symbols of a finished run. A shipped run's
+    are recomputed once from its best weights (``score_test``) and cached under the store
+    (``RunFiles.probs_file``)."""
+    run = RunFiles(path, store)
+    f = run.probs_file
+    if not f.is_file():
+        if not run.finished or not run.weights_file("best").is_file():
+            raise RnnvizError(f"{run.path / PROBS_FILE} does not exist; the run has not finished (rerun its "
+                              "train command)")
+        log.info("computing the test probabilities of %s (once; cached in %s)", run.name, f.parent)
+        atomic_save_npy(f, score_test(run.path, run.store))
+    return load_npy(f)
 
 
 def load_metrics(path) -> dict:
-    """The metrics of a finished run (``store.Run.metrics``)."""
-    return Run(path).metrics
+    """The metrics of a finished run (``store.RunFiles.metrics``)."""
+    return RunFiles(path).metrics
 
 
 def load_history(path) -> list[dict]:
-    return Run(path).history
+    return RunFiles(path).history
 
 
 def snapshots(path) -> list[dict]:
     """[{"file", "step"}] of a run's weight snapshots, in step order."""
-    return Run(path).snapshots
+    return RunFiles(path).snapshots

@@ -13,7 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from rnnviz_lib import baselines, cli, data, grid, paper, plotting, train  # noqa: E402
+from rnnviz_lib import baselines, cli, data, grid, paper, plotting, runs, train  # noqa: E402
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.evaluate import cross_entropy
 from rnnviz_lib.ngram import KneserNeyLM
@@ -110,10 +110,10 @@ def test_best_rnn_reads_finished_runs(small):
     store = Store()
     prof = {"datasets": [str(small)], "models": ["lstm-1-64"], "dropout": [0.0],
             "train": {"hidden": 12, "epochs": 1, "max_train_batches": 2, "device": "cpu"}}
-    assert baselines.best_rnn(str(small), prof, store) is None
+    assert runs.best_rnn(str(small), prof, store) is None
     (cfg,) = grid.expand(prof)
     run = train.train_run(cfg, store)
-    best = baselines.best_rnn(str(small), prof, store)
+    best = runs.best_rnn(str(small), prof, store)
     assert best["path"] == str(run)
     assert best["test_loss"] == pytest.approx(train.load_metrics(run)["test_loss"])
-    assert baselines.best_rnn("wp", prof, store) is None
+    assert runs.best_rnn("wp", prof, store) is None

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnviz_lib import evaluate, fast, train
+from rnnviz_lib import evaluate, fast, fast_executor, train
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import Store
 
@@ -49,7 +49,7 @@ def test_stack_matches_reference_for_each_cell_at_two_sizes(tmp_path, cell):
     for size in (9, 17):
         cfgs = [_cfg(cell=cell, layers=1, size=size, seed=s) for s in (5, 6)]
         ref = [train.train_run(c, Store(tmp_path / "ref")) for c in cfgs]
-        res = fast.train_stack(cfgs, Store(tmp_path / "fast"))
+        res = fast_executor.train_stack(cfgs, Store(tmp_path / "fast"))
         assert [r["status"] for r in res] == ["done", "done"]
         for c, a, r in zip(cfgs, ref, res):
             assert r["run_dir"] == str(train.run_dir(c, Store(tmp_path / "fast")))
@@ -63,7 +63,7 @@ def test_deep_and_paper_gru_match_reference_and_files_are_the_references(tmp_pat
             _cfg(cell="lstm", layers=3, size=10, seed=4, snapshot_every=2, snapshot_epochs=1)]
     for c in cfgs:
         a = train.train_run(c, Store(tmp_path / "ref"))
-        (r,) = fast.train_stack([c], Store(tmp_path / "fast"))
+        (r,) = fast_executor.train_stack([c], Store(tmp_path / "fast"))
         b = Path(r["run_dir"])
         _same_run(a, b)
         names = sorted(p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file())
@@ -82,7 +82,7 @@ def test_deep_and_paper_gru_match_reference_and_files_are_the_references(tmp_pat
 def test_dropout_variants_stack_and_differ(tmp_path):
     cfgs = [_cfg(cell="lstm", layers=2, size=14, dropout=p, epochs=3) for p in (0.0, 0.3)]
     assert len(fast.make_groups(cfgs, Store(tmp_path))) == 1  # same shape: one stack
-    res = fast.train_stack(cfgs, Store(tmp_path))
+    res = fast_executor.train_stack(cfgs, Store(tmp_path))
     # the dropout-free member is the reference run exactly; the other one learns, differently
     _same_run(train.train_run(cfgs[0], Store(tmp_path / "ref")), res[0]["run_dir"])
     v0, v1 = _vals(res[0]["run_dir"]), _vals(res[1]["run_dir"])
@@ -96,11 +96,11 @@ def test_executor_groups_skips_finished_and_keeps_order(tmp_path):
     groups = fast.make_groups(cfgs, store)
     assert sorted(len(g) for g in groups) == [1, 1, 2]
     train.train_run(cfgs[1], store)
-    res = fast.run_fast(cfgs, store)
+    res = fast_executor.run_fast(cfgs, store)
     assert [r["config"] for r in res] == cfgs
     assert [r["status"] for r in res] == ["done", "skipped", "done", "done"]
     assert all(train.is_finished(train.run_dir(c, store)) for c in cfgs)
-    assert fast.run_fast(cfgs, store)[0]["status"] == "skipped"
+    assert fast_executor.run_fast(cfgs, store)[0]["status"] == "skipped"
 
 
 class _Kill(Exception):
@@ -119,12 +119,12 @@ def test_resume_across_executors(tmp_path):
     full = train.train_run(c, Store(tmp_path / "full"))
     # fast killed after step 4 (checkpoint at 3), the reference resumes it
     with pytest.raises(_Kill):
-        fast.train_stack([c], Store(tmp_path / "a"), on_step=_killer(4))
+        fast_executor.train_stack([c], Store(tmp_path / "a"), on_step=_killer(4))
     _same_run(full, train.train_run(c, Store(tmp_path / "a")))
     # reference killed after step 7 (checkpoint at 6, mid-epoch 2: carried state), fast resumes it
     with pytest.raises(_Kill):
         train.train_run(c, Store(tmp_path / "b"), on_step=_killer(7))
-    (r,) = fast.train_stack([c], Store(tmp_path / "b"))
+    (r,) = fast_executor.train_stack([c], Store(tmp_path / "b"))
     _same_run(full, r["run_dir"])
 
 
@@ -143,11 +143,11 @@ def test_padded_stack_of_different_widths_matches_reference_and_resumes(tmp_path
     ref = [train.train_run(c, Store(tmp_path / "ref")) for c in cfgs]
     # killed after step 4 (checkpoint at 3): each model resumes alone in the reference loop
     with pytest.raises(_Kill):
-        fast.train_stack(cfgs, Store(tmp_path / "fast"), on_step=_killer(4))
+        fast_executor.train_stack(cfgs, Store(tmp_path / "fast"), on_step=_killer(4))
     for c in cfgs[1:]:
         train.train_run(c, Store(tmp_path / "fast"))
     # ... or stacked again (the rest: every member at the same step)
-    res = fast.run_fast(cfgs, Store(tmp_path / "fast"), pad_ratio=3.0)
+    res = fast_executor.run_fast(cfgs, Store(tmp_path / "fast"), pad_ratio=3.0)
     assert [r["status"] for r in res] == ["done", "skipped", "skipped"]
     for a, r in zip(ref, res):
         _same_run(a, r["run_dir"])
@@ -173,14 +173,14 @@ def test_padded_stack_of_different_widths_matches_reference_and_resumes(tmp_path
 def test_cudnn_engine_is_the_reference_with_dropout_and_resumes(tmp_path):
     c = _cfg(cell="lstm", layers=2, size=13, dropout=0.25, seed=21)
     full = train.train_run(c, Store(tmp_path / "ref"))
-    (r,) = fast.train_stack([c], Store(tmp_path / "a"), engine="cudnn")
+    (r,) = fast_executor.train_stack([c], Store(tmp_path / "a"), engine="cudnn")
     _same_run(full, r["run_dir"], tol=1e-6)  # same module, same RNG stream: dropout masks agree too
     with pytest.raises(_Kill):
-        fast.train_stack([c], Store(tmp_path / "b"), engine="cudnn", on_step=_killer(4))
-    (r,) = fast.train_stack([c], Store(tmp_path / "b"), engine="cudnn")
+        fast_executor.train_stack([c], Store(tmp_path / "b"), engine="cudnn", on_step=_killer(4))
+    (r,) = fast_executor.train_stack([c], Store(tmp_path / "b"), engine="cudnn")
     _same_run(full, r["run_dir"], tol=1e-6)
     with pytest.raises(RnnvizError, match="one model per group"):
-        fast.train_stack([c, c.replace(seed=22)], Store(tmp_path / "c"), engine="cudnn")
+        fast_executor.train_stack([c, c.replace(seed=22)], Store(tmp_path / "c"), engine="cudnn")
 
 
 def test_grid_runs_the_fast_executor(tmp_path):
@@ -207,14 +207,14 @@ def test_stacked_forward_is_the_fused_forward():
 
 
 def test_env_options_parse_and_reject(monkeypatch):
-    assert fast.env_options("streams=8, engine=stacked,pad_ratio=2,graphs=off") == {
+    assert fast_executor.env_options("streams=8, engine=stacked,pad_ratio=2,graphs=off") == {
         "streams": 8, "engine": "stacked", "pad_ratio": 2.0, "graphs": False}
     for bad in ("speed=3", "streams=", "streams=many"):
         with pytest.raises(RnnvizError, match="RNNVIZ_FAST"):
-            fast.env_options(bad)
+            fast_executor.env_options(bad)
     monkeypatch.setenv("RNNVIZ_FAST", "engine=warp")
     with pytest.raises(RnnvizError, match="unknown engine"):
-        fast.run_fast([])
+        fast_executor.run_fast([])
 
 
 def test_one_loop_refuses_a_group_whose_runs_stopped_at_different_steps(tmp_path):
@@ -225,5 +225,5 @@ def test_one_loop_refuses_a_group_whose_runs_stopped_at_different_steps(tmp_path
     with pytest.raises(RnnvizError, match="different steps"):
         train.train_group([a, b], lambda nets, device: fast.make_stepper(nets, a, device), store)
     # the executor sees it first and resumes each run on its own
-    assert [r["status"] for r in fast.train_stack([a, b], store)] == ["done", "done"]
+    assert [r["status"] for r in fast_executor.train_stack([a, b], store)] == ["done", "done"]
     _same_run(train.train_run(a, Store(tmp_path / "ref")), train.run_dir(a, store))

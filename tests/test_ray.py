@@ -19,7 +19,7 @@ import pandas as pd
 import psutil
 import pytest
 
-from rnnviz_lib import grid, ray_executor, train
+from rnnviz_lib import grid, ray_executor, table1, train
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import Store
 
@@ -83,7 +83,7 @@ def _kill_at_first_checkpoint(ray, ref, slug: str, run_dir: Path) -> None:
 
 
 def _table1(configs, store: Store) -> pd.DataFrame:
-    ours, _, _ = grid.table1(grid.summary(configs, store), "wp")
+    ours, _, _ = table1.frames(grid.summary(configs, store), "wp")
     return ours
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnviz_lib import data, evaluate, grid, shipped, train
+from rnnviz_lib import data, evaluate, grid, shipped, table1, train
 from rnnviz_lib.config import artifact_name, config_hash
 from rnnviz_lib.store import REPO, Store
 
@@ -99,7 +99,7 @@ def test_store_reads_a_shipped_run_and_never_writes_it(tmp_path, monkeypatch):
     assert [r["status"] for r in res] == ["skipped", "done"]  # the shipped model is not trained again
     df = grid.summary(cfgs, b)
     assert list(df["origin"]) == ["shipped", "store"] and list(df["status"]) == ["finished", "finished"]
-    ours, _, _ = grid.table1(df, "wp")
+    ours, _, _ = table1.frames(df, "wp")
     assert ours.loc[64, "LSTM-1"] == train.load_metrics(ship_root / res[0]["run_dir"].split("/")[-1])["test_loss"]
     probs = train.load_probs(train.run_dir(cfgs[0], b), b)  # recomputed into b's cache, not into the shipped run
     np.testing.assert_allclose(probs, train.load_probs(train.run_dir(cfgs[0], a), a), atol=1e-6)

@@ -11,7 +11,8 @@ import torch
 from rnnviz_lib import grid, train
 from rnnviz_lib.analysis import cells
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.store import Run, Store
+from rnnviz_lib.runs import Run
+from rnnviz_lib.store import Store
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -1,4 +1,4 @@
-"""The run reader on the store: store.Run returns what the run's files hold, and finished runs
+"""The run reader on the store: runs.Run returns what the run's files hold, and finished runs
 are listed per profile, never another profile's unless that profile is asked for by name."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import pytest
 from rnnviz_lib import baselines, grid, train
 from rnnviz_lib.analysis import errors
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.store import Run, Store
+from rnnviz_lib.runs import Run, best_rnn, finished_runs
+from rnnviz_lib.store import Store
 
 pytestmark = [pytest.mark.fast, pytest.mark.usefixtures("one_thread")]
 
@@ -43,7 +44,7 @@ def two_profiles(tmp_path_factory, tiny_path):
 def test_the_reader_returns_what_the_files_hold(two_profiles):
     store, ds, a, _ = two_profiles
     (d,) = grid.run_dirs(a, ds, store)
-    run = store.run(d)
+    run = Run(d, store)
     assert run.finished and run.started and not run.diverged and run.origin == "store"
     # the same numbers as reading the files directly, and as the train.load_* wrappers
     assert run.metrics == json.loads((d / "metrics.json").read_text()) == train.load_metrics(d)
@@ -65,7 +66,7 @@ def test_unfinished_and_foreign_folders_say_what_is_wrong(tmp_path):
     store = Store(tmp_path)
     empty = tmp_path / "artifacts" / "runs" / "x-0"
     empty.mkdir(parents=True)
-    run = store.run(empty)
+    run = Run(empty, store)
     assert not run.finished and run.history == [] and run.snapshots == []
     with pytest.raises(RnnvizError, match="not a run directory"):
         run.config
@@ -82,22 +83,22 @@ def test_a_profile_never_reads_another_profiles_runs(two_profiles):
     (da,), (db,) = grid.run_dirs(a, ds, store), grid.run_dirs(b, ds, store)
     assert da != db and len(store.run_dirs()) == 2  # the store holds both
     for prof, own in ((a, da), (b, db)):
-        runs = store.finished_runs(ds, prof)
+        runs = finished_runs(ds, prof, store=store)
         assert [r.path for r in runs] == [own] and all(r.profile == prof for r in runs)
         table = errors.finished_runs(ds, store, profile=prof)
         assert table["path"].tolist() == [str(own)]
         assert table["profile"].tolist() == [prof]  # the output names whose runs these are
-        best = baselines.best_rnn(ds, prof, store)
+        best = best_rnn(ds, prof, store)
         assert best["path"] == str(own) and best["profile"] == prof
-        assert best["test_loss"] == store.run(own).metrics["test_loss"]
-    assert store.finished_runs("wp", a) == [] and baselines.best_rnn("wp", a, store) is None
+        assert best["test_loss"] == Run(own, store).metrics["test_loss"]
+    assert finished_runs("wp", a, store=store) == [] and best_rnn("wp", a, store) is None
     # no silent fallback: without a profile there is no answer, and a profile without a grid is an error
     with pytest.raises(RnnvizError, match="whose runs"):
         errors.finished_runs(ds, store)
     nogrid = Path(a).with_name("nogrid.yaml")
     nogrid.write_text("baselines: {nnn_hidden: 8}\n")
     with pytest.raises(RnnvizError):
-        store.finished_runs(ds, str(nogrid))
+        finished_runs(ds, str(nogrid), store=store)
 
 
 def test_best_rnn_leaves_out_runs_scored_on_part_of_the_test_set(two_profiles, tmp_path):
@@ -107,8 +108,8 @@ def test_best_rnn_leaves_out_runs_scored_on_part_of_the_test_set(two_profiles, t
     part.write_text(json.dumps({"grid": {"datasets": [ds], "models": ["lstm-1-16"], "dropout": [0.0],
                                          "train": {**TRAIN, "max_train_batches": 2, "max_test_batches": 1}}}))
     assert [r["status"] for r in grid.run(grid.expand(str(part)), "local", store)] == ["done"]
-    assert len(store.finished_runs(ds, str(part))) == 1
-    assert baselines.best_rnn(ds, str(part), store) is None  # not comparable with the baselines' whole test set
+    assert len(finished_runs(ds, str(part), store=store)) == 1
+    assert best_rnn(ds, str(part), store) is None  # not comparable with the baselines' whole test set
 
 
 def test_an_nnn_is_read_only_for_the_profile_asked(two_profiles):

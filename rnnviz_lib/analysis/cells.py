@@ -416,7 +416,7 @@ def grid_studies(profile: str, datasets, models, store=None, **kwargs) -> tuple[
         dataset is named by its slugified stem)
     missing : {same name or dataset: why it is not there (not trained, or its corpus not available)}
     """
-    from rnnviz_lib import data, grid, train
+    from rnnviz_lib import data, grid, runs, train
     from rnnviz_lib.config import slugify
     from rnnviz_lib.store import Store
 
@@ -431,7 +431,7 @@ def grid_studies(profile: str, datasets, models, store=None, **kwargs) -> tuple[
             missing[ds] = f"dataset {ds} is not available, so it is left out: {unavailable[ds]}"
             continue
         by_name = {}
-        for run in (store or Store()).finished_runs(ds, profile):
+        for run in runs.finished_runs(ds, profile, store or Store()):
             cfg = train.load_config(run.path)
             by_name.setdefault(grid.model_name(cfg.cell, cfg.layers, cfg.size), run.path)
         label = ds if data.is_named_dataset(ds) else slugify(Path(ds).stem)

@@ -129,7 +129,7 @@ def per_symbol_comparison(p_a: np.ndarray, p_b: np.ndarray, y: np.ndarray, label
 # Inputs: finished RNN runs and baselines of a dataset, with what is missing and why
 # ----------------------------------------------------------------------------------------
 def finished_runs(dataset: str, store=None, run_dirs=None, profile=None, extras: bool = False) -> pd.DataFrame:
-    """One row per finished RNN run of ``dataset`` in ``profile``'s grid (``Store.finished_runs``).
+    """One row per finished RNN run of ``dataset`` in ``profile``'s grid (``runs.finished_runs``).
 
     Parameters
     ----------
@@ -144,14 +144,15 @@ def finished_runs(dataset: str, store=None, run_dirs=None, profile=None, extras:
     ``test_loss``, ``test_columns`` (T, the test columns scored), ``path`` and ``profile`` (the
     profile the runs were read for, "" for ``run_dirs``), sorted by test loss.
     """
+    from rnnviz_lib.runs import Run, finished_runs as finished_runs_of
     from rnnviz_lib.store import Store
 
     store = store or Store()
     if run_dirs is not None:
-        runs = [r for r in (store.run(d, profile) for d in run_dirs)
+        runs = [r for r in (Run(d, store, profile) for d in run_dirs)
                 if r.finished and r.started and r.config.get("dataset") == dataset and "test_loss" in r.metrics]
     elif profile is not None:
-        runs = store.finished_runs(dataset, profile, extras=extras)
+        runs = finished_runs_of(dataset, profile, store, extras=extras)
     else:
         raise RnnvizError(f"whose runs of {dataset}? pass profile= (the report's profile; another profile's runs "
                           "only when you mean to read them) or run_dirs=")

@@ -20,12 +20,11 @@ API::
 from __future__ import annotations
 
 import logging
-import math
 import re
 
 import pandas as pd
 
-from rnnviz_lib import paper
+from rnnviz_lib import paper, table1
 from rnnviz_lib.config import load_profile
 
 log = logging.getLogger(__name__)
@@ -37,8 +36,8 @@ VERDICTS = (REPRODUCED, NOT_REPRODUCED, NOT_MEASURABLE)
 COLUMNS = ["claim", "dataset", "statement", "paper", "ours", "models", "verdict", "reason"]
 
 # -- thresholds, held once -----------------------------------------------------------------
-LOSS_TIE = paper.BOOTSTRAP_STD_BOUND  # nats: a smaller test-loss difference is a tie (the paper's bootstrap std bound)
-MAJORITY = 0.5  # a pairwise finding holds when it is true for more than this fraction of the pairs
+LOSS_TIE = table1.LOSS_TIE  # nats: a smaller test-loss difference is a tie (the paper's bootstrap std bound)
+MAJORITY = table1.MAJORITY  # a pairwise finding holds when it is true for more than this fraction of the pairs
 NNN_SMALL_N = (1, 2)  # "small n" of claim 4
 NNN_MATCH = 0.03  # nats: n-NN within this of the n-gram "matches" (the paper: 0.000-0.020 at n = 1, 2)
 NNN_LARGE_N = (4, 5, 6)  # "larger n" of claim 4 (the paper stops at 6)
@@ -148,64 +147,13 @@ class Inputs:
         return t
 
 
-def _paper_table1(dataset: str) -> pd.DataFrame:
-    cols = [f"{c.upper()}-{d}" for c, d in paper.TABLE1_COLUMNS]
-    rows = paper.TABLE1.get(dataset, {})
-    return pd.DataFrame([[rows[s][k] for k in paper.TABLE1_COLUMNS] for s in rows], index=list(rows), columns=cols,
-                        dtype=float)
-
-
-def _model(col: str, size: int) -> str:
-    cell, depth = col.split("-")
-    return f"{cell.lower()}-{depth}-{size}"
-
-
-def _filled(t: pd.DataFrame) -> list[str]:
-    return [_model(c, s) for s in t.index for c in t.columns if pd.notna(t.at[s, c])]
-
-
-# ----------------------------------------------------------------------------------------
-# Table 1
-# ----------------------------------------------------------------------------------------
-def _depth_pairs(t: pd.DataFrame, ref: pd.DataFrame):
-    """(ours wins, paper wins, pairs): per row and cell, the best 2/3-layer model against the 1-layer one,
-    over the models both tables fill."""
-    hits = hits_p = n = 0
-    for size in t.index:
-        for cell in ("LSTM", "RNN", "GRU"):
-            one, deep = f"{cell}-1", [f"{cell}-{d}" for d in (2, 3)]
-            deep = [c for c in deep if c in t and pd.notna(t.at[size, c]) and size in ref.index and pd.notna(ref.at[size, c])]
-            if not deep or pd.isna(t.at[size, one]) or size not in ref.index or pd.isna(ref.at[size, one]):
-                continue
-            n += 1
-            hits += int(min(t.at[size, c] for c in deep) < t.at[size, one] - LOSS_TIE)
-            hits_p += int(min(ref.at[size, c] for c in deep) < ref.at[size, one] - LOSS_TIE)
-    return hits, hits_p, n
-
-
-def _beats_pairs(t: pd.DataFrame, ref: pd.DataFrame, a: str, b: str):
-    """(ours wins, paper wins, pairs): cell ``a`` against ``b`` at the same row and depth."""
-    hits = hits_p = n = 0
-    for size in t.index:
-        for d in (1, 2, 3):
-            ca, cb = f"{a}-{d}", f"{b}-{d}"
-            vals = [t.at[size, ca], t.at[size, cb]] + ([ref.at[size, ca], ref.at[size, cb]] if size in ref.index else [math.nan])
-            if any(pd.isna(v) for v in vals):
-                continue
-            n += 1
-            hits += int(t.at[size, ca] < t.at[size, cb] - LOSS_TIE)
-            hits_p += int(ref.at[size, ca] < ref.at[size, cb] - LOSS_TIE)
-    return hits, hits_p, n
-
-
 def _pair_verdict(hits: int, hits_p: int, n: int, what: str) -> tuple[str, str]:
     if n == 0:
         return NOT_MEASURABLE, f"no pair of models to compare ({what})"
-    if hits_p <= MAJORITY * n:
+    if not table1.holds(hits_p, n):
         return NOT_MEASURABLE, (f"the paper's own Table 1 does not show it on the same models ({hits_p}/{n} pairs); "
                                 "it needs the paper's larger rows")
-    ok = hits > MAJORITY * n
-    return (REPRODUCED if ok else NOT_REPRODUCED), f"{hits}/{n} pairs (more than {MAJORITY:.0%} needed)"
+    return (REPRODUCED if table1.holds(hits, n) else NOT_REPRODUCED), f"{hits}/{n} pairs (more than {MAJORITY:.0%} needed)"
 
 
 def claim_1(inp: Inputs, dataset: str) -> dict:
@@ -214,18 +162,18 @@ def claim_1(inp: Inputs, dataset: str) -> dict:
     wins when its loss is lower by more than ``LOSS_TIE``. Reproduced when it wins in more than
     ``MAJORITY`` of the pairs; not measurable when there is no pair, or when the paper's own
     numbers on the same pairs do not show the claim."""
-    ref = _paper_table1(dataset)
-    allw, _, alln = _depth_pairs(ref, ref)
+    ref = table1.paper_frame(dataset)
+    allw, _, alln = table1.depth_pairs(ref, ref)
     says = f"deeper beats 1 layer in {allw}/{alln} (row, cell) pairs of Table 1"
     t = inp.table1(dataset)
     if t is None:
         return _missing(1, dataset, says, inp.absent(dataset, f"no Table 1 of {dataset} (notebook 02_table1)"))
-    h, hp, n = _depth_pairs(t, ref)
+    h, hp, n = table1.depth_pairs(t, ref)
     verdict, reason = _pair_verdict(h, hp, n, "a 1-layer and a deeper model of one cell and row")
-    if (why := inp.not_paper_recipe(dataset, _filled(t))) and verdict != NOT_MEASURABLE:
+    if (why := inp.not_paper_recipe(dataset, table1.filled_models(t))) and verdict != NOT_MEASURABLE:
         verdict, reason = NOT_MEASURABLE, why
     return _row(1, dataset, says, f"{h}/{n} pairs (paper on the same models: {hp}/{n})",
-                inp.describe(dataset, _filled(t)), verdict, reason)
+                inp.describe(dataset, table1.filled_models(t)), verdict, reason)
 
 
 def claim_2(inp: Inputs, dataset: str) -> dict:
@@ -234,22 +182,22 @@ def claim_2(inp: Inputs, dataset: str) -> dict:
     part is judged like claim 1 (more than ``MAJORITY`` of its pairs; not measurable without a
     pair or where the paper's own numbers on those pairs do not show it). Not reproduced when a
     measurable part fails; else not measurable when a part is; else reproduced."""
-    ref = _paper_table1(dataset)
-    la, _, ln = _beats_pairs(ref, ref, "LSTM", "RNN")
-    ga, _, gn = _beats_pairs(ref, ref, "GRU", "RNN")
+    ref = table1.paper_frame(dataset)
+    la, _, ln = table1.beats_pairs(ref, ref, "LSTM", "RNN")
+    ga, _, gn = table1.beats_pairs(ref, ref, "GRU", "RNN")
     says = f"LSTM beats RNN in {la}/{ln}, GRU in {ga}/{gn} (row, depth) pairs of Table 1"
     t = inp.table1(dataset)
     if t is None:
         return _missing(2, dataset, says, inp.absent(dataset, f"no Table 1 of {dataset} (notebook 02_table1)"))
-    parts = {name: _beats_pairs(t, ref, name, "RNN") for name in ("LSTM", "GRU")}
+    parts = {name: table1.beats_pairs(t, ref, name, "RNN") for name in ("LSTM", "GRU")}
     verdicts = {name: _pair_verdict(*v, f"{name} and RNN of one row and depth") for name, v in parts.items()}
     ours = ", ".join(f"{k} beats RNN {h}/{n} (paper on the same models {hp}/{n})" for k, (h, hp, n) in parts.items())
     vs = [v for v, _ in verdicts.values()]  # a part that fails fails the claim; else a part not measurable leaves it so
     verdict = NOT_REPRODUCED if NOT_REPRODUCED in vs else (NOT_MEASURABLE if NOT_MEASURABLE in vs else REPRODUCED)
     reason = "; ".join(f"{k}: {r}" for k, (_, r) in verdicts.items())
-    if (why := inp.not_paper_recipe(dataset, _filled(t))) and verdict != NOT_MEASURABLE:
+    if (why := inp.not_paper_recipe(dataset, table1.filled_models(t))) and verdict != NOT_MEASURABLE:
         verdict, reason = NOT_MEASURABLE, why
-    return _row(2, dataset, says, ours, inp.describe(dataset, _filled(t)), verdict, reason)
+    return _row(2, dataset, says, ours, inp.describe(dataset, table1.filled_models(t)), verdict, reason)
 
 
 def claim_3(inp: Inputs, dataset: str) -> dict:
@@ -266,17 +214,17 @@ def claim_3(inp: Inputs, dataset: str) -> dict:
     stacked = t.stack()
     (size, col), best = stacked.idxmin(), float(stacked.min())
     gram = float(t2.at["n-gram", NGRAM_CONTEXT])
-    ours = f"best RNN {_model(col, size)} {best:.3f} vs 20-gram {gram:.3f} nats"
-    ref = _paper_table1(dataset).reindex(index=t.index, columns=t.columns).where(t.notna())
-    models = inp.describe(dataset, [_model(col, size)])
+    ours = f"best RNN {table1.model_of_column(col, size)} {best:.3f} vs 20-gram {gram:.3f} nats"
+    ref = table1.paper_frame(dataset).reindex(index=t.index, columns=t.columns).where(t.notna())
+    models = inp.describe(dataset, [table1.model_of_column(col, size)])
     if ref.stack().empty:
         return _row(3, dataset, says, ours, models, NOT_MEASURABLE, "the paper has none of these models")
     (ps, pc), pbest = ref.stack().idxmin(), float(ref.stack().min())
     if not pbest < gram_p - LOSS_TIE:
         return _row(3, dataset, says, ours, models, NOT_MEASURABLE,
-                    f"the paper's own best of these models ({_model(pc, ps)}, {pbest:.3f}) does not beat its 20-gram "
+                    f"the paper's own best of these models ({table1.model_of_column(pc, ps)}, {pbest:.3f}) does not beat its 20-gram "
                     f"({gram_p:.3f}) either; needs the larger rows (sizes here: {', '.join(map(str, t.index))})")
-    if why := inp.not_paper_recipe(dataset, [_model(col, size)]):
+    if why := inp.not_paper_recipe(dataset, [table1.model_of_column(col, size)]):
         return _row(3, dataset, says, ours, models, NOT_MEASURABLE, why)
     ok = best < gram - LOSS_TIE
     return _row(3, dataset, says, ours, models, REPRODUCED if ok else NOT_REPRODUCED,

@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 
 def _run_dir(path) -> Path:
-    from rnnviz_lib.store import Run
+    from rnnviz_lib.runs import Run
 
     run = Run(path)
     run.config  # a folder that is no run: one line naming it and what to pass instead

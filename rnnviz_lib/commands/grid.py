@@ -17,7 +17,7 @@ def _widths(args) -> int:
 def _grid(args) -> int:
     import pandas as pd
 
-    from rnnviz_lib import grid
+    from rnnviz_lib import grid, table1
 
     if args.widths:
         return _widths(args)
@@ -62,7 +62,7 @@ def _grid(args) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(df.drop(columns="run_dir").to_string(float_format=lambda v: f"{v:.4f}"))
         for ds in dict.fromkeys(c.dataset for c in configs):
-            ours, _, compare = grid.table1(main, ds)
+            ours, _, compare = table1.frames(main, ds)
             if not ours.empty:
                 print(f"\nTable 1, {ds}: test cross-entropy in nats, ours (paper, Δ)")
                 print(compare.to_string())

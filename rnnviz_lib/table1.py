@@ -1,0 +1,165 @@
+"""Table 1 (test cross-entropy by grid row and cell-depth) and its findings, in one place: the grid
+summaries, notebook 02 and the scorecard all read Table 1 and judge its findings here.
+
+API::
+
+    ours, pap, compare = frames(summary_df, "wp")   # ours, the paper's and "ours (paper, Δ)" frames
+    per_model(summary_df, "wp")                      # one row per model: ours ± std, paper, diff, origin, run
+    paper_frame("wp")                                # the paper's Table 1 in our layout
+    depth_pairs(ours, pap), beats_pairs(ours, pap, "LSTM", "RNN")   # (ours wins, paper wins, pairs)
+    findings(ours, pap), findings_text(checks)       # the paper's four findings, judged once
+
+A model wins a pair when its loss is lower by more than ``LOSS_TIE`` (the paper's bootstrap std
+bound); a finding holds when it wins more than ``MAJORITY`` of the pairs. Pairs are counted over
+the models both tables fill, so ours and the paper's count the same pairs.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from rnnviz_lib import grid, paper, report
+
+LOSS_TIE = paper.BOOTSTRAP_STD_BOUND  # nats: a smaller test-loss difference is a tie
+MAJORITY = 0.5  # a pairwise finding holds when it is true for more than this fraction of the pairs
+
+
+def column_name(cell: str, depth: int) -> str:
+    """``LSTM-1`` … ``GRU-3``: a Table 1 column."""
+    return f"{cell.upper()}-{int(depth)}"
+
+
+COLUMNS = [column_name(c, d) for c, d in paper.TABLE1_COLUMNS]
+
+
+def model_of_column(col: str, size: int) -> str:
+    """``lstm-2-512`` for column ``LSTM-2`` of row 512 (``grid.model_name``)."""
+    cell, depth = col.split("-")
+    return grid.model_name(cell.lower(), int(depth), int(size))
+
+
+def filled_models(t: pd.DataFrame) -> list[str]:
+    """The models (``lstm-2-512`` …) a Table 1 frame has a value for."""
+    return [model_of_column(c, s) for s in t.index for c in t.columns if pd.notna(t.at[s, c])]
+
+
+def paper_frame(dataset: str) -> pd.DataFrame:
+    """The paper's Table 1 for ``dataset`` (nats; NaN where it is blank): rows = the paper's
+    sizes, columns = ``COLUMNS``. Empty rows for a dataset that is not the paper's."""
+    df = pd.DataFrame(index=pd.Index(list(paper.SIZES), name="size"), columns=COLUMNS, dtype=float)
+    for size in paper.SIZES:
+        for cell, depth in paper.TABLE1_COLUMNS:
+            v = paper.table1(dataset, cell, depth, size)
+            df.at[size, column_name(cell, depth)] = float("nan") if v is None else float(v)
+    return df
+
+
+def frames(df: pd.DataFrame, dataset: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Table 1 (test cross-entropy, nats) from a ``grid.summary`` frame, for one dataset.
+
+    Returns
+    -------
+    ours : rows = size, columns = LSTM-1 … GRU-3, the test loss of each model's chosen dropout
+        (``grid.select_best``)
+    paper : the paper's values, same layout
+    compare : "ours (paper, Δ)" strings (``report.compare_frame``)
+    """
+    best = grid.select_best(df[df["dataset"] == dataset])
+    sizes = sorted(set(paper.SIZES) | {int(s) for s in best["size"]})  # rows beyond the paper's stay visible
+    ours = pd.DataFrame(index=pd.Index(sizes, name="size"), columns=COLUMNS, dtype=float)
+    for _, r in best.iterrows():
+        ours.loc[int(r["size"]), column_name(r["cell"], r["layers"])] = float(r["test_loss"])
+    ours = ours.dropna(how="all")
+    if ours.empty:
+        ours = pd.DataFrame(index=pd.Index([], name="size"), columns=COLUMNS, dtype=float)
+    pap = paper_frame(dataset).reindex(ours.index)
+    return ours, pap, report.compare_frame(ours, pap)
+
+
+def per_model(df: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Table 1 one model per row for ``dataset``: ours ± bootstrap std, the paper's, Δ, where the
+    run comes from (shipped / store, and its precision when not fp32) and its run id."""
+    rows = []
+    for key, v in grid.summary_json(df[df["dataset"] == dataset]).items():
+        rows.append({"model": key.split("-", 1)[1], "ours": v["test_loss"], "bootstrap std": v["bootstrap_std"],
+                     "paper": v["paper"], "diff": v["delta"], "run": v["run"],
+                     "origin": v["origin"] + ("" if v["precision"] == "fp32" else f", {v['precision']}")})
+    cols = ["model", "ours", "bootstrap std", "paper", "diff", "origin", "run"]
+    return pd.DataFrame(rows, columns=cols).set_index("model")
+
+
+# ----------------------------------------------------------------------------------------
+# Findings: pairs of models, judged once
+# ----------------------------------------------------------------------------------------
+def _value(t: pd.DataFrame, size, col):
+    return t.at[size, col] if size in t.index and col in t.columns else float("nan")
+
+
+def depth_pairs(t: pd.DataFrame, ref: pd.DataFrame) -> tuple[int, int, int]:
+    """(ours wins, paper wins, pairs): per row and cell, the better of the 2- and 3-layer models
+    against the 1-layer one, over the models both ``t`` (ours) and ``ref`` (the paper's) fill."""
+    hits = hits_p = n = 0
+    for size in t.index:
+        for cell in paper.CELLS:
+            one = column_name(cell, 1)
+            deep = [column_name(cell, d) for d in paper.DEPTHS if d > 1]
+            deep = [c for c in deep if pd.notna(_value(t, size, c)) and pd.notna(_value(ref, size, c))]
+            if not deep or pd.isna(_value(t, size, one)) or pd.isna(_value(ref, size, one)):
+                continue
+            n += 1
+            hits += int(min(t.at[size, c] for c in deep) < t.at[size, one] - LOSS_TIE)
+            hits_p += int(min(ref.at[size, c] for c in deep) < ref.at[size, one] - LOSS_TIE)
+    return hits, hits_p, n
+
+
+def beats_pairs(t: pd.DataFrame, ref: pd.DataFrame, a: str, b: str) -> tuple[int, int, int]:
+    """(ours wins, paper wins, pairs): cell ``a`` against cell ``b`` (``LSTM``, ``rnn`` …) at the
+    same row and depth, over the models both tables fill."""
+    hits = hits_p = n = 0
+    for size in t.index:
+        for d in paper.DEPTHS:
+            ca, cb = column_name(a, d), column_name(b, d)
+            vals = [_value(t, size, ca), _value(t, size, cb), _value(ref, size, ca), _value(ref, size, cb)]
+            if any(pd.isna(v) for v in vals):
+                continue
+            n += 1
+            hits += int(vals[0] < vals[1] - LOSS_TIE)
+            hits_p += int(vals[2] < vals[3] - LOSS_TIE)
+    return hits, hits_p, n
+
+
+def holds(wins: int, n: int) -> bool | None:
+    """Does a finding hold with ``wins`` of ``n`` pairs (more than ``MAJORITY``)? None without pairs."""
+    return wins > MAJORITY * n if n else None
+
+
+FINDINGS = [
+    ("depth ≥ 2 helps: a 2- or 3-layer model beats the 1-layer one (same cell, same row)", depth_pairs),
+    ("LSTM beats the RNN (same depth, same row)", lambda t, r: beats_pairs(t, r, "lstm", "rnn")),
+    ("GRU beats the RNN (same depth, same row)", lambda t, r: beats_pairs(t, r, "gru", "rnn")),
+    ("LSTM beats the GRU (same depth, same row; the paper: mixed)", lambda t, r: beats_pairs(t, r, "lstm", "gru")),
+]
+
+
+def findings(ours: pd.DataFrame, pap: pd.DataFrame) -> pd.DataFrame:
+    """The paper's Table 1 findings as counts over the pairs both tables fill: ``ours`` and
+    ``paper`` ("wins/pairs"), ``holds (ours)`` and ``holds (paper)`` (``holds``)."""
+    rows = []
+    for text, fn in FINDINGS:
+        h, hp, n = fn(ours, pap)
+        rows.append({"finding": text, "ours": f"{h}/{n}", "paper": f"{hp}/{n}",
+                     "holds (ours)": holds(h, n), "holds (paper)": holds(hp, n)})
+    return pd.DataFrame(rows).set_index("finding")
+
+
+def findings_text(checks: pd.DataFrame) -> list[str]:
+    """One sentence per finding, from ``findings``."""
+    out = []
+    for text, r in checks.iterrows():
+        if r["holds (ours)"] is None:
+            out.append(f"{text}: no pair of models to compare yet.")
+            continue
+        verdict = "holds" if r["holds (ours)"] else "does not hold"
+        agree = "as in the paper" if r["holds (ours)"] == r["holds (paper)"] else "unlike the paper"
+        out.append(f"{text}: {verdict} in our runs ({r['ours']} pairs; paper {r['paper']}), {agree}.")
+    return out
