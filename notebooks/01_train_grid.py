@@ -32,10 +32,11 @@ from rnnviz_lib.store import Store
 
 store = Store()
 corpora, missing = data.load_available(grid.datasets(profile))  # a corpus that can't be had is skipped, with the fix
-for ds, why in missing.items():
-    display(Markdown(f"**Note:** no `{ds}` models in this run: {why}"))
 configs = grid.expand(profile, datasets=list(corpora), device=device or None)
-display(Markdown(f"Profile `{profile}`: **{len(configs)} runs** on {', '.join(corpora)}."))
+display(Markdown("".join(f"**Note:** no `{ds}` models in this run: {why}\n\n" for ds, why in missing.items())
+                 + f"Profile `{profile}`: **{len(configs)} runs** on {', '.join(corpora)}."))
+
+# %%
 widths = {ds: grid.widths_frame(c.K) for ds, c in corpora.items()}
 for ds, w in widths.items():
     store.save_table(w, f"grid_widths_{ds}", profile,

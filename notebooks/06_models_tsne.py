@@ -28,24 +28,16 @@ ngram_ns: list = [1, 2, 3, 4, 5, 6, 7, 8, 9, 20]  # n-gram context lengths to ad
 nnn_ns: list = [1, 2, 3, 4, 5, 6, 7, 8, 9]  # n-NN context lengths to add
 
 # %%
-import numpy as np
-import pandas as pd
 from IPython.display import Markdown, display
 
-from rnnviz_lib import evaluate, plotting, train
-from rnnviz_lib.analysis import errors, tsne
+from rnnviz_lib import plotting
+from rnnviz_lib.analysis import tsne
 from rnnviz_lib.store import Store
 
 store = Store()
-runs = errors.finished_runs(dataset, store, profile=profile)
-base, missing = {}, {}
-if include_baselines:
-    for kind, ns in (("ngram", ngram_ns), ("nnn", nnn_ns)):
-        found, why = errors.baseline_probs(dataset, kind, ns, store, profile)
-        base.update(found)
-        missing.update(why)
-display(Markdown(f"**{len(runs)} finished RNN runs** of `{dataset}` in profile `{profile}`; "
-                 f"**{len(base)} baselines** found" + (f", {len(missing)} not found: {', '.join(missing)}" if missing else "") + "."))
+runs, base, sentence = tsne.map_inputs(dataset, profile, store, ngram_ns if include_baselines else [],
+                                       nnn_ns if include_baselines else [])
+display(Markdown(sentence))
 runs.drop(columns="path")
 
 # %% [markdown]
@@ -53,48 +45,20 @@ runs.drop(columns="path")
 # War and Peace models; smaller profiles have fewer.
 
 # %%
-T = int(runs["test_columns"].min()) if len(runs) else 0
-probs = {slug: train.load_probs(row["path"], store)[:, :T] for slug, row in runs.iterrows()}
-probs.update(errors.align(base, T) if T else {})
-meta = pd.DataFrame(
-    [{"model": s, "cell": r["cell"], "size": r["size"], "depth": r["layers"], "label": s, "test_loss": r["test_loss"]}
-     for s, r in runs.iterrows()]
-    + [{"model": s, "cell": "n-gram" if s.endswith("gram") else "n-NN", "size": np.nan, "depth": np.nan,
-        "label": s.split("-")[0], "test_loss": evaluate.cross_entropy(p)}
-       for s, p in base.items() if T])
-enough = len(meta) >= tsne.MIN_POINTS
-if not enough:
-    display(Markdown(f"**Not enough models for a t-SNE map:** {len(meta)} found, at least {tsne.MIN_POINTS} needed. "
-                     f"Train the grid of profile `{profile}` (`rnnviz report --profile {profile}` runs it)."))
-else:
-    X, names = tsne.probability_matrix(dict(zip(meta["model"], (probs[m] for m in meta["model"]))), max_symbols, seed)
-    Y = tsne.embed(X, seed=seed)
-    meta["x"], meta["y"] = Y[:, 0], Y[:, 1]
-    display(Markdown(f"Embedded {len(meta)} models from {X.shape[1]:,} test positions each "
-                     f"(perplexity {tsne.perplexity_for(len(meta)):.1f})."))
+meta, probs = tsne.model_points(runs, base, store)
+meta, X, Y, sentence = tsne.model_map(meta, probs, max_symbols, seed, profile)
+display(Markdown(sentence))
 
 # %%
-rnn = meta["cell"].isin(["lstm", "gru", "rnn"]).to_numpy() if enough else np.zeros(0, bool)
-sep = None
-if enough and rnn.sum() >= 3:
-    sep = tsne.group_separation(X[rnn], meta[rnn], by=("cell", "size", "depth"))
-    sep_2d = tsne.group_separation(Y[rnn], meta[rnn], by=("cell", "size", "depth"))
-    sep = sep.join(sep_2d[["ratio", "silhouette"]], rsuffix=" (map)")
-    valid = sep["ratio"].dropna()
-    strongest = valid.idxmin() if len(valid) else None
-    others = ", ".join(f"{a} {r:.2f}×" for a, r in valid.items() if a != strongest)
-    verdict = (f"Our {int(rnn.sum())} RNNs cluster most by {strongest} (mean distance within a group is "
-               f"{valid[strongest]:.2f}× that between groups" + (f"; {others})." if others else ").")
-               if strongest else "Too few models per group to say how they cluster.")
+sep, verdict = tsne.grouping(X, Y, meta)
+if sep is not None:
     store.save_table(sep.round(4), "fig1_tsne_grouping", profile,
                      "Figure 1 (right), numbers behind it: how strongly the RNNs cluster by cell type, size and depth, "
                      "in probability space and on the map (ratio = mean within-group / between-group distance; "
                      f"below 1 clusters; the paper states no number). {verdict}")
+if verdict:
     display(Markdown(verdict))
-    display(sep)
-elif enough:
-    verdict = "Fewer than three RNNs: no grouping to measure."
-    display(Markdown(verdict))
+sep
 
 # %% [markdown]
 # How models group: for each attribute, the mean distance between models that share it against
@@ -103,7 +67,7 @@ elif enough:
 # The paper draws its map without a number; this table makes the grouping it shows checkable.
 
 # %%
-if enough:
+if Y is not None:
     ax = plotting.plot_model_tsne(Y, meta, title=f"{dataset}: t-SNE of models by test-symbol probabilities")
     store.save_figure(ax.figure, "fig1_tsne", profile,
                       f"Figure 1 (right) on {dataset}: one point per model (colour = cell, size = grid row, marker = "
@@ -114,13 +78,8 @@ if enough:
     display(meta.set_index("model").round(3))
 
 # %%
-if enough and rnn.any() and (~rnn).any():
-    near = tsne.nearest(X, names, meta.loc[rnn, "model"], meta.loc[~rnn, "model"])
-    loss = meta.set_index("model")["test_loss"]
-    near["test_loss"], near["nearest test_loss"] = loss.reindex(near.index).values, loss.reindex(near["nearest"]).values
-    counts = near["nearest"].value_counts()
-    verdict_near = (f"Nearest baseline of each of the {len(near)} RNNs: "
-                    + ", ".join(f"{b} ({k})" for b, k in counts.items()) + ".")
+near, verdict_near = tsne.nearest_baselines(X, meta)
+if near is not None:
     store.save_table(near.round(4), "fig1_tsne_nearest_baseline", profile,
                      "Figure 1 (right), beyond the paper: the baseline whose test-symbol probabilities are closest to each "
                      f"RNN's (Euclidean distance), with both test losses (nats). {verdict_near}")
@@ -131,6 +90,6 @@ if enough and rnn.any() and (~rnn).any():
 # The paper's map has only the RNNs. With the baselines added, the table above places each RNN
 # against the fixed-context models: the baseline whose per-symbol probabilities are closest to
 # its own. Closeness here is about *which* symbols a model gets right, not only how many, so the
-# nearest baseline need not be the one with the nearest test loss. The briefly trained smoke
-# and quick models are far from the paper's (its best War and Peace RNN reaches 1.077 nats,
-# below the 20-gram's 1.195), so their place on this map says little about fully trained ones.
+# nearest baseline need not be the one with the nearest test loss. A briefly trained RNN is far
+# from the paper's fully trained ones: read its place on the map with its test loss (the tables
+# above), beside Table 1's and Table 2's.

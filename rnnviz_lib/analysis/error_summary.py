@@ -6,6 +6,11 @@ API::
     table, sentence = overlap_summary(p_lstm, {"1-gram": p1, ..., "20-gram": p20}, "lstm-3-512", "wp")
     table, sentence = per_symbol_summary(p_lstm, p_20gram, y, labels, ("LSTM", "20-gram"), "lstm-3-512", "wp")
 
+    # the same from the store; each returns {dataset: (table, sentence)} and notes on what is missing
+    ref, notes = reference_lstms({"wp": errors.finished_runs("wp", store, profile=profile)}, store)
+    out, notes = overlaps(ref, [1, 2, 20], store, profile)
+    out, notes = per_symbol(ref, corpora, 20, min_count, store, profile)
+
 Probabilities follow the per-symbol contract of ``analysis.errors``: (B, T), the probability
 each model gives the correct next symbol ``splits.test.y[b, t]``.
 """
@@ -15,8 +20,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rnnviz_lib import data
+from rnnviz_lib.analysis import errors
 from rnnviz_lib.analysis.errors import error_overlap, per_symbol_comparison
 from rnnviz_lib.errors import RnnvizError
+from rnnviz_lib.runs import Run
 
 # Symbols the paper names as needing long-range context, in the order the sentence lists them
 LONG_RANGE_SYMBOLS = ("}", '"', "\\n", "␣", ")", ";")
@@ -81,3 +89,85 @@ def per_symbol_summary(p_a: np.ndarray, p_b: np.ndarray, y: np.ndarray, labels: 
                 + ("; " + ", ".join(f"`{s}` {t.at[s, 'diff']:+.3f}" for s in named) if named else "")
                 + ". Paper: the LSTM wins on symbols that need long-range reasoning (`}`, `\"`, newline).")
     return t, sentence
+
+
+# ----------------------------------------------------------------------------------------
+# Figure 4 from the store: the LSTM of each dataset and the n-grams it is compared with
+# ----------------------------------------------------------------------------------------
+def reference_lstms(runs: dict[str, pd.DataFrame], store=None, layers: int = 3) -> tuple[dict, list[str]]:
+    """The LSTM Figure 4 uses on each dataset: the best ``layers``-layer LSTM, else the best LSTM
+    of any depth (said in a note), else none (said too).
+
+    Parameters
+    ----------
+    runs : {dataset: ``errors.finished_runs`` table}
+
+    Returns
+    -------
+    ref : {dataset: (run slug, (B, T) test probabilities)} for the datasets with an LSTM
+    notes : Markdown lines naming the stand-in or the missing LSTM
+    """
+    ref, notes = {}, []
+    for ds, r in runs.items():
+        lstm = errors.pick_run(r, "lstm", layers=layers)
+        if lstm is None and (lstm := errors.pick_run(r, "lstm")) is not None:
+            notes.append(f"**Note:** no {layers}-layer LSTM of `{ds}` has finished; Figure 4 uses `{lstm.name}`.")
+        if lstm is None:
+            notes.append(f"**Note:** no LSTM of `{ds}` has finished; Figure 4 is skipped for `{ds}`.")
+            continue
+        ref[ds] = (lstm.name, Run(lstm["path"], store).probs())
+    return ref, notes
+
+
+def overlaps(ref: dict, ns, store=None, profile: str | None = None) -> tuple[dict, list[str]]:
+    """Figure 4 (left) for each dataset of ``ref``: ``overlap_summary`` of its LSTM against the
+    n-gram of each context length in ``ns`` that exists.
+
+    Returns
+    -------
+    out : {dataset: (table, sentence)} for the datasets with at least one n-gram
+    notes : Markdown lines naming the n-grams not found and how to make them
+    """
+    out, notes = {}, []
+    for ds, (name, p) in ref.items():
+        grams, why = errors.baseline_probs(ds, "ngram", ns, store, profile)
+        if why:
+            notes.append(f"**Note:** {ds}: n-grams not found: {', '.join(why)} (`rnnviz ngram --dataset {ds}`).")
+        if grams:
+            out[ds] = overlap_summary(p, errors.align(grams, p.shape[1]), name, ds)
+    return out, notes
+
+
+def per_symbol(ref: dict, corpora: dict, n: int = 20, min_count: int = 1, store=None, profile: str | None = None,
+               datasets=None) -> tuple[dict, list[str]]:
+    """Figure 4 (middle/right) for each dataset with an LSTM in ``ref``: ``per_symbol_summary``
+    of the LSTM against the n-gram with ``n`` symbols of context.
+
+    Parameters
+    ----------
+    ref : from ``reference_lstms``
+    corpora : {dataset: Corpus}
+    datasets : only these, in this order (default: every dataset of ``corpora``)
+
+    Returns
+    -------
+    out : {dataset: (table, sentence)}, the table's model columns "LSTM" and "<n>-gram"
+    notes : Markdown lines naming the datasets skipped for a missing n-gram
+    """
+    g = errors.baseline_label("ngram", n)
+    out, notes = {}, []
+    for ds in datasets if datasets is not None else corpora:
+        if ds not in ref:
+            continue
+        c = corpora[ds]
+        grams, why = errors.baseline_probs(ds, "ngram", [n], store, profile)
+        if not grams:
+            notes.append(f"**Note:** {ds}: the {g} is missing ({'; '.join(why.values())}); Figure 4 (middle/right) "
+                         "is skipped for it.")
+            continue
+        name, p = ref[ds]
+        T = p.shape[1]
+        y = data.corpus_splits(c).test.y[:, :T]
+        labels = [c.symbol_label(k) for k in range(c.K)]
+        out[ds] = per_symbol_summary(p, errors.align(grams, T)[g], y, labels, ("LSTM", g), name, ds, min_count)
+    return out, notes

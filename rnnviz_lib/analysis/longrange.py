@@ -10,6 +10,12 @@ API::
     kl = symmetric_kl(P, Q)                                    # mean over positions, nats
     table = kl_over_training(snapshot_distributions(run_dir, splits.test, 4), {"3-NN": Q}, splits.test.y)
 
+    # the same from the store, with notes on what is missing (notebook 07)
+    lstm, grams, notes = brace_models("lk", datasets, corpora, profile, 20, store)
+    table, names, sentence, left_out = brace_figure(corpora["lk"], lstm, grams, 20)
+    run, files, notes = kl_models("wp", [1, 2, 3], 3, corpora, profile, store)
+    table, sentence = kl_comparison(run, files, corpora["wp"], batches=4)
+
 Brace matching runs over each test stream on its own (a stream is a contiguous run of the
 corpus, ``SplitPart.start``), with a stack: a ``}`` matches the most recent unmatched ``{``
 of the same stream. A ``}`` whose ``{`` lies before the stream's test part is *unmatched*
@@ -26,9 +32,12 @@ import logging
 import numpy as np
 import pandas as pd
 
+from rnnviz_lib import data
+from rnnviz_lib.analysis import errors
 from rnnviz_lib.analysis.errors import check_probs
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.evaluate import batches_read, stream_logits, stream_symbols
+from rnnviz_lib.runs import Run
 from rnnviz_lib.store import load_torch
 
 log = logging.getLogger(__name__)
@@ -76,10 +85,11 @@ def brace_distances(part, open_id: int, close_id: int) -> np.ndarray:
     return dist
 
 
-def unmatched_closing(part, open_id: int, close_id: int) -> int:
-    """How many ``}`` targets have no ``{`` inside their test stream (left out of Figure 5 left)."""
-    dist = brace_distances(part, open_id, close_id)
-    return int(((part.y == close_id) & (dist < 0)).sum())
+def unmatched_closing(part, open_id: int, close_id: int, T: int | None = None) -> int:
+    """How many ``}`` targets have no ``{`` inside their test stream (left out of Figure 5 left),
+    among the first ``T`` targets of each stream (all when None)."""
+    dist = brace_distances(part, open_id, close_id)[:, :T]
+    return int(((part.y[:, :T] == close_id) & (dist < 0)).sum())
 
 
 def bucket_labels(edges=DISTANCE_EDGES) -> list[str]:
@@ -336,7 +346,8 @@ def brace_summary(dist: np.ndarray, probs: dict[str, np.ndarray], n: int, datase
     ----------
     dist : (B, T) from ``brace_distances``
     probs : {model: (B, T) probabilities}: the LSTM first, then the n-gram (``{"LSTM": p,
-        "20-gram": q}``), or the n-gram alone when there is no LSTM
+        "20-gram": q}``), or either alone (the n-gram when there is no LSTM, the LSTM when the
+        n-gram is missing)
     n : the n-gram's context length; braces farther apart than this are beyond its reach
     dataset : named in the sentence
 
@@ -353,9 +364,12 @@ def brace_summary(dist: np.ndarray, probs: dict[str, np.ndarray], n: int, datase
     far = long_range_summary(table, names, n)
     if len(names) == 1:
         m = names[0]
-        return table, (f"{dataset}, {m} only (no LSTM in this profile): p(`}}`) {near[m]:.3f} within {n} symbols of "
-                       f"the `{{` ({near['braces']:,} braces), {far[m]:.3f} beyond ({far['braces']:,}). The LSTM "
-                       f"comparison needs an LSTM trained on {dataset}.")
+        gram = m.endswith("-gram")  # the n-gram alone (no LSTM), else the LSTM alone (no n-gram)
+        return table, (f"{dataset}, {m} only ({'no LSTM in this profile' if gram else f'no {n}-gram'}): p(`}}`) "
+                       f"{near[m]:.3f} within {n} symbols of the `{{` ({near['braces']:,} braces), {far[m]:.3f} beyond "
+                       f"({far['braces']:,}). "
+                       + (f"The LSTM comparison needs an LSTM trained on {dataset}." if gram
+                          else f"The comparison needs the {n}-gram of {dataset} (`rnnviz ngram`)."))
     if len(names) != 2:
         raise RnnvizError(f"brace_summary compares one or two models, got {len(names)}: {', '.join(names)}")
     a, g = names
@@ -402,3 +416,113 @@ def kl_summary(table: pd.DataFrame, epoch_batches: int = 0, full_batches: int = 
                      f"{epoch_note(epoch_batches, full_batches)} (symmetric KL {closest['sym_kl'].iloc[0]:.3f} at the "
                      f"start, {closest['sym_kl'].iloc[-1]:.3f} at the end); paper: the LSTM first behaves like the "
                      "short-context n-NN and moves to longer contexts as it trains.")
+
+
+# ----------------------------------------------------------------------------------------
+# Figure 5 from the store: which models, with what is missing said in notes
+# ----------------------------------------------------------------------------------------
+def brace_models(dataset: str, datasets, corpora: dict, profile, n: int = 20, store=None) -> tuple:
+    """The models of Figure 5 (left): the best finished LSTM of ``profile`` on ``dataset`` and the
+    n-gram with ``n`` symbols of context.
+
+    Parameters
+    ----------
+    dataset : the corpus with braces (the paper's Linux kernel, "lk")
+    datasets : the profile's datasets; Figure 5 (left) runs only when ``dataset`` is among them
+    corpora : {name: Corpus} of the datasets that could be loaded
+
+    Returns
+    -------
+    lstm : the LSTM's row of ``errors.finished_runs`` (named by its slug), or None
+    grams : {"<n>-gram": (B, T) probabilities}, empty when it is missing
+    notes : Markdown lines saying what is missing and how to make it, and which LSTM is used
+    """
+    g = errors.baseline_label("ngram", n)
+    if dataset not in datasets:
+        return None, {}, [f"**Note:** `{dataset}` is not among this profile's datasets ({', '.join(datasets)}): "
+                          "Figure 5 (left) is skipped."]
+    if dataset not in corpora:
+        return None, {}, [f"**Note:** Figure 5 (left) needs `{dataset}`; build it with "
+                          "`rnnviz data prepare --dataset lk`."]
+    lstm = errors.pick_run(errors.finished_runs(dataset, store, profile=profile), "lstm")
+    grams, why = errors.baseline_probs(dataset, "ngram", [n], store, profile)
+    notes = []
+    if lstm is None:
+        notes.append(f"**Note:** no finished LSTM of `{dataset}` in profile `{profile}` (its grid trains none): "
+                     + (f"Figure 5 (left) shows the {g} alone." if grams else "Figure 5 (left) is skipped."))
+    if not grams:
+        notes.append(f"**Note:** the {g} of `{dataset}` is missing ({'; '.join(why.values())}).")
+    if lstm is not None:
+        notes.append(f"Figure 5 (left) uses `{lstm.name}` (test loss {lstm['test_loss']:.3f}), the best LSTM of "
+                     f"`{dataset}` in this profile.")
+    return lstm, grams, notes
+
+
+def brace_figure(corpus, lstm, grams: dict, n: int = 20, edges=DISTANCE_EDGES, store=None) -> tuple:
+    """Figure 5 (left) on the test split of ``corpus``: p(}) by distance to its ``{``.
+
+    Parameters
+    ----------
+    lstm : a row of ``errors.finished_runs`` (or None); its test probabilities are read and every
+        model is cut to its T test columns
+    grams : {"<n>-gram": (B, T') probabilities} (``brace_models``)
+
+    Returns
+    -------
+    table : ``brace_summary``'s table (one row per distance bucket)
+    names : the models compared, ("LSTM", "<n>-gram") or either alone
+    sentence : ``brace_summary``'s sentence
+    left_out : how many closing braces have their ``{`` before the stream's test part (left out)
+    """
+    test = data.corpus_splits(corpus).test
+    T = int(lstm["test_columns"]) if lstm is not None else test.y.shape[1]
+    open_id, close_id = corpus.encode("{}").tolist()
+    dist = brace_distances(test, open_id, close_id)[:, :T]
+    curves = ({"LSTM": Run(lstm["path"], store).probs()[:, :T]} if lstm is not None else {}) | errors.align(grams, T)
+    table, sentence = brace_summary(dist, curves, n, corpus.name, edges)
+    closing = int((test.y[:, :T] == close_id).sum())
+    left = unmatched_closing(test, open_id, close_id, T)
+    return table, tuple(curves), sentence, (f"{left:,} of {closing:,} closing braces have their `{{` before the "
+                                            "stream's test part and are left out.")
+
+
+def kl_models(dataset: str, ns, layers: int, corpora: dict, profile, store=None) -> tuple:
+    """The models of Figure 5 (right): the LSTM with weight snapshots (``snapshot_run`` over the
+    profile's runs, its ``extra:`` grids included) and the saved n-NN of each n in ``ns``.
+
+    Returns
+    -------
+    run : the LSTM's row of ``errors.finished_runs``, or None (then the figure is skipped)
+    files : {"n-NN" label: model.pt path} of the n-NN found; empty when the figure is skipped
+    notes : Markdown lines saying what is missing, and which LSTM stands in for a missing depth
+    """
+    runs = errors.finished_runs(dataset, store, profile=profile, extras=True) if dataset in corpora else None
+    run = snapshot_run(runs, layers)
+    if run is None:
+        return None, {}, [f"**Note:** no LSTM of `{dataset}` with weight snapshots in profile `{profile}` (the grid's "
+                          "`snapshots:` option keeps them): Figure 5 (right) is skipped."]
+    files, why = nnn_model_files(dataset, ns, store, profile)
+    if not files:
+        return run, {}, [f"**Note:** no n-NN baselines of `{dataset}` found ({'; '.join(why.values())}): "
+                         "Figure 5 (right) is skipped."]
+    notes = [f"**Note:** n-NN not found: {', '.join(why)}; comparing with {', '.join(files)}."] if why else []
+    if run["layers"] != layers:
+        notes.append(f"**Note:** no {layers}-layer LSTM has snapshots; using `{run.name}`.")
+    return run, files, notes
+
+
+def kl_comparison(run, files: dict, corpus, batches: int) -> tuple[pd.DataFrame, str]:
+    """Figure 5 (right): ``kl_over_training`` of the run's snapshots against each n-NN in ``files``
+    on the first ``batches`` test batches of ``corpus``, and a sentence saying what was compared."""
+    test = data.corpus_splits(corpus).test
+    Q = {label: nnn_distributions(f, test, T=batches * test.seq_length) for label, f in files.items()}
+    table = kl_over_training(snapshot_distributions(run["path"], test, batches), Q, test.y)
+    return table, (f"`{run.name}`: {table['step'].nunique()} snapshots, compared on "
+                   f"{test.y.shape[0] * batches * test.seq_length:,} test symbols.")
+
+
+def epoch_batches(run_path, corpus, store=None) -> tuple[int, int]:
+    """(batches per epoch of the run: its ``max_train_batches``, 0 for whole epochs; batches in a
+    whole pass over ``corpus``'s training split), the arguments of ``kl_summary``/``epoch_note``."""
+    per_epoch = int(Run(run_path, store).config.get("max_train_batches") or 0)
+    return per_epoch, data.corpus_splits(corpus).train.n_batches

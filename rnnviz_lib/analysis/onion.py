@@ -31,6 +31,10 @@ API::
     layer = assign_layers(model_probs, feats)          # (B, T) int8: layer index, -1 = not an error
     table = onion_table(layer)                         # counts and shares per layer
     summary = oracle_summary({"best LSTM": layer_a, "small LSTM": layer_b})
+    summary, comparison, sentence = onion_summary({"best LSTM": layer_a, "small LSTM": layer_b})
+
+    models, notes = onion_models(errors.finished_runs("wp", store, profile=profile), small_size=64)
+    layers, tables, sentence = peel_runs(models, corpus, ngram_oracle("wp", range(1, 10), store, profile)[0], store)
 """
 
 from __future__ import annotations
@@ -44,9 +48,11 @@ import string
 import numpy as np
 import pandas as pd
 
-from rnnviz_lib.analysis.errors import ERROR_THRESHOLD, check_probs
+from rnnviz_lib import data
+from rnnviz_lib.analysis.errors import ERROR_THRESHOLD, baseline_label, baseline_probs, check_probs, pick_run
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.evaluate import stream_symbols
+from rnnviz_lib.runs import Run
 
 log = logging.getLogger(__name__)
 
@@ -359,7 +365,7 @@ def _thousands(x: float) -> str:
     return f"{x / 1000:.0f}K"
 
 
-def onion_summary(layers: dict[str, np.ndarray], n_symbols: int,
+def onion_summary(layers: dict[str, np.ndarray], n_symbols: int | None = None,
                   names: list[tuple[str, str]] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """The onion of one or two LSTMs in tables and a sentence, beside the paper's numbers.
 
@@ -368,7 +374,7 @@ def onion_summary(layers: dict[str, np.ndarray], n_symbols: int,
     layers : {model: (B, T) ``assign_layers`` output}, the best LSTM first and optionally a
         smaller one second (the paper's LSTM-3-512 and LSTM-1-64), e.g. ``{"best LSTM": ...,
         "small LSTM": ...}``
-    n_symbols : test symbols judged (B·T), the denominator of the error rates
+    n_symbols : test symbols judged, the denominator of the error rates (default B·T of the layers)
 
     Returns
     -------
@@ -383,6 +389,7 @@ def onion_summary(layers: dict[str, np.ndarray], n_symbols: int,
     if not 1 <= len(layers) <= 2:
         raise RnnvizError(f"onion_summary takes the best LSTM and optionally a smaller one, got {len(layers)} models")
     best, small = (list(layers) + [None])[:2]
+    n_symbols = int(np.asarray(layers[best]).size) if n_symbols is None else n_symbols
     summary = oracle_summary(layers, names)
     comparison = paper_comparison(summary, best, small, n_symbols)
     sh = summary[f"{best} share"]
@@ -404,3 +411,64 @@ def onion_summary(layers: dict[str, np.ndarray], n_symbols: int,
                          f"{best}, so there are no extra errors to break down (paper: {paper} of the small LSTM's "
                          "extra errors are n-gram errors).")
     return summary, comparison, sentence
+
+
+# ----------------------------------------------------------------------------------------
+# The onion of a profile's runs: which LSTMs, the n-gram oracle's models, the peeling
+# ----------------------------------------------------------------------------------------
+def onion_models(runs: pd.DataFrame | None, small_size: int = 64, dataset: str = "",
+                 profile: str = "") -> tuple[dict, list[str]]:
+    """The LSTMs to peel: the best finished LSTM and the 1-layer LSTM of grid row ``small_size``
+    (the paper's LSTM-3-512 and LSTM-1-64), from ``errors.finished_runs`` rows.
+
+    Returns
+    -------
+    models : {"best LSTM": row, "small LSTM": row}; the small one only when it exists and is not
+        the best one too; empty when no LSTM has finished
+    notes : Markdown lines saying which model is missing and what is skipped
+    """
+    has = runs is not None and not runs.empty
+    best = pick_run(runs, "lstm") if has else None
+    if best is None:
+        return {}, [f"**Note:** no finished LSTM of `{dataset}` in profile `{profile}`: the onion is skipped."]
+    small = pick_run(runs, "lstm", layers=1, size=small_size)
+    notes = []
+    if small is None:
+        notes.append(f"**Note:** no 1-layer LSTM of row {small_size} has finished: only the best LSTM is peeled.")
+    elif small.name == best.name:
+        notes.append(f"**Note:** the small LSTM `{small.name}` is also the best LSTM of this profile: there is no "
+                     "difference between two models to break down.")
+    return {"best LSTM": best} | ({"small LSTM": small} if small is not None and small.name != best.name else {}), notes
+
+
+def ngram_oracle(dataset, ns, store=None, profile: str | None = None) -> tuple[dict[int, np.ndarray], list[str]]:
+    """The n-gram oracle's models: test probabilities of the n-gram of each context length n in
+    ``ns`` that exists, keyed by its order n + 1 (``onion_features``' ``ngram_probs``).
+
+    Returns ({order: (B, T) probabilities}, notes naming the missing n-grams)."""
+    found, missing = baseline_probs(dataset, "ngram", ns, store, profile)
+    by_order = {int(n) + 1: found[baseline_label("ngram", n)] for n in ns if baseline_label("ngram", n) in found}
+    notes = [f"**Note:** the n-gram oracle uses only the n-grams found ({', '.join(found) or 'none'}); missing: "
+             f"{', '.join(missing)}."] if missing else []
+    return by_order, notes
+
+
+def peel_runs(models: dict, corpus, ngram_probs: dict[int, np.ndarray], store=None) -> tuple[dict, dict, str]:
+    """Peel the test errors of each run in ``models`` (``onion_models``) on ``corpus``.
+
+    Every run is judged on the first T test columns of each stream, T the fewest any of them
+    scored.
+
+    Returns
+    -------
+    layers : {label: (B, T) ``assign_layers``}, the input of ``onion_summary``
+    tables : {label: ``onion_table``}
+    sentence : each model's run, test loss and parameters, and the test symbols judged
+    """
+    T = min(int(m["test_columns"]) for m in models.values())
+    feats = onion_features(corpus, data.corpus_splits(corpus), ngram_probs).head(T)
+    layers = {label: assign_layers(Run(m["path"], store).probs()[:, :T], feats) for label, m in models.items()}
+    n = feats.shape[0] * T
+    sentence = (", ".join(f"{k} = `{m.name}` (test loss {m['test_loss']:.3f}, {m['params']:,} parameters)"
+                          for k, m in models.items()) + f"; {n:,} test symbols judged.")
+    return layers, {label: onion_table(lay) for label, lay in layers.items()}, sentence

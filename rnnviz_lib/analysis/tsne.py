@@ -7,6 +7,12 @@ API::
     Y = embed(X, seed=0)                                                           # (M, 2)
     sep = group_separation(X, meta, by=("cell", "size", "depth"))                  # one row per grouping
 
+    # the same from the store, with the sentences notebook 06 shows
+    runs, base, sentence = map_inputs("wp", profile, store, ngram_ns=[1, 2], nnn_ns=[1])
+    meta, X, Y, sentence = model_map(*model_points(runs, base, store), max_symbols=5000, seed=0)
+    sep, sentence = grouping(X, Y, meta)
+    near, sentence = nearest_baselines(X, meta)
+
 Each model is the vector of its per-symbol probabilities (CONTRIBUTING.md contract) over the
 same test positions; ``max_symbols`` draws a fixed, seeded subset of positions so the map is
 cheap yet reproducible. The t-SNE is scikit-learn's with ``random_state=seed`` and PCA
@@ -152,3 +158,139 @@ def nearest(X: np.ndarray, names: list[str], queries, candidates) -> pd.DataFram
     out = pd.DataFrame.from_dict(rows, orient="index", columns=["nearest", "distance"])
     out.index.name = "model"
     return out
+
+
+# ----------------------------------------------------------------------------------------
+# Figure 1 (right) from the store: the models of a profile, their map, and sentences
+# ----------------------------------------------------------------------------------------
+RNN_CELLS = ("lstm", "gru", "rnn")
+
+
+def map_inputs(dataset: str, profile, store=None, ngram_ns=(), nnn_ns=()) -> tuple[pd.DataFrame, dict, str]:
+    """The finished RNN runs of ``profile`` on ``dataset`` and the baselines found.
+
+    Parameters
+    ----------
+    ngram_ns, nnn_ns : context lengths of the n-gram and n-NN baselines to add (empty: none)
+
+    Returns
+    -------
+    runs : ``errors.finished_runs`` (one row per run, best first)
+    baselines : {label: (B, T) probabilities} of the baselines found ("3-gram", "2-NN", ...)
+    sentence : how many runs and baselines were found, and which baselines were not
+    """
+    from rnnviz_lib.analysis import errors
+
+    runs = errors.finished_runs(dataset, store, profile=profile)
+    base, missing = {}, {}
+    for kind, ns in (("ngram", ngram_ns), ("nnn", nnn_ns)):
+        found, why = errors.baseline_probs(dataset, kind, list(ns), store, profile)
+        base.update(found)
+        missing.update(why)
+    sentence = (f"**{len(runs)} finished RNN runs** of `{dataset}` in profile `{profile}`; **{len(base)} baselines** "
+                f"found" + (f", {len(missing)} not found: {', '.join(missing)}" if missing else "") + ".")
+    return runs, base, sentence
+
+
+def model_points(runs: pd.DataFrame, baselines: dict[str, np.ndarray], store=None) -> tuple[pd.DataFrame, dict]:
+    """One row per model to place on the map, and its probabilities over the same test positions.
+
+    Every model is cut to the fewest test columns T any run scored (``errors.align``); the
+    baselines are added only when there is a run to align them with.
+
+    Returns
+    -------
+    meta : ``model``, ``cell`` (lstm/gru/rnn, n-gram or n-NN), ``size``, ``depth`` (NaN for a
+        baseline), ``label`` (a baseline's context length) and ``test_loss`` (nats: a run's from
+        its metrics, a baseline's over the whole test split, its Table 2 number), runs first,
+        best first
+    probs : {model: (B, T) probabilities}, in ``meta`` order
+    """
+    from rnnviz_lib.analysis.errors import align
+    from rnnviz_lib.evaluate import cross_entropy
+    from rnnviz_lib.runs import Run
+
+    cols = ["model", "cell", "size", "depth", "label", "test_loss"]
+    if runs.empty:
+        return pd.DataFrame(columns=cols), {}
+    T = int(runs["test_columns"].min())
+    probs = {slug: Run(row["path"], store).probs()[:, :T] for slug, row in runs.iterrows()}
+    probs.update(align(baselines, T))
+    rows = [{"model": s, "cell": r["cell"], "size": r["size"], "depth": r["layers"], "label": s,
+             "test_loss": r["test_loss"]} for s, r in runs.iterrows()]
+    rows += [{"model": s, "cell": "n-gram" if s.endswith("gram") else "n-NN", "size": np.nan, "depth": np.nan,
+              "label": s.split("-")[0], "test_loss": cross_entropy(p)} for s, p in baselines.items()]
+    return pd.DataFrame(rows, columns=cols), probs
+
+
+def model_map(meta: pd.DataFrame, probs: dict, max_symbols: int = 0, seed: int = 0,
+              profile: str = "") -> tuple[pd.DataFrame, np.ndarray | None, np.ndarray | None, str]:
+    """Place the models of ``model_points`` on a t-SNE map.
+
+    Returns
+    -------
+    meta : the input with the map coordinates ``x``, ``y`` added (unchanged when too few models)
+    X : (M, N) probability vectors (``probability_matrix``, rows in ``meta`` order), or None
+        when there are fewer than ``MIN_POINTS`` models
+    Y : (M, 2) map coordinates, or None
+    sentence : how many models were embedded from how many positions, or why there is no map
+    """
+    if len(meta) < MIN_POINTS:
+        return meta, None, None, (f"**Not enough models for a t-SNE map:** {len(meta)} found, at least {MIN_POINTS} "
+                                  f"needed. Train the grid of profile `{profile}` (`rnnviz report --profile {profile}` "
+                                  "runs it).")
+    X, _ = probability_matrix({m: probs[m] for m in meta["model"]}, max_symbols, seed)
+    Y = embed(X, seed=seed)
+    meta = meta.assign(x=Y[:, 0], y=Y[:, 1])
+    return meta, X, Y, (f"Embedded {len(meta)} models from {X.shape[1]:,} test positions each "
+                        f"(perplexity {perplexity_for(len(meta)):.1f}).")
+
+
+def grouping(X: np.ndarray | None, Y: np.ndarray | None, meta: pd.DataFrame,
+             by=("cell", "size", "depth")) -> tuple[pd.DataFrame | None, str]:
+    """How strongly the RNNs of the map cluster by each attribute, in probability space and on
+    the map, and a sentence naming the strongest grouping.
+
+    Returns
+    -------
+    sep : ``group_separation`` of the RNN rows of X, joined with the map's ``ratio`` and
+        ``silhouette`` (suffix " (map)"); None with fewer than three RNNs or no map
+    sentence : the attribute with the smallest ratio and every ratio; why there is none; ""
+        when there is no map
+    """
+    if X is None:
+        return None, ""
+    rnn = meta["cell"].isin(RNN_CELLS).to_numpy()
+    if rnn.sum() < 3:
+        return None, "Fewer than three RNNs: no grouping to measure."
+    sep = group_separation(X[rnn], meta[rnn], by=by)
+    sep = sep.join(group_separation(Y[rnn], meta[rnn], by=by)[["ratio", "silhouette"]].add_suffix(" (map)"))
+    valid = sep["ratio"].dropna()
+    if not len(valid):
+        return sep, "Too few models per group to say how they cluster."
+    strongest = valid.idxmin()
+    others = ", ".join(f"{a} {r:.2f}×" for a, r in valid.items() if a != strongest)
+    return sep, (f"Our {int(rnn.sum())} RNNs cluster most by {strongest} (mean distance within a group is "
+                 f"{valid[strongest]:.2f}× that between groups" + (f"; {others})." if others else ")."))
+
+
+def nearest_baselines(X: np.ndarray | None, meta: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
+    """For each RNN of the map, the baseline with the closest probability vector.
+
+    Returns
+    -------
+    near : indexed by RNN with ``nearest``, ``distance``, ``test_loss`` and ``nearest test_loss``
+        (nats); None when the map has no RNN or no baseline
+    sentence : how many RNNs each baseline is nearest to, most first
+    """
+    if X is None:
+        return None, ""
+    rnn = meta["cell"].isin(RNN_CELLS).to_numpy()
+    if not rnn.any() or rnn.all():
+        return None, ""
+    near = nearest(X, list(meta["model"]), meta.loc[rnn, "model"], meta.loc[~rnn, "model"])
+    loss = meta.set_index("model")["test_loss"]
+    near["test_loss"], near["nearest test_loss"] = loss.reindex(near.index).values, loss.reindex(near["nearest"]).values
+    counts = near["nearest"].value_counts()
+    return near, (f"Nearest baseline of each of the {len(near)} RNNs: "
+                  + ", ".join(f"{b} ({k})" for b, k in counts.items()) + ".")
