@@ -28,7 +28,7 @@ import pandas as pd
 from rnnviz_lib import data, plotting, report
 from rnnviz_lib.store import Store
 
-store = Store()
+store = Store.for_profile(profile)  # a rehearsal reads no shipped run
 corpora, missing = data.load_available(datasets)
 infos = {name: data.info(c, batch_size, seq_length) for name, c in corpora.items()}
 pd.DataFrame(missing.items(), columns=["dataset", "not available because"])

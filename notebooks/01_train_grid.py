@@ -30,7 +30,7 @@ from IPython.display import Markdown, display
 from rnnviz_lib import data, grid, plotting
 from rnnviz_lib.store import Store
 
-store = Store()
+store = Store.for_profile(profile)  # a rehearsal reads no shipped run
 corpora, missing = data.load_available(grid.datasets(profile))  # a corpus that can't be had is skipped, with the fix
 configs = grid.expand(profile, datasets=list(corpora), device=device or None)
 display(Markdown("".join(f"**Note:** no `{ds}` models in this run: {why}\n\n" for ds, why in missing.items())

@@ -27,7 +27,7 @@ from IPython.display import Markdown, display
 from rnnviz_lib import grid, plotting, report, table1
 from rnnviz_lib.store import Store
 
-store = Store()
+store = Store.for_profile(profile)  # a rehearsal reads no shipped run
 summary = grid.summary(grid.expand(profile, extras=False), store)  # extra runs (other recipes) are not Table 1's
 tables = {ds: table1.frames(summary, ds) for ds in grid.datasets(profile)}
 for ds, (ours, pap, compare) in tables.items():

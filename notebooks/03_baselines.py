@@ -38,7 +38,7 @@ from rnnviz_lib.analysis import table2
 from rnnviz_lib.data import load_available
 from rnnviz_lib.store import Store
 
-store = Store()
+store = Store.for_profile(profile)  # a rehearsal reads no shipped run
 corpora, unavailable = load_available(datasets)
 display(Markdown("\n".join(f"- **Note:** dataset `{ds}` is not available, so it is left out: {why}"
                            for ds, why in unavailable.items()) or f"Datasets: {', '.join(corpora)}."))

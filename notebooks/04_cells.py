@@ -41,7 +41,7 @@ from rnnviz_lib import explorer, plotting
 from rnnviz_lib.analysis import cells
 from rnnviz_lib.store import Store
 
-store = Store()
+store = Store.for_profile(profile)  # a rehearsal reads no shipped run
 studies, missing = cells.grid_studies(profile, datasets, models, store, n_streams=n_streams, n_steps=n_steps, burn=burn)
 for what, why in missing.items():
     display(Markdown(f"**Note:** `{what}`: {why}."))

@@ -35,7 +35,7 @@ from rnnviz_lib import plotting
 from rnnviz_lib.analysis import cells, gates
 from rnnviz_lib.store import Store
 
-store = Store()
+store = Store.for_profile(profile)  # a rehearsal reads no shipped run
 studies, missing = cells.grid_studies(profile, datasets, models, store, n_streams=n_streams, n_steps=n_steps, burn=burn)
 for what, why in missing.items():
     display(Markdown(f"**Note:** `{what}`: {why}."))

@@ -34,7 +34,7 @@ from rnnviz_lib import plotting
 from rnnviz_lib.analysis import tsne
 from rnnviz_lib.store import Store
 
-store = Store()
+store = Store.for_profile(profile)  # a rehearsal reads no shipped run
 runs, base, sentence = tsne.map_inputs(dataset, profile, store, ngram_ns if include_baselines else [],
                                        nnn_ns if include_baselines else [])
 display(Markdown(sentence))

@@ -38,7 +38,7 @@ from rnnviz_lib import data, plotting
 from rnnviz_lib.analysis import longrange
 from rnnviz_lib.store import Store
 
-store = Store()
+store = Store.for_profile(profile)  # a rehearsal reads no shipped run
 corpora, unavailable = data.load_available(sorted({kl_dataset} | ({brace_dataset} & set(datasets))))
 lstm, grams, notes = longrange.brace_models(brace_dataset, datasets, corpora, profile, compare_ngram_n, store)
 display(Markdown("\n\n".join([f"**Note:** dataset `{ds}` is not available: {why}" for ds, why in unavailable.items()]

@@ -41,7 +41,7 @@ from rnnviz_lib import data, plotting
 from rnnviz_lib.analysis import error_summary, errors, onion
 from rnnviz_lib.store import Store
 
-store = Store()
+store = Store.for_profile(profile)  # a rehearsal reads no shipped run
 corpora, unavailable = data.load_available(sorted(set(datasets) | {onion_dataset}))
 runs = {ds: errors.finished_runs(ds, store, profile=profile) for ds in corpora}
 notes = [f"dataset `{ds}` is not available: {why}" for ds, why in unavailable.items()]

@@ -36,8 +36,7 @@ from rnnviz_lib.config import load_profile
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.ngram import KneserNeyLM
 from rnnviz_lib.store import (CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE, NNN_MODEL_FILE, PROBS_FILE, Store,
-                              atomic_path, atomic_save_npy, atomic_write_json, is_shipped, load_npy, load_torch, read_json,
-                              shipped_baseline)
+                              atomic_path, atomic_save_npy, atomic_write_json, load_npy, load_torch, read_json)
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +101,7 @@ def nnn_found(corpus: data.Corpus, n: int, params: dict, store: Store | None = N
     own = nnn_dir(corpus, n, params, store, create=False)
     if is_finished(own):
         return own
-    ship = shipped_baseline(own.name)
+    ship = store.shipped_baseline(own.name)
     return ship if ship is not None and is_finished(ship) else None
 
 
@@ -225,10 +224,13 @@ def run_nnn(dataset, ns, params: dict | None = None, store: Store | None = None,
     validation loss is kept for each n (``selected_hidden``). Returns
     ``{"dataset", "test_symbols", "losses": {n: test loss}, "val": {n: {H: best val}},
     "selected_hidden": {n: H}, "train_seconds": {n: {H: s}}, "paths": {n: dir},
-    "origin": {n: "store" or "shipped"}}``.
+    "origin": {n: "store" or "shipped"}, "left_out": [n, ...]}``.
     A model the store has finished is read back; else a shipped one of the same identity
     (``data/runs/baselines/``, see ``shipped.py``) is read; else it is trained (``force``: always
     trained, into the store). An interrupted training resumes from the ``checkpoint.pt`` it left.
+    With ``nnn_shipped_only: true`` in ``params`` (a profile's ``baselines:`` section) nothing is
+    trained: an n with no finished model is left out (``left_out``, one log line), as the grid's
+    ``shipped_only`` leaves out models.
     """
     from rnnviz_lib.nnn import NNNLM  # torch is imported only when an n-NN is needed
     import torch
@@ -236,16 +238,19 @@ def run_nnn(dataset, ns, params: dict | None = None, store: Store | None = None,
     store = store or Store()
     corpus = _corpus(dataset, data_dir, download_ok=True)
     params = dict(params or {})
+    shipped_only = bool(params.pop("nnn_shipped_only", False)) and not force
     hidden = params.get("nnn_hidden", params.get("hidden", NNN_DEFAULTS["hidden"]))
     sizes = [int(h) for h in (hidden if isinstance(hidden, (list, tuple)) else [hidden])]
     splits = data.corpus_splits(corpus, SPLIT["batch_size"], SPLIT["seq_length"], SPLIT["split_mode"])
     res = {"dataset": corpus.name, "test_symbols": int(splits.test.y.size), "losses": {}, "val": {},
-           "selected_hidden": {}, "train_seconds": {}, "paths": {}, "origin": {}}
+           "selected_hidden": {}, "train_seconds": {}, "paths": {}, "origin": {}, "left_out": []}
     for n in sorted(set(int(v) for v in ns)):
         for H in sizes:
             p = nnn_params({**params, "hidden": H})
             own = nnn_dir(corpus, n, p, store, create=False)
             d = own if force else (nnn_found(corpus, n, p, store) or own)  # finished in the store, else shipped
+            if shipped_only and not is_finished(d):
+                continue  # never trained here: left out below unless another size of this n is found
             if force or not is_finished(d):
                 d.mkdir(parents=True, exist_ok=True)
                 log.info("%s: training n-NN n=%d H=%d", corpus.name, n, H)
@@ -270,7 +275,12 @@ def run_nnn(dataset, ns, params: dict | None = None, store: Store | None = None,
             res["train_seconds"].setdefault(n, {})[H] = mt["train_seconds"]
             if n not in res["selected_hidden"] or mt["best_val_loss"] < res["val"][n][res["selected_hidden"][n]]:
                 res["selected_hidden"][n], res["losses"][n], res["paths"][n] = H, mt["test_loss"], str(d)
-                res["origin"][n] = "shipped" if is_shipped(d) else "store"
+                res["origin"][n] = store.origin(d)
+        if n not in res["losses"]:
+            res["left_out"].append(n)
+    if res["left_out"]:
+        log.warning("%s: nnn_shipped_only: no finished n-NN of this recipe for n = %s, left out (train them with "
+                    "rnnviz nnn --profile paper, or ship them)", corpus.name, ", ".join(map(str, res["left_out"])))
     return res
 
 
@@ -350,7 +360,7 @@ def load_test_probs(dataset, kind: str, n: int, store: Store | None = None, prof
     """
     store = store or Store()
     d = baseline_dir(dataset, kind, n, store, profile, data_dir)
-    return load_npy(d / PROBS_FILE) if not is_shipped(d) else _shipped_nnn_probs(d, store, dataset, data_dir)
+    return load_npy(d / PROBS_FILE) if not store.is_shipped(d) else _shipped_nnn_probs(d, store, dataset, data_dir)
 
 
 def _shipped_nnn_probs(d: Path, store: Store, dataset, data_dir=None) -> np.ndarray:
@@ -414,7 +424,7 @@ def trained_nnn(dataset, ns, profile: str, store: Store | None = None) -> pd.Dat
         p = math.nan if p is None else p  # the paper reports n = 1..6
         rows.append({"n": int(n), "hidden": m["hidden"], "steps": m["steps"], "best val": m["best_val_loss"],
                      "ours": m["test_loss"], "paper": p, "diff": m["test_loss"] - p,
-                     "train s": m["train_seconds"], "origin": "shipped" if is_shipped(d) else "store"})
+                     "train s": m["train_seconds"], "origin": store.origin(d)})
     cols = ["n", "hidden", "steps", "best val", "ours", "paper", "diff", "train s", "origin"]
     return pd.DataFrame(rows, columns=cols).set_index("n")
 

@@ -167,7 +167,7 @@ def rehearse_profile(prof: dict) -> dict:
     if out.get("grid"):
         out["grid"] = _grid(out["grid"])
     b = dict(out.get("baselines") or {})
-    for k in ("nnn_max_epochs", "max_epochs"):
+    for k in ("nnn_max_epochs", "max_epochs", "nnn_shipped_only"):  # a rehearsal trains every n-NN itself
         b.pop(k, None)
     b.update(nnn_max_steps=REHEARSE_STEPS, nnn_eval_every=REHEARSE_STEPS, nnn_val_max=REHEARSE_NNN_VAL)
     out["baselines"] = b
@@ -189,6 +189,12 @@ EXECUTION_FIELDS = ("device", "checkpoint_every", "data_dir", "show_progress", "
 DEVICES = ("auto", "cpu", "cuda")
 ENGINES = ("auto", "reference", "cpu_step")
 PRECISIONS = ("fp32", "bf16")
+
+
+# the TrainConfig fields with a closed set of values: field -> (what it is called, the values)
+CHOICES = {"cell": ("cell type", paper.CELLS), "gru_variant": ("GRU variant", GRU_VARIANTS),
+           "matching": ("width matching", MATCHINGS), "device": ("device", DEVICES), "engine": ("engine", ENGINES),
+           "precision": ("precision", PRECISIONS), "split_mode": ("split mode", SPLIT_MODES)}
 
 
 def is_named_dataset(dataset: str) -> bool:
@@ -241,23 +247,13 @@ class TrainConfig:
     precision: str = "fp32"
 
     def __post_init__(self):
-        if self.cell not in paper.CELLS:
-            raise RnnvizError(f"unknown cell type {self.cell!r}: use one of {', '.join(paper.CELLS)}")
-        if self.gru_variant not in GRU_VARIANTS:
-            raise RnnvizError(f"unknown GRU variant {self.gru_variant!r}: use torch or paper")
-        if self.matching not in MATCHINGS:
-            raise RnnvizError(f"unknown width matching {self.matching!r}: use row or depth")
-        if self.device not in DEVICES:
-            raise RnnvizError(f"unknown device {self.device!r}: use auto, cpu or cuda")
-        if self.engine not in ENGINES:
-            raise RnnvizError(f"unknown engine {self.engine!r}: use auto, reference or cpu_step")
-        if self.precision not in PRECISIONS:
-            raise RnnvizError(f"unknown precision {self.precision!r}: use {' or '.join(PRECISIONS)}")
+        for name, (label, allowed) in CHOICES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise RnnvizError(f"unknown {label} {value!r}: use {', '.join(allowed[:-1])} or {allowed[-1]}")
         if self.precision != "fp32" and self.engine == "cpu_step":
             raise RnnvizError(f"engine cpu_step trains in fp32 only (precision {self.precision}); use engine auto "
                               "or reference")
-        if self.split_mode not in SPLIT_MODES:
-            raise RnnvizError(f"unknown split mode {self.split_mode!r}: use charrnn or contiguous")
         for name in ("layers", "size", "epochs", "batch_size", "seq_length", "checkpoint_every"):
             if int(getattr(self, name)) < 1:
                 raise RnnvizError(f"{name} must be at least 1 (got {getattr(self, name)})")

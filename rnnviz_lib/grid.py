@@ -110,7 +110,7 @@ def _dropouts(spec, size: int) -> list[float]:
 
 
 def expand(profile: str | dict, datasets=None, device: str | None = None, only=None,
-           extras: bool = True) -> list[train.TrainConfig]:
+           extras: bool = True, store: Store | None = None) -> list[train.TrainConfig]:
     """The TrainConfigs of a profile's grid: datasets × sizes × cells × depths × dropout values.
 
     Parameters
@@ -129,9 +129,8 @@ def expand(profile: str | dict, datasets=None, device: str | None = None, only=N
     out = _expand_one(g, datasets, device, only)
     if g.get("shipped_only"):
         from rnnviz_lib.config import artifact_name
-        from rnnviz_lib.store import shipped_run
-
-        kept = [c for c in out if shipped_run(artifact_name(c.slug, c.identity())) is not None]
+        ship = store or Store()
+        kept = [c for c in out if ship.shipped_run(artifact_name(c.slug, c.identity())) is not None]
         left = [c.slug for c in out if c not in kept]
         if left:
             log.warning("shipped_only: %d model(s) have no shipped run and are left out: %s", len(left), ", ".join(left))
@@ -240,17 +239,17 @@ def run_local(configs, store: Store, keep_going: bool = True) -> list[dict]:
     return results
 
 
-def _process_task(config: train.TrainConfig, root: str, log_level: int) -> dict:
+def _process_task(config: train.TrainConfig, store: Store, log_level: int) -> dict:
     """One run in a worker process of ``run_processes`` (module level, so it can be pickled)."""
     logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
-    res = run_one(config, Store(Path(root)))
+    res = run_one(config, store)
     return {**res, "config": None}  # the parent keeps its own config object
 
 
-def _process_entry(task: Callable, config, root: str, log_level: int, conn) -> None:
+def _process_entry(task: Callable, config, store: Store, log_level: int, conn) -> None:
     """Worker process body: run ``task`` and send its result (or the exception's text) back."""
     try:
-        conn.send(("ok", task(config, root, log_level)))
+        conn.send(("ok", task(config, store, log_level)))
     except BaseException as exc:  # noqa: BLE001  reported by the parent as a failed run
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
     finally:
@@ -333,7 +332,7 @@ def run_processes(configs, store: Store, keep_going: bool = True, workers: int |
                 i = queue.pop(0)
                 cfg = configs[i] if configs[i].threads > 0 else dataclasses.replace(configs[i], threads=threads)
                 recv, send = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_process_entry, args=(task, cfg, str(store.root), level, send), daemon=True)
+                proc = ctx.Process(target=_process_entry, args=(task, cfg, store, level, send), daemon=True)
                 proc.start()
                 send.close()
                 running[proc.sentinel] = (i, proc, recv, time.time())

@@ -54,6 +54,14 @@ TABLE2 = {
     },
 }
 
+
+
+def table2(dataset: str, row: str, n: int) -> float | None:
+    """The paper's Table 2 value (nats) of ``row`` ("n-gram" or "n-NN") at context length ``n``, or
+    None where it is blank or the dataset is not the paper's."""
+    return TABLE2.get(dataset, {}).get(row, {}).get(int(n))
+
+
 BOOTSTRAP_STD_BOUND = 4e-3
 
 # §6 error analysis on WP (best LSTM)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rnnviz_lib.config import load_profile, project_root
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.store import SHIPPED_ENV, Store, atomic_write_json, atomic_write_text, read_json
+from rnnviz_lib.store import Store, atomic_write_json, atomic_write_text, read_json
 
 log = logging.getLogger(__name__)
 
@@ -169,10 +169,8 @@ def run_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     status_path = store.report_dir / f"status-{name}.json"
     status = read_json(status_path) if status_path.is_file() else {}
-    env_before = {k: os.environ.get(k) for k in ("RNNVIZ_HOME", "RNNVIZ_NOTEBOOK", "MPLBACKEND", SHIPPED_ENV)}
+    env_before = {k: os.environ.get(k) for k in ("RNNVIZ_HOME", "RNNVIZ_NOTEBOOK", "MPLBACKEND")}
     os.environ["RNNVIZ_HOME"] = str(root)
-    if prof.get("rehearse"):
-        os.environ[SHIPPED_ENV] = "off"  # a rehearsal trains every run itself: no shipped run stands in
     os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend: figures land in the notebook and its HTML
     failed = None
     try:

@@ -66,7 +66,7 @@ def runs_used(profile: str, store) -> "pd.DataFrame":  # noqa: F821
 
     from rnnviz_lib import grid, train
     from rnnviz_lib.config import load_profile
-    from rnnviz_lib.store import read_json, shipped_dir
+    from rnnviz_lib.store import read_json
 
     prof = load_profile(profile, store.root)
     name, section = prof["name"], prof.get("grid")
@@ -74,7 +74,7 @@ def runs_used(profile: str, store) -> "pd.DataFrame":  # noqa: F821
     if not section:
         return pd.DataFrame(columns=cols).rename_axis("run")
     table1 = set(grid.expand(section, extras=False))
-    ship = shipped_dir()
+    ship = store.shipped_root
     manifest = {}
     if ship is not None and (ship / "MANIFEST.json").is_file():
         try:

@@ -84,8 +84,10 @@ def task_resources(config: train.TrainConfig, cluster_gpus: float) -> tuple[dict
     return {"num_cpus": 1, "num_gpus": 0}, "cpu"
 
 
-def _train_task(config: train.TrainConfig, root: str, env: dict, threads: int, log_level: int) -> dict:
-    """Body of one Ray task: train (or skip, or resume) one run into the shared store."""
+def _train_task(config: train.TrainConfig, root: str, env: dict, threads: int, log_level: int,
+                shipped: str | bool = False) -> dict:
+    """Body of one Ray task: train (or skip, or resume) one run into the shared store; ``shipped``:
+    the driver store's shipped-runs folder, or False when it reads none."""
     import socket
 
     import torch
@@ -101,7 +103,7 @@ def _train_task(config: train.TrainConfig, root: str, env: dict, threads: int, l
         return {"config": config, "run_dir": str(d), "status": "failed", "seconds": 0.0,
                 "error": f"the artifact store {root} does not exist on node {socket.gethostname()}; the ray "
                          "executor needs RNNVIZ_HOME on a filesystem shared by every node, at the same path"}
-    res = grid.run_one(config, Store(root))
+    res = grid.run_one(config, Store(root, shipped=shipped if shipped and Path(shipped).is_dir() else False))
     res["node"] = socket.gethostname()
     return res
 
@@ -121,7 +123,8 @@ def submit(configs, store: Store, max_retries: int = DEFAULT_MAX_RETRIES) -> lis
     for cfg, res, device in plan:
         task = remote.options(name=f"rnnviz:{cfg.slug}", max_retries=max_retries, **res)
         refs.append(task.remote(cfg.replace(device=device), str(store.root), env, int(res["num_cpus"]),
-                                logging.getLogger("rnnviz_lib").getEffectiveLevel()))
+                                logging.getLogger("rnnviz_lib").getEffectiveLevel(),
+                                str(store.shipped_root) if store.shipped_root is not None else False))
     log.info("submitted %d runs to Ray (%s GPU(s) in the cluster)", len(refs), gpus)
     return refs
 

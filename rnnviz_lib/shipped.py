@@ -56,6 +56,13 @@ def manifest(root: Path | None = None) -> dict:
     return read_json(f) if f.is_file() else {"runs": {}}
 
 
+def _added(entries: dict, names: list, name: str, entry: dict) -> None:
+    """Record one shipped run or baseline: its manifest entry, its name, a log line."""
+    entries[name] = entry
+    names.append(name)
+    log.info("shipped %s (test %.4f)", name, entry["test_loss"])
+
+
 def model_key(cfg: dict) -> str:
     """``wp-lstm-1-64`` (dataset-cell-layers-size, the summary JSON's key)."""
     return f"{cfg['dataset']}-{grid.model_name(cfg['cell'], int(cfg['layers']), int(cfg['size']))}"
@@ -118,9 +125,7 @@ def ship(configs, store: Store | None = None, profile: str = "paper", root: Path
         if full_only and (cfg.max_train_batches or cfg.max_eval_batches or cfg.max_test_batches):
             raise RnnvizError(f"{cfg.slug} trained on a limited schedule (max_*_batches); only full runs are shipped")
         dest = _copy_in(own, root / own.name, FILES)
-        runs[own.name] = _entry(dest, profile, unrecorded)
-        shipped.append(own.name)
-        log.info("shipped %s (test %.4f)", own.name, runs[own.name]["test_loss"])
+        _added(runs, shipped, own.name, _entry(dest, profile, unrecorded))
     _write_manifest(root, {**man, "runs": runs})
     return shipped
 
@@ -195,9 +200,7 @@ def ship_nnn(dataset, ns, store: Store | None = None, profile: str = "paper", ro
             raise RnnvizError(f"the {corpus.name} {n}-NN of profile {profile_name} has not finished in {store.root} "
                               f"({own}); train it with `rnnviz nnn --dataset {corpus.name} --n {n} --profile {profile_name}`")
         dest = _copy_in(own, root / BASELINES_DIR / own.name, BASELINE_FILES)
-        base[own.name] = _nnn_entry(dest, corpus, n, p, profile_name)
-        names.append(own.name)
-        log.info("shipped %s (test %.4f)", own.name, base[own.name]["test_loss"])
+        _added(base, names, own.name, _nnn_entry(dest, corpus, n, p, profile_name))
     _write_manifest(root, {**man, "baselines": base})
     return names
 
@@ -205,7 +208,7 @@ def ship_nnn(dataset, ns, store: Store | None = None, profile: str = "paper", ro
 def _nnn_entry(d: Path, corpus, n: int, params: dict, profile: str) -> dict:
     m = read_json(d / METRICS_FILE)
     ident = baselines.nnn_identity(corpus, n, params)
-    paper_v = paper.TABLE2.get(corpus.name, {}).get("n-NN", {}).get(int(n))
+    paper_v = paper.table2(corpus.name, "n-NN", n)
     segments = list(m.get("segments") or [])
     return {
         "model": f"{corpus.name}-nnn-{n}", "kind": "nnn", "dataset": corpus.name, "n": int(n),

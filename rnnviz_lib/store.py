@@ -9,7 +9,8 @@ Layout under the project root (``$RNNVIZ_HOME`` or the working directory)::
     report/                           executed notebooks and index.html
 
 Shipped runs. Finished runs committed with the code live in ``data/runs/`` of the repository
-(``shipped_dir()``; ``$RNNVIZ_SHIPPED_RUNS`` names another folder, ``off`` ignores them). They are
+(``shipped_dir()``; ``Store(shipped=False)`` reads none, ``Store(shipped=folder)`` another folder; the
+default can be set with ``$RNNVIZ_SHIPPED_RUNS``: ``off`` or a folder). They are
 read like the store's own: ``Store.run_dir`` returns a shipped run of the same name (slug and
 config hash) when the store has no finished copy, and nothing ever writes into them. A
 store copy that finishes (``rnnviz grid --retrain``) takes precedence; deleting it brings the
@@ -75,17 +76,6 @@ def shipped_dir() -> Path | None:
     return d.resolve() if d.is_dir() else None
 
 
-def shipped_run(name: str) -> Path | None:
-    """The finished shipped run called ``name`` (``<slug>-<config hash>``), or None."""
-    d = shipped_dir()
-    return d / name if d is not None and (d / name / METRICS_FILE).is_file() else None
-
-
-def shipped_baseline(name: str) -> Path | None:
-    """The finished shipped baseline called ``name`` (``data/runs/baselines/<name>``), or None."""
-    return shipped_run(f"{SHIPPED_BASELINES}/{name}")
-
-
 def sha256_file(path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -109,10 +99,8 @@ def weights_digest(run_dir, n: int = 12) -> str:
     return "none"
 
 
-def is_shipped(path) -> bool:
-    """Is ``path`` a shipped run (or inside one)?"""
-    d = shipped_dir()
-    return d is not None and Path(path).resolve().is_relative_to(d)
+def _inside(path, folder: Path | None) -> bool:
+    return folder is not None and Path(path).resolve().is_relative_to(folder)
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -182,7 +170,7 @@ def damage_fix(path) -> str:
     name, folder = path.name, path.parent
     if folder.name == "snapshots":
         name, folder = f"snapshots/{name}", folder.parent
-    if is_shipped(path):
+    if _inside(path, shipped_dir()) or _inside(path, REPO / "data" / "runs"):
         return f"a shipped file is never rewritten: {shipped_restore(path)}"
     kind = folder.parent.name
     run = "rerun the command that trained it (rnnviz train/grid with the same options)"
@@ -272,10 +260,61 @@ def _folder(name: str, doc: str) -> property:
 
 
 class Store:
-    """Paths of every artifact, derived from configs. ``root`` defaults to the project root."""
+    """Paths of every artifact, derived from configs, and the shipped runs read beside them.
 
-    def __init__(self, root: str | os.PathLike | None = None):
+    Parameters
+    ----------
+    root : the store's folder (default: the project root, ``$RNNVIZ_HOME`` or the working directory)
+    shipped : where shipped runs are read from: None (default) this checkout's ``data/runs``
+        (``shipped_dir()``); False none, so everything is trained into this store (``rnnviz grid
+        --retrain``, a rehearsal); or a folder
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None, shipped: bool | str | os.PathLike | None = None):
         self.root = Path(root).resolve() if root is not None else project_root()
+        if shipped is None or shipped is True:
+            self.shipped_root = shipped_dir()
+        elif shipped is False:
+            self.shipped_root = None
+        else:
+            from rnnviz_lib.errors import RnnvizError
+
+            if not Path(shipped).expanduser().is_dir():
+                raise RnnvizError(f"shipped runs folder {shipped} does not exist; pass a folder of shipped runs, "
+                                  "or shipped=False to read none")
+            self.shipped_root = Path(shipped).expanduser().resolve()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r}, shipped={None if self.shipped_root is None else str(self.shipped_root)!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Store) and (self.root, self.shipped_root) == (other.root, other.shipped_root)
+
+    def __hash__(self) -> int:
+        return hash((self.root, self.shipped_root))
+
+    @classmethod
+    def for_profile(cls, profile, root: str | os.PathLike | None = None) -> "Store":
+        """The store a profile's notebooks read: shipped runs off for a rehearsal (``rehearse: true``,
+        whose every run is trained here), else the default."""
+        from rnnviz_lib.config import load_profile
+
+        prof = profile if isinstance(profile, dict) else load_profile(profile, Path(root) if root is not None else None)
+        return cls(root, shipped=False) if prof.get("rehearse") else cls(root)
+
+    # -- shipped runs --------------------------------------------------------------------
+    def shipped_run(self, name: str) -> Path | None:
+        """The finished shipped run called ``name`` (``<slug>-<config hash>``), or None."""
+        d = self.shipped_root
+        return d / name if d is not None and (d / name / METRICS_FILE).is_file() else None
+
+    def shipped_baseline(self, name: str) -> Path | None:
+        """The finished shipped baseline called ``name`` (``data/runs/baselines/<name>``), or None."""
+        return self.shipped_run(f"{SHIPPED_BASELINES}/{name}")
+
+    def is_shipped(self, path) -> bool:
+        """Is ``path`` one of this store's shipped runs or baselines (or inside one)?"""
+        return _inside(path, self.shipped_root)
 
     # -- directories -------------------------------------------------------------------
     data_dir = _folder("data", "Corpora: downloads (raw/) and one folder per prepared corpus.")
@@ -294,7 +333,7 @@ class Store:
         """The directory of a training run: the store's own when it has finished there, else a
         shipped run of the same name, else the store's own (created if ``create``)."""
         own = self.artifact_dir("runs", slug, identity, create=False)
-        if not (own / METRICS_FILE).is_file() and (ship := shipped_run(own.name)) is not None:
+        if not (own / METRICS_FILE).is_file() and (ship := self.shipped_run(own.name)) is not None:
             return ship
         if create:
             own.mkdir(parents=True, exist_ok=True)
@@ -305,7 +344,7 @@ class Store:
         store copy hides a shipped run of the same name); only finished ones unless ``finished``
         is False. Hidden folders (a copy in progress) are none."""
         seen = {}
-        ship = shipped_dir() if shipped else None
+        ship = self.shipped_root if shipped else None
         for base in [self.artifacts_dir / "runs", *([ship] if ship is not None else [])]:
             for d in sorted(base.glob("*")) if base.is_dir() else []:
                 if base == ship and d.name == SHIPPED_BASELINES:
@@ -316,7 +355,7 @@ class Store:
 
     def origin(self, run_dir) -> str:
         """``shipped`` for a shipped run, ``store`` for one trained into this store."""
-        return "shipped" if is_shipped(run_dir) else "store"
+        return "shipped" if self.is_shipped(run_dir) else "store"
 
     def cached_file(self, run_dir, name: str) -> Path:
         """Where a file recomputed for a run lives: in the run itself, or for a shipped run
@@ -324,7 +363,7 @@ class Store:
         that a run shipped again under the same name with other weights is never read through
         the cache of the old ones."""
         run_dir = Path(run_dir)
-        if is_shipped(run_dir):
+        if self.is_shipped(run_dir):
             return self.artifacts_dir / "shipped-cache" / f"{run_dir.name}-{weights_digest(run_dir)}" / name
         return run_dir / name
 

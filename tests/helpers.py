@@ -18,17 +18,37 @@ def fit_tiny_lstm(text: bytes, hidden: int, steps: int, B: int = 16, S: int = 64
     ids = torch.from_numpy(lut[np.frombuffer(text, np.uint8)])
     torch.manual_seed(seed)
     model = CharRNN("lstm", vocab.size, hidden, 1)
-    opt = torch.optim.Adam(model.parameters(), 1e-2)
     n = (ids.numel() - 1) // B
     X, Y = ids[: B * n].view(B, n), ids[1 : B * n + 1].view(B, n)  # (B, n): next-symbol targets
+    return train_steps(model, X, Y, steps, S), vocab
+
+
+def train_steps(model, X, Y, steps: int, S: int, lr: float = 1e-2):
+    """``steps`` Adam steps of ``model`` on S-long windows of the (B, n) ids ``X`` and next-symbol
+    targets ``Y``, windows taken in order and wrapping; returns the model in eval mode."""
+    opt = torch.optim.Adam(model.parameters(), lr)
+    n, K = X.shape[1], model.K
     for step in range(steps):
         a = (step * S) % (n - S)
         logits, _ = model(X[:, a : a + S])
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab.size), Y[:, a : a + S].reshape(-1))
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, K), Y[:, a : a + S].reshape(-1))
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return model.eval(), vocab
+    return model.eval()
+
+
+def gate_activations(cell: str, layers: list[dict]):
+    """``analysis.activations.Activations`` holding the given gates (one {name: (B, T, H)} per
+    layer); every other recorded value zero."""
+    from rnnviz_lib.analysis import activations as A
+
+    B, T, _ = next(iter(layers[0].values())).shape
+    z = np.zeros((B, T), np.uint8)
+    full = [{k: rec.get(k, np.zeros_like(next(iter(rec.values())))).astype(np.float16) for k in A.KEEP[cell]}
+            for rec in layers]
+    return A.Activations(cell, full, np.zeros((B, T, 5), np.uint8), np.zeros((B, T, 5), np.float16),
+                         np.zeros((B, T), np.float32), z, z)
 
 
 class Plant:

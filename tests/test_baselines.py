@@ -80,6 +80,25 @@ def test_nnn_selects_hidden_size_on_validation_and_is_found_by_profile(small, ca
     assert out["losses"]["2"] == res["losses"][2] and out["selected_hidden"]["2"] == res["selected_hidden"][2]
 
 
+def test_nnn_shipped_only_reads_what_exists_and_trains_nothing(small, caplog):
+    """``nnn_shipped_only`` (the quick profile's n-NN): an n with a finished model of the recipe is
+    read, the others are left out with a log line, and no folder is created for them."""
+    store = Store()
+    corpus = data.load_corpus(str(small))
+    recipe = {"nnn_hidden": 12, "nnn_max_steps": 30, "nnn_eval_every": 15, "nnn_batch_size": 500}
+    only = {**recipe, "nnn_shipped_only": True}
+    before = sorted(store.artifacts_dir.rglob("*")) if store.artifacts_dir.is_dir() else []
+    res = baselines.run_nnn(corpus, [1, 2], only, store)
+    assert res["losses"] == {} and res["left_out"] == [1, 2]
+    assert (sorted(store.artifacts_dir.rglob("*")) if store.artifacts_dir.is_dir() else []) == before
+    assert "left out" in caplog.text and "n = 1, 2" in caplog.text
+    trained = baselines.run_nnn(corpus, [1], recipe, store)  # the flag is not part of the recipe's identity
+    res = baselines.run_nnn(corpus, [1, 2], only, store)
+    assert res["losses"] == trained["losses"] and res["paths"] == trained["paths"] and res["left_out"] == [2]
+    assert not baselines.nnn_dir(corpus, 2, recipe, store, create=False).exists()
+    assert baselines.run_nnn(corpus, [2], only, store, force=True)["left_out"] == []  # --force trains
+
+
 def test_table2_puts_ours_beside_the_paper():
     ours, theirs = baselines.table2_frames("wp", {"2": 2.41, "21": 1.2}, {1: 2.5, 7: 1.4})
     assert list(ours.index) == ["n-gram", "n-NN"]

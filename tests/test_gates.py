@@ -12,15 +12,10 @@ from rnnviz_lib.analysis import activations as A
 from rnnviz_lib.analysis import gates as G
 from rnnviz_lib.models import CharRNN
 from rnnviz_lib.store import Store
+from helpers import gate_activations, train_steps
 
 
-def _acts(cell: str, layers: list[dict]) -> A.Activations:
-    B, T, _ = next(iter(layers[0].values())).shape
-    z = np.zeros((B, T), np.uint8)
-    full = [{k: rec.get(k, np.zeros_like(next(iter(rec.values())))).astype(np.float16) for k in A.KEEP[cell]}
-            for rec in layers]
-    return A.Activations(cell, full, np.zeros((B, T, 5), np.uint8), np.zeros((B, T, 5), np.float16),
-                         np.zeros((B, T), np.float32), z, z)
+_acts = gate_activations
 
 
 def test_saturation_fractions_by_hand():
@@ -85,16 +80,7 @@ def three_layer_models():
     out = {}
     for cell, H in (("lstm", 11), ("gru", 13)):
         torch.manual_seed(0)
-        m = CharRNN(cell, corpus.K, H, 3)
-        opt = torch.optim.Adam(m.parameters(), 1e-2)
-        for step in range(60):
-            a = (step * S) % (n - S)
-            logits, _ = m(X[:, a : a + S])
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, corpus.K), Y[:, a : a + S].reshape(-1))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        out[cell] = m.eval()
+        out[cell] = train_steps(CharRNN(cell, corpus.K, H, 3), X, Y, 60, S)
     sp = data.corpus_splits(corpus)
     sample = A.sample_split(corpus, sp.val, n_streams=4, n_steps=300, burn=50)
     return out, sample

@@ -110,10 +110,14 @@ def test_reference_nnn_reads_another_recipes_models_never_trains(lab, tmp_path):
 def test_frames_name_the_nnn_row_by_its_recipe(lab):
     store, ds, _, _ = lab
     ngram, nnn = baselines.run_ngrams(ds, NGRAM_ORDERS, store), baselines.run_nnn(ds, [1, 2], RECIPE, store)
-    table, ours, theirs = table2.frames(ds, ngram, nnn, "quick", {"n-NN (paper recipe)": {1: 2.5}})
-    assert list(ours.index) == list(table.index) == ["n-gram", "n-NN (quick recipe)", "n-NN (paper recipe)"]
-    assert ours.at["n-gram", 3] == ngram["orders"]["4"] and ours.at["n-NN (quick recipe)", 2] == nnn["losses"][2]
+    table, ours, theirs = table2.frames(ds, ngram, nnn, "smoke", {"n-NN (paper recipe)": {1: 2.5}})
+    assert list(ours.index) == list(table.index) == ["n-gram", "n-NN (smoke recipe)", "n-NN (paper recipe)"]
+    assert ours.at["n-gram", 3] == ngram["orders"]["4"] and ours.at["n-NN (smoke recipe)", 2] == nnn["losses"][2]
     assert theirs is None  # a user corpus has no paper row
+    # the quick profile trains its n-NN by the paper's recipe: its row is named so, with its origin
+    assert table2.same_recipe("quick", "paper") and not table2.same_recipe("smoke", "paper")
+    _, ours, _ = table2.frames(ds, ngram, nnn, "quick")
+    assert list(ours.index) == ["n-gram", "n-NN (paper recipe, trained here)"]
     table, ours, theirs = table2.frames("wp", ngram, nnn, "paper")
     assert list(ours.index) == ["n-gram", "n-NN"] and theirs.at["n-NN", 2] == paper.TABLE2["wp"]["n-NN"][2]
     assert table.at["n-gram", 1].startswith(f"{ngram['orders']['2']:.3f} (paper {paper.TABLE2['wp']['n-gram'][1]:.3f}")

@@ -7,19 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnviz_lib.analysis import activations as A
 from rnnviz_lib.analysis import gates as G
 from rnnviz_lib.store import Store
+from helpers import gate_activations
 
 
-def _acts(cell: str, layers: list[dict]) -> A.Activations:
-    """Activations with the given gates (B, T, H); every other recorded value zero."""
-    B, T, _ = next(iter(layers[0].values())).shape
-    z = np.zeros((B, T), np.uint8)
-    full = [{k: rec.get(k, np.zeros_like(next(iter(rec.values())))).astype(np.float16) for k in A.KEEP[cell]}
-            for rec in layers]
-    return A.Activations(cell, full, np.zeros((B, T, 5), np.uint8), np.zeros((B, T, 5), np.float16),
-                         np.zeros((B, T), np.float32), z, z)
+_acts = gate_activations
 
 
 @pytest.fixture(scope="module")

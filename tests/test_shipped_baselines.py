@@ -128,5 +128,5 @@ def test_ship_refuses_what_has_not_finished_and_short_recipes(small, tmp_path):
         shipped.ship_nnn(str(small), [3], Store(tmp_path / "a"), profile=str(prof), root=tmp_path / "s",
                          full_only=False)
     with pytest.raises(RnnvizError, match="short one"):
-        shipped.ship_nnn(str(small), [3], Store(tmp_path / "a"), profile="quick", root=tmp_path / "s")
+        shipped.ship_nnn(str(small), [3], Store(tmp_path / "a"), profile="smoke", root=tmp_path / "s")
     assert cli.main(["runs", "ship", "--nnn", "1", "--profile", str(prof)]) == 2  # --dataset is required

@@ -139,3 +139,32 @@ def test_shipped_runs_switch(monkeypatch, tmp_path):
     assert S.shipped_dir() == tmp_path.resolve()
     monkeypatch.setenv(S.SHIPPED_ENV, str(tmp_path / "nope"))
     assert S.shipped_dir() is None
+
+
+def test_the_store_takes_its_shipped_runs_as_a_parameter(monkeypatch, tmp_path):
+    """Store(shipped=...) decides which shipped runs a store reads, whatever the environment says:
+    --retrain and a rehearsal pass shipped=False instead of switching a process-wide variable."""
+    from rnnviz_lib import store as S
+
+    ship = tmp_path / "ship"
+    run = ship / "wp-lstm1-64-0123456789"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text("{}")
+    monkeypatch.setenv(S.SHIPPED_ENV, "off")
+    assert Store(tmp_path / "a").shipped_root is None  # the default follows the environment
+    given = Store(tmp_path / "a", shipped=ship)
+    assert given.shipped_run(run.name) == run.resolve() and given.is_shipped(run / "best.pt")
+    assert given.run_dir("wp-lstm1-64", {"x": 1}).parent == tmp_path / "a" / "artifacts" / "runs"  # other name
+    monkeypatch.setenv(S.SHIPPED_ENV, str(ship))
+    off = Store(tmp_path / "a", shipped=False)
+    assert off.shipped_root is None and off.shipped_run(run.name) is None and not off.is_shipped(run)
+    assert Store(tmp_path / "a").shipped_run(run.name) == run.resolve()
+    with pytest.raises(RnnvizError, match="does not exist"):
+        Store(tmp_path / "a", shipped=tmp_path / "nope")
+    import pickle  # worker processes get the store itself, shipped folder included
+
+    assert pickle.loads(pickle.dumps(off)) == off and pickle.loads(pickle.dumps(given)).shipped_root == run.parent.resolve()
+    monkeypatch.setenv("RNNVIZ_HOME", str(tmp_path / "a"))  # no profiles there: the package's are read
+    rehearsal = Store.for_profile("smoke-rehearse")
+    assert rehearsal.shipped_root is None and rehearsal.root == (tmp_path / "a").resolve()
+    assert Store.for_profile("smoke").shipped_root == ship.resolve()

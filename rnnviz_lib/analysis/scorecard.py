@@ -133,18 +133,12 @@ class Inputs:
     def table1(self, dataset: str) -> pd.DataFrame | None:
         """Our Table 1 (rows size, columns ``LSTM-1`` … ``GRU-3``), from ``table1_<ds>_ours``."""
         t = self.table(f"table1_{dataset}_ours")
-        if t is None:
-            return None
-        t.index = t.index.astype(int)
-        return t.dropna(how="all")
+        return None if t is None else t.set_axis(t.index.astype(int), axis=0).dropna(how="all")
 
     def table2(self, dataset: str) -> pd.DataFrame | None:
         """Our Table 2 (rows ``n-gram``, ``n-NN (<recipe>)``…, columns n as int), from ``table2_<ds>_ours``."""
         t = self.table(f"table2_{dataset}_ours")
-        if t is None:
-            return None
-        t.columns = [int(c) for c in t.columns]
-        return t
+        return None if t is None else t.set_axis([int(c) for c in t.columns], axis=1)
 
 
 def _pair_verdict(hits: int, hits_p: int, n: int, what: str) -> tuple[str, str]:

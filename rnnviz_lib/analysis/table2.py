@@ -26,28 +26,19 @@ from rnnviz_lib import baselines, paper, runs
 log = logging.getLogger(__name__)
 
 
-def _paper(dataset: str, row: str, n: int) -> float | None:
-    return paper.TABLE2.get(dataset, {}).get(row, {}).get(int(n))
-
-
 def ngram_rows(results: dict[str, dict]) -> tuple[pd.DataFrame, str]:
-    """Our n-gram losses beside the paper's, and how long the counting and scoring took.
+    """Our n-gram losses beside the paper's, and how long the counting and scoring took, from
+    ``results`` ({dataset: ``baselines.run_ngrams`` result}).
 
-    Parameters
-    ----------
-    results : {dataset: ``baselines.run_ngrams`` result}
-
-    Returns
-    -------
-    table : indexed by (dataset, order) with ``n`` (= order − 1, Table 2's context length),
-        ``ours``, ``paper`` (None where the paper has no value), ``diff`` and ``model MB``
-    sentence : per dataset, the test symbols scored, the largest order counted, the seconds
-        spent and which orders were read from the cache
+    Returns (table, sentence). The table is indexed by (dataset, order), with ``n`` (order − 1,
+    Table 2's context length), ``ours``, ``paper`` (None where the paper has no value), ``diff``
+    and ``model MB``; the sentence gives, per dataset, the test symbols scored, the largest order
+    counted, the seconds spent and which orders came from the cache.
     """
     rows = []
     for ds, r in results.items():
         for o, loss in r["orders"].items():
-            p = _paper(ds, "n-gram", int(o) - 1)
+            p = paper.table2(ds, "n-gram", int(o) - 1)
             rows.append({"dataset": ds, "order": int(o), "n": int(o) - 1, "ours": loss, "paper": p,
                          "diff": None if p is None else loss - p, "model MB": r["model_bytes"][o] / 1e6})
     cols = ["dataset", "order", "n", "ours", "paper", "diff", "model MB"]
@@ -76,7 +67,7 @@ def nnn_rows(results: dict[str, dict], recipe: dict, profile: str) -> tuple[pd.D
     rows = []
     for ds, r in results.items():
         for n, loss in r["losses"].items():
-            p = _paper(ds, "n-NN", n)
+            p = paper.table2(ds, "n-NN", n)
             H = r["selected_hidden"][n]
             rows.append({"dataset": ds, "n": n, "hidden": H, "val (per hidden size)": r["val"][n], "ours": loss,
                          "paper": p, "diff": None if p is None else loss - p, "train s": r["train_seconds"][n][H]})
@@ -99,6 +90,11 @@ def paper_nnn_steps(dataset: str) -> str:
             f"falling by {', '.join(f'{f:.2f}' for f in falls[:-1])} and {falls[-1]:.2f} from one n to the next.")
 
 
+def same_recipe(a: str, b: str) -> bool:
+    """Do profiles ``a`` and ``b`` train their n-NN by the same recipe (``baselines.nnn_params``)?"""
+    return baselines.nnn_params(baselines.profile_params(a)) == baselines.nnn_params(baselines.profile_params(b))
+
+
 def reference_nnn(corpora: dict, ns, reference: str, profile: str, store=None) -> tuple[dict, pd.DataFrame | None, str]:
     """The n-NN already trained under another profile's recipe, read from the store (or the
     shipped ones), never trained, to show as an extra row of Table 2.
@@ -115,8 +111,8 @@ def reference_nnn(corpora: dict, ns, reference: str, profile: str, store=None) -
         when none was found or asked for
     sentence : where they come from, or how to train them; "" when none was asked for
     """
-    if not reference or reference == profile:
-        return {}, None, ""
+    if not reference or reference == profile or same_recipe(reference, profile):
+        return {}, None, ""  # none asked for, or the profile's own row is already this recipe's
     found = {ds: t for ds, c in corpora.items() if len(t := baselines.trained_nnn(c, ns, reference, store))}
     if not found:
         return {}, None, (f"No n-NN trained by the `{reference}` recipe is in this store (train them with "
@@ -131,7 +127,8 @@ def reference_nnn(corpora: dict, ns, reference: str, profile: str, store=None) -
 
 def frames(dataset: str, ngram: dict, nnn: dict, profile: str,
            extra: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
-    """Table 2 of one dataset, its n-NN row named by its recipe unless that is the paper's.
+    """Table 2 of one dataset, its n-NN row named by its recipe ("n-NN" for the paper profile; "n-NN
+    (paper recipe, shipped)" for another profile with the paper's recipe).
 
     Parameters
     ----------
@@ -144,7 +141,12 @@ def frames(dataset: str, ngram: dict, nnn: dict, profile: str,
     ours, theirs : ``baselines.table2_frames`` (index: rows, columns: n); ``theirs`` is None
         for a dataset the paper does not have
     """
-    own = {} if profile == "paper" else {"n-NN": f"n-NN ({profile} recipe)"}
+    if profile == "paper":
+        own = {}
+    elif same_recipe(profile, "paper"):  # e.g. the quick profile, which reads the shipped paper-recipe n-NN
+        own = {"n-NN": f"n-NN (paper recipe, {baselines.origin_label(nnn.get('origin', {}).values())})"}
+    else:
+        own = {"n-NN": f"n-NN ({profile} recipe)"}
     table = baselines.table2(dataset, ngram["orders"], nnn["losses"], extra=extra).rename(index=own)
     ours, theirs = (f.rename(index=own) for f in baselines.table2_frames(dataset, ngram["orders"], nnn["losses"],
                                                                           extra=extra))
@@ -174,7 +176,7 @@ def best_rnn(dataset: str, profile: str, reference: str = "", store=None,
                      default=None)
     n_top = max(paper.TABLE2_N)
     theirs = (f" Paper: its best RNN {best_paper:.3f} against its {n_top}-gram "
-              f"{_paper(dataset, 'n-gram', n_top):.3f}." if best_paper is not None else "")
+              f"{paper.table2(dataset, 'n-gram', n_top):.3f}." if best_paper is not None else "")
     if rnn is None:
         return None, (f"`{dataset}`: best RNN not available: no finished RNN of profile `{profile}` was scored on the "
                       "whole test set." + theirs)

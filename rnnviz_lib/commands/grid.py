@@ -21,13 +21,11 @@ def _grid(args) -> int:
 
     if args.widths:
         return _widths(args)
-    if args.retrain:  # train into the store even where a shipped run exists (workers inherit it)
-        import os
+    from rnnviz_lib.store import Store
 
-        from rnnviz_lib.store import SHIPPED_ENV
-
-        os.environ[SHIPPED_ENV] = "off"
-    configs = grid.expand(args.profile, [args.dataset] if args.dataset else None, args.device, args.only)
+    store = Store(shipped=False if args.retrain else None)  # --retrain: train even where a shipped run exists
+    configs = grid.expand(args.profile, [args.dataset] if args.dataset else None, args.device, args.only,
+                          store=store)
     if args.data_dir:
         configs = [c.replace(data_dir=args.data_dir) for c in configs]
     if args.progress:
@@ -45,15 +43,15 @@ def _grid(args) -> int:
         if args.executor == "ray" and args.address:
             from rnnviz_lib import ray_executor
 
-            results = ray_executor.run_ray(configs, keep_going=not args.stop_on_error, address=args.address)
+            results = ray_executor.run_ray(configs, store, keep_going=not args.stop_on_error, address=args.address)
         else:
-            results = grid.run(configs, args.executor, keep_going=not args.stop_on_error)
+            results = grid.run(configs, args.executor, store=store, keep_going=not args.stop_on_error)
         failed = [r for r in results if r["status"] == "failed"]
     else:
         failed = []
-    df = grid.summary(configs)
+    df = grid.summary(configs, store)
     main = grid.summary(grid.expand(args.profile, [args.dataset] if args.dataset else None, args.device, args.only,
-                                    extras=False))  # Table 1's runs: not the extra grids'
+                                    extras=False, store=store), store)  # Table 1's runs: not the extra grids'
     if args.json:
         import json
 

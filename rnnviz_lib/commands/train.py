@@ -46,25 +46,15 @@ SKIP = {"dataset", "data_dir", "show_progress"}
 
 def add_config_args(p, skip=()) -> None:
     """One option per TrainConfig field (defaults: the paper's recipe)."""
-    from rnnviz_lib.train import TrainConfig
+    from rnnviz_lib.config import CHOICES, TrainConfig
 
     for f in dataclasses.fields(TrainConfig):
         if f.name in SKIP or f.name in skip:
             continue
         opt = "--" + f.name.replace("_", "-")
         kwargs = {"default": f.default, "help": f"{HELP.get(f.name, f.name)} (default {f.default})"}
-        if f.name == "cell":
-            kwargs["choices"] = ("lstm", "rnn", "gru")
-        elif f.name == "device":
-            kwargs["choices"] = ("auto", "cpu", "cuda")
-        elif f.name == "gru_variant":
-            kwargs["choices"] = ("torch", "paper")
-        elif f.name == "matching":
-            kwargs["choices"] = ("row", "depth")
-        elif f.name == "engine":
-            kwargs["choices"] = ("auto", "reference", "cpu_step")
-        elif f.name == "precision":
-            kwargs["choices"] = ("fp32", "bf16")
+        if f.name in CHOICES:
+            kwargs["choices"] = CHOICES[f.name][1]
         else:
             kwargs["type"] = type(f.default)
         p.add_argument(opt, **kwargs)
