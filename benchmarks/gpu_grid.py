@@ -113,7 +113,7 @@ STANDINS = _standins()
 
 import torch
 
-from rnnviz_lib import data, fast, fast_executor, models, train
+from rnnviz_lib import data, fast, fast_executor, lk_corpus, models, train
 from rnnviz_lib.store import Store
 
 EQ_TOL = 0.01  # nats
@@ -256,7 +256,7 @@ def interpolate(measured: dict, cell: str, L: int, size: int) -> float:
 def grid_steps(B: int, S: int, epochs: int) -> dict:
     """Training steps and validation batches per model for wp and lk under the recipe."""
     out = {}
-    for ds, n in (("wp", 3_258_246), ("lk", data.LK_BYTES)):
+    for ds, n in (("wp", 3_258_246), ("lk", lk_corpus.LK_BYTES)):
         tr, va, _ = data.split_counts(n, B, S, data.FRACTIONS[ds])
         out[ds] = {"train_batches": tr, "val_batches": va, "steps": tr * epochs, "evals": epochs * va}
     return out

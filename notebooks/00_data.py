@@ -57,7 +57,7 @@ pd.DataFrame({n: {k: c.manifest.get(k) for k in ("source", "kernel_version", "fi
 # Provenance of each corpus: where it came from and its checksum. For War and Peace
 # `checksum_ok` is `False` only when a file with another checksum was allowed explicitly. For
 # the Linux corpus `reference` says whether it is the project's reference corpus (built from
-# `linux-source-6.1` 6.1.192-2, `rnnviz_lib.data.LK_REFERENCE_*`): `kernel_version` and
+# `linux-source-6.1` 6.1.192-2, `rnnviz_lib.lk_corpus.LK_REFERENCE_*`): `kernel_version` and
 # `files_used` name the source, and `warning` says why numbers of any other corpus are not
 # comparable with the shipped runs and the notes.
 

@@ -275,10 +275,10 @@ def _lk_warning(store: Store) -> str:
     man = store.data_dir / "lk" / "manifest.json"
     if not man.is_file():
         return ""
-    from rnnviz_lib import data
+    from rnnviz_lib import lk_corpus
 
     try:
-        return data.lk_reference_warning(json.loads(man.read_text()))
+        return lk_corpus.lk_reference_warning(json.loads(man.read_text()))
     except (OSError, ValueError):
         return f"{man} cannot be read; rebuild the LK corpus with `rnnviz data prepare --dataset lk`"
 

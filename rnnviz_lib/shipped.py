@@ -32,7 +32,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from rnnviz_lib import baselines, buildinfo, data, grid, paper, train
+from rnnviz_lib import baselines, buildinfo, data, grid, lk_corpus, paper, train
 from rnnviz_lib.config import artifact_name, config_hash
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import (BEST_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, NNN_MODEL_FILE, REPO,
@@ -165,7 +165,7 @@ def _write_manifest(root: Path, man: dict) -> None:
 def nnn_identity_for(dataset: str, n: int, profile: str = "paper") -> dict:
     """The identity an n-NN of ``profile``'s recipe has on the reference corpus of ``dataset``
     (War and Peace, or the pinned LK corpus), computed without reading the corpus."""
-    sha = {"wp": data.WP_SHA256, "lk": data.LK_REFERENCE_SHA256}.get(dataset)
+    sha = {"wp": data.WP_SHA256, "lk": lk_corpus.LK_REFERENCE_SHA256}.get(dataset)
     if sha is None:
         raise RnnvizError(f"shipped n-NN are for the reference corpora wp and lk, not {dataset!r}")
     return baselines.nnn_identity_of(dataset, sha, n, baselines.profile_params(profile))

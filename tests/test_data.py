@@ -14,9 +14,9 @@ import threading
 import numpy as np
 import pytest
 
-from rnnviz_lib import cli, data
+from rnnviz_lib import cli, data, lk_corpus
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.store import Store
+from rnnviz_lib.store import Store, sha256_file
 
 WP_SHA = "fb66ba999dafe24017cdd59e04c56d385a9c8466993d374fd4c6f08b2142985e"
 
@@ -133,14 +133,14 @@ def _expected_lk(files, seed, n):
 def test_build_lk_follows_recipe_and_writes_manifest(tmp_path):
     files = _kernel_tarball(tmp_path / "linux-9.9.tar.xz")
     n = 2000
-    man = data.build_lk(tmp_path / "linux-9.9.tar.xz", tmp_path / "out", seed=3, n_bytes=n)
+    man = lk_corpus.build_lk(tmp_path / "linux-9.9.tar.xz", tmp_path / "out", seed=3, n_bytes=n)
     body = (tmp_path / "out" / "lk.txt").read_bytes()
     assert body == _expected_lk(files, 3, n)
     assert man["files_available"] == 3 and man["symbols"] == n
     assert man["sha256"] == data.sha256_bytes(body)
-    assert man["source_sha256"] == data.sha256_file(tmp_path / "linux-9.9.tar.xz")
+    assert man["source_sha256"] == sha256_file(tmp_path / "linux-9.9.tar.xz")
     assert json.loads((tmp_path / "out" / "manifest.json").read_text()) == man
-    other = data.build_lk(tmp_path / "linux-9.9.tar.xz", tmp_path / "out2", seed=4, n_bytes=n)
+    other = lk_corpus.build_lk(tmp_path / "linux-9.9.tar.xz", tmp_path / "out2", seed=4, n_bytes=n)
     assert other["sha256"] != man["sha256"]  # the seed matters
 
 
@@ -157,15 +157,15 @@ def test_build_lk_from_debian_package(tmp_path):
         deb.write(name.ljust(16) + b"0".ljust(12) + b"0".ljust(6) + b"0".ljust(6) + b"100644".ljust(8)
                   + str(len(body)).encode().ljust(10) + b"`\n" + body + (b"\n" if len(body) % 2 else b""))
     (tmp_path / "linux-source-9.9_all.deb").write_bytes(deb.getvalue())
-    man = data.build_lk(tmp_path / "linux-source-9.9_all.deb", tmp_path / "out", seed=0, n_bytes=1500)
+    man = lk_corpus.build_lk(tmp_path / "linux-source-9.9_all.deb", tmp_path / "out", seed=0, n_bytes=1500)
     assert (tmp_path / "out" / "lk.txt").read_bytes() == _expected_lk(files, 0, 1500)
     assert man["kernel_tarball"] == "linux-source-9.9.tar.xz"
 
 
 def test_lk_cli_prepare_and_info(tmp_path, home, capsys, monkeypatch):
     _kernel_tarball(tmp_path / "linux-9.9.tar.xz")
-    monkeypatch.setattr(data, "LK_BYTES", 3000)
-    monkeypatch.setattr(data.build_lk, "__defaults__", (0, 3000, "kernel/"))
+    monkeypatch.setattr(lk_corpus, "LK_BYTES", 3000)
+    monkeypatch.setattr(lk_corpus.build_lk, "__defaults__", (0, 3000, "kernel/"))
     code, _, err = run_cli(capsys, "data", "prepare", "--dataset", "lk", "--kernel-source", str(tmp_path / "linux-9.9.tar.xz"))
     assert code == 0, err
     code, out, _ = run_cli(capsys, "data", "info", "--dataset", "lk", "--batch-size", "5", "--seq-length", "10", "--json")
@@ -335,8 +335,8 @@ def test_lk_from_another_kernel_version_is_flagged_everywhere(tmp_path, home):
     assert len(warnings) == 1, err
     man = json.loads((home / "data" / "lk" / "manifest.json").read_text())
     assert man["kernel_version"] == "7.7" and man["reference"] is False
-    assert man["reference_version"] == data.LK_REFERENCE_VERSION == "6.1.192-2"
-    assert man["reference_sha256"] == data.LK_REFERENCE_SHA256
+    assert man["reference_version"] == lk_corpus.LK_REFERENCE_VERSION == "6.1.192-2"
+    assert man["reference_sha256"] == lk_corpus.LK_REFERENCE_SHA256
     for needle in ("linux-7.7.tar.gz", "version 7.7", man["sha256"], "not comparable"):
         assert needle in warnings[0] and needle in man["warning"], needle
     corpus = data.load_corpus("lk")
@@ -360,9 +360,9 @@ def test_lk_from_another_kernel_version_is_flagged_everywhere(tmp_path, home):
 
 def test_reference_lk_corpus_gets_no_warning(tmp_path, monkeypatch):
     """The reference corpus is recognised by its sha256 alone."""
-    monkeypatch.setattr(data, "LK_REFERENCE_SHA256", data.sha256_bytes(b"x"))
-    assert data.lk_reference_warning({"sha256": data.sha256_bytes(b"x"), "source": "a.deb"}) == ""
-    assert "not the reference" in data.lk_reference_warning({"sha256": data.sha256_bytes(b"y"), "source": "a.deb"})
+    monkeypatch.setattr(lk_corpus, "LK_REFERENCE_SHA256", data.sha256_bytes(b"x"))
+    assert lk_corpus.lk_reference_warning({"sha256": data.sha256_bytes(b"x"), "source": "a.deb"}) == ""
+    assert "not the reference" in lk_corpus.lk_reference_warning({"sha256": data.sha256_bytes(b"y"), "source": "a.deb"})
 
 
 def _fake_apt(tmp_path, monkeypatch, payload: bytes, known_after_update: bool):
@@ -376,8 +376,8 @@ def _fake_apt(tmp_path, monkeypatch, payload: bytes, known_after_update: bool):
 echo "$@" >> {tmp_path}/apt.log
 if [ "$1" = update ]; then touch {state}; exit 0; fi
 if [ "$1" = download ]; then
-  if [ {'-f ' + str(state) if known_after_update else '-z ""'} ]; then cp {tmp_path}/payload "{data.LK_REFERENCE_DEB}"; exit 0; fi
-  echo "E: Version '{data.LK_REFERENCE_VERSION}' for 'linux-source-6.1' was not found" >&2; exit 100
+  if [ {'-f ' + str(state) if known_after_update else '-z ""'} ]; then cp {tmp_path}/payload "{lk_corpus.LK_REFERENCE_DEB}"; exit 0; fi
+  echo "E: Version '{lk_corpus.LK_REFERENCE_VERSION}' for 'linux-source-6.1' was not found" >&2; exit 100
 fi
 exit 1
 """
@@ -388,21 +388,21 @@ exit 1
 
 def test_fetch_updates_apt_when_the_version_is_unknown_and_verifies_the_package(tmp_path, monkeypatch):
     payload = b"not the kernel package"
-    monkeypatch.setattr(data, "LK_REFERENCE_DEB_SHA256", data.sha256_bytes(payload))
+    monkeypatch.setattr(lk_corpus, "LK_REFERENCE_DEB_SHA256", data.sha256_bytes(payload))
     _fake_apt(tmp_path, monkeypatch, payload, known_after_update=True)
-    got = data.fetch_kernel_source(tmp_path / "dl")
-    assert got == tmp_path / "dl" / data.LK_REFERENCE_DEB and got.read_bytes() == payload
+    got = lk_corpus.fetch_kernel_source(tmp_path / "dl")
+    assert got == tmp_path / "dl" / lk_corpus.LK_REFERENCE_DEB and got.read_bytes() == payload
     calls = (tmp_path / "apt.log").read_text().splitlines()
-    assert calls == [f"download linux-source-6.1={data.LK_REFERENCE_VERSION}", "update -q",
-                     f"download linux-source-6.1={data.LK_REFERENCE_VERSION}"]
-    data.fetch_kernel_source(tmp_path / "dl")  # present and verified: apt is not asked again
+    assert calls == [f"download linux-source-6.1={lk_corpus.LK_REFERENCE_VERSION}", "update -q",
+                     f"download linux-source-6.1={lk_corpus.LK_REFERENCE_VERSION}"]
+    lk_corpus.fetch_kernel_source(tmp_path / "dl")  # present and verified: apt is not asked again
     assert len((tmp_path / "apt.log").read_text().splitlines()) == 3
 
 
 def test_fetch_refuses_a_package_with_the_wrong_checksum(tmp_path, monkeypatch):
     _fake_apt(tmp_path, monkeypatch, b"tampered", known_after_update=False)
-    monkeypatch.setattr(data, "LK_REFERENCE_DEB_SHA256", "0" * 64)
+    monkeypatch.setattr(lk_corpus, "LK_REFERENCE_DEB_SHA256", "0" * 64)
     (tmp_path / "dl").mkdir()
     with pytest.raises(RnnvizError, match="expected 0000"):
-        data.fetch_kernel_source(tmp_path / "dl")
-    assert not (tmp_path / "dl" / data.LK_REFERENCE_DEB).exists()  # nothing half-trusted is kept
+        lk_corpus.fetch_kernel_source(tmp_path / "dl")
+    assert not (tmp_path / "dl" / lk_corpus.LK_REFERENCE_DEB).exists()  # nothing half-trusted is kept

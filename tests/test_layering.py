@@ -15,7 +15,7 @@ PKG = Path(__file__).resolve().parent.parent / "rnnviz_lib"
 LAYERS = [
     ("base", ["rnnviz_lib", "errors", "paper", "config", "report", "buildinfo"]),
     ("store", ["store"]),
-    ("data and models", ["data", "models", "cpu_step", "evaluate", "ngram", "nnn"]),
+    ("data and models", ["sources", "lk_corpus", "data", "models", "cpu_step", "evaluate", "ngram", "nnn"]),
     ("training", ["train", "fast", "baselines"]),
     ("grid", ["grid", "runs", "table1", "fast_executor", "ray_executor", "shipped"]),
     ("analysis", ["analysis", "analysis.*", "provenance", "explorer"]),

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnviz_lib import data, evaluate, grid, shipped, table1, train
+from rnnviz_lib import data, evaluate, grid, lk_corpus, shipped, table1, train
 from rnnviz_lib.config import artifact_name, config_hash
 from rnnviz_lib.store import REPO, Store
 
@@ -52,7 +52,7 @@ def test_shipped_weights_give_their_test_loss_on_the_real_test_split(name):
         assert (LK_DIR / "lk.txt").is_file(), f"LK runs are shipped: build the corpus with `rnnviz data prepare --dataset lk` into {LK_DIR}"
     corpus = data.load_corpus(cfg.dataset, data_dir, download_ok=False)
     if cfg.dataset == "lk":
-        assert corpus.sha256 == data.LK_REFERENCE_SHA256
+        assert corpus.sha256 == lk_corpus.LK_REFERENCE_SHA256
     splits = data.corpus_splits(corpus, cfg.batch_size, cfg.seq_length, cfg.split_mode)
     model, _ = train.load_model(run)
     probs = evaluate.stream_probs(model, splits.test, torch.device("cpu"), 0)
