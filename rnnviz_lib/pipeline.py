@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import html
 import json
 import logging
 import os
 import re
 import time
 from pathlib import Path
+
+from markupsafe import Markup
 
 from rnnviz_lib.config import load_profile, project_root
 from rnnviz_lib.errors import RnnvizError
@@ -233,34 +234,10 @@ def _sidecars(folder: Path) -> list[dict]:
     return items
 
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1360px;margin:2em auto;padding:0 1em;color:#222}
-h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 6px;text-align:right}
-th{background:#f4f4f4}.ok{color:#2a7a2a}.fail{color:#b00020;font-weight:bold}.warn{background:#fff3cd;padding:.6em;border:1px solid #e0c36a}
-figure{display:inline-block;margin:.5em;vertical-align:top;max-width:48%}figure img{max-width:100%;border:1px solid #eee}
-figcaption{font-size:.85em;color:#444}.meta{color:#666;font-size:.85em}code{background:#f4f4f4;padding:0 .2em}
-table.scorecard td,table.provenance td{text-align:left;vertical-align:top}
-table.scorecard{width:100%;table-layout:fixed;font-size:.8em}table.scorecard col.c-0{width:21%}
-table.scorecard col.c-1{width:4.5%}table.scorecard col.c-2{width:17%}table.scorecard col.c-3{width:18%}
-table.scorecard col.c-4{width:8.5%}table.scorecard col.c-5{width:20%}table.scorecard col.c-6{width:11%}
-table.scorecard td{overflow-wrap:anywhere}details.models summary{cursor:pointer;color:#444}
-details.models ul{margin:.2em 0;padding-left:1.1em}table.scorecard th{text-align:left}
-.glance{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}.glance figure{max-width:48%;margin:0}
-.counts span{display:inline-block;padding:.3em .7em;margin:0 .4em .4em 0;border-radius:4px;font-weight:bold}
-.counts .verdict-reproduced{background:#d4edda;color:#155724}.counts .verdict-not-reproduced{background:#f8d7da;color:#721c24}
-.counts .verdict-not-measurable{background:#e2e3e5;color:#383d41}
-figure.wide{display:block;max-width:100%}
-@page{size:A4;margin:12mm}
-@media print{section.notebook{break-before:page}details.rnnviz-code,.rnnviz-codebar{display:none!important}
-figure{max-width:100%;break-inside:avoid}body{max-width:none}}
-tr.verdict-reproduced td.verdict{background:#d4edda;color:#155724;font-weight:bold}
-tr.verdict-not-reproduced td.verdict{background:#f8d7da;color:#721c24;font-weight:bold}
-tr.verdict-not-measurable td.verdict{background:#e2e3e5;color:#383d41}
-section.notebook{border-top:3px solid #ddd;margin-top:3em}
-"""
-
 SCORECARD_TABLE = "scorecard"  # the table notebook 09_scorecard saves
+# the scorecard's columns on the page: card column (the cell's class) -> header
+SCORECARD_COLUMNS = {"claim": "claim", "dataset": "dataset", "paper": "paper", "ours": "ours", "verdict": "verdict",
+                     "reason": "reason", "models": "rests on"}
 VERDICT_CLASS = {"reproduced": "verdict-reproduced", "not reproduced": "verdict-not-reproduced",
                  "not measurable in this profile": "verdict-not-measurable"}
 
@@ -292,35 +269,25 @@ _MIME = {"csv": "text/csv", "md": "text/markdown", "tex": "application/x-tex", "
          "png": "image/png", "pdf": "application/pdf"}
 
 
-def _scorecard_html(store: Store, profile: str, link) -> str:
-    """The scorecard section: one row per claim, the verdict cell coloured (green reproduced, red
-    not reproduced, grey not measurable), from the table notebook 09 saved."""
-    esc = html.escape
+def _scorecard(store: Store, profile: str, link) -> dict | None:
+    """The scorecard section's data: verdict counts, its files, and one row per claim with the
+    verdict cell's class (green reproduced, red not reproduced, grey not measurable), from the
+    table notebook 09 saved; None when there is none yet."""
     card = store.load_table(SCORECARD_TABLE, profile)
-    out = ["<h2 id='scorecard'>The paper's findings, scored</h2>"]
     if card is None:
-        out.append("<p>No scorecard yet: it is made by notebook <code>09_scorecard</code> from the tables of the "
-                   "notebooks before it.</p>")
-        return "\n".join(out)
+        return None
     meta = next((t for t in _sidecars(store.tables_dir(profile)) if t["name"] == SCORECARD_TABLE), None)
-    files = " · ".join(link(meta["dir"] / f, k) for k, f in sorted(meta["files"].items())) if meta else ""
+    files = Markup(" · ").join(link(meta["dir"] / f, k) for k, f in sorted(meta["files"].items())) if meta else ""
     card = card.reset_index()
     counts = card["verdict"].value_counts()
-    out.append("<p>Each verdict is computed from the numbers of the tables below by the rules in "
-               "<code>rnnviz_lib/analysis/scorecard.py</code>: " + ", ".join(
-                   f"{int(counts.get(v, 0))} {esc(v)}" for v in VERDICT_CLASS) + f". <span class='meta'>({files})</span></p>")
-    cols = {"claim": "claim", "dataset": "dataset", "paper": "paper", "ours": "ours", "verdict": "verdict",
-            "reason": "reason", "models": "rests on"}  # card column (the cell's class): header
-    out.append("<table class='scorecard'><colgroup>" + "".join(f"<col class='c-{i}'>" for i in range(len(cols)))
-               + "</colgroup><tr>" + "".join(f"<th>{h}</th>" for h in cols.values()) + "</tr>")
+    rows = []
     for _, r in card.iterrows():
-        cls = VERDICT_CLASS.get(str(r["verdict"]), "")
-        cells = {c: esc(_text(r.get(c))) for c in cols}
-        cells["claim"] = f"<b>{cells['claim']}</b> {esc(_text(r.get('statement')))}"
+        cells = {c: _text(r.get(c)) for c in SCORECARD_COLUMNS}
+        cells["claim"] = Markup("<b>{}</b> {}").format(cells["claim"], _text(r.get("statement")))
         cells["models"] = _models_cell(_text(r.get("models")))
-        out.append(f"<tr class='{cls}'>" + "".join(f"<td class='{c}'>{v}</td>" for c, v in cells.items()) + "</tr>")
-    out.append("</table>")
-    return "\n".join(out)
+        rows.append({"cls": VERDICT_CLASS.get(str(r["verdict"]), ""), "cells": list(cells.items())})
+    return {"counts": [(v, cls, int(counts.get(v, 0))) for v, cls in VERDICT_CLASS.items()], "files": files,
+            "headers": list(SCORECARD_COLUMNS.values()), "rows": rows}
 
 
 _RUN_ENTRY = re.compile(r"^(?P<ds>\S+) (?P<model>\S+)(?: with snapshots)? \((?P<how>.*)\)$")
@@ -351,45 +318,31 @@ def models_summary(text: str) -> str:
 
 def _models_cell(text: str) -> str:
     """The scorecard's "rests on" cell: the summary, expanding to the full list with run ids."""
-    esc = html.escape
     if not text or text == "-":
         return "-"
-    items = "".join(f"<li>{esc(e)}</li>" for e in text.split("; "))
-    return f"<details class='models'><summary>{esc(models_summary(text))}</summary><ul>{items}</ul></details>"
+    items = Markup("").join(Markup("<li>{}</li>").format(e) for e in text.split("; "))
+    return Markup("<details class='models'><summary>{}</summary><ul>{}</ul></details>").format(models_summary(text),
+                                                                                              items)
 
 
 GLANCE_FIGURES = ("table1_delta_", "table2_")  # the index's opening: Table 1's ours - paper, Table 2 as a plot
 WIDE_FIGURES = ("fig2_",)  # figures shown at the page's width (Figure 2's text panels)
 
 
-def _glance_html(store: Store, profile: str, figures: list[dict], nb_href, img_src) -> str:
-    """The index's opening: the scorecard's verdict counts, then Table 1 (ours - paper heatmap)
-    and Table 2 (ours and the paper's against n) per dataset, each linking to its notebook."""
-    esc = html.escape
-    out = ["<section id='glance'><h2>At a glance</h2>"]
-    card = store.load_table(SCORECARD_TABLE, profile)
-    if card is not None:
-        counts = card.reset_index()["verdict"].value_counts()
-        out.append("<p class='counts'>" + "".join(
-            f"<span class='{cls}'>{int(counts.get(v, 0))} {esc(v)}</span>" for v, cls in VERDICT_CLASS.items())
-            + f"<a href='#scorecard'>the {len(card)} claims</a> · <a href='{nb_href('09_scorecard')}'>notebook "
-            "09_scorecard</a></p>")
+def _glance(figures: list[dict], nb_href, img_src) -> list[dict]:
+    """The index's opening figures: Table 1 (ours − paper heatmap) and Table 2 (ours and the
+    paper's against n) per dataset, each linking to its notebook (else to the figure below)."""
     shown = [f for prefix in GLANCE_FIGURES for f in sorted(figures, key=lambda f: f["name"])
              if f["name"].startswith(prefix)]  # Table 1's first, each dataset in name order
-    if not shown and card is None:
-        out.append("<p>Nothing to show yet: the notebooks have not made Table 1, Table 2 or the scorecard.</p>")
-    out.append("<div class='glance'>")
+    out = []
     for f in shown:
-        png = f["dir"] / f["files"].get("png", "")
-        what = "Table 1: ours − paper" if f["name"].startswith("table1_") else "Table 2: ours and the paper's by n"
         nb = f.get("notebook") or ""
-        href = nb_href(nb) if nb else f"#figure-{esc(f['name'])}"  # its notebook, else the figure below
-        source = f" · <a href='{href}'>notebook {esc(nb)}</a>" if nb else ""
-        out.append(f"<figure id='glance-{esc(f['name'])}'><a href='{href}'><img src='{img_src(png)}' "
-                   f"alt='{esc(f['name'])}'></a><figcaption><b>{esc(what)}</b> "
-                   f"({esc(f['name'].rsplit('_', 1)[-1])}){source}</figcaption></figure>")
-    out.append("</div></section>")
-    return "\n".join(out)
+        out.append({"name": f["name"], "notebook": nb, "suffix": f["name"].rsplit("_", 1)[-1],
+                    "href": nb_href(nb) if nb else f"#figure-{f['name']}",
+                    "img": img_src(f["dir"] / f["files"].get("png", "")),
+                    "what": "Table 1: ours − paper" if f["name"].startswith("table1_") else
+                    "Table 2: ours and the paper's by n"})
+    return out
 
 
 def _text(v) -> str:
@@ -397,9 +350,8 @@ def _text(v) -> str:
     return "" if v is None or (isinstance(v, float) and v != v) else str(v)
 
 
-def _provenance_html(prov: dict) -> str:
-    """The provenance section: code, environment, data, profile, runs and the rebuild command."""
-    esc = html.escape
+def _provenance(prov: dict) -> dict:
+    """The provenance section's rows (code, environment, data, profile, rebuild) and runs."""
     code, ver, mach = prov["code"], prov["versions"], prov["machine"]
     dirty = {True: "yes (uncommitted changes to tracked files)", False: "no", None: "unknown"}[code.get("dirty")]
     rows = [("git commit", code.get("commit") or "unknown (not a git checkout)"), ("tree dirty", dirty),
@@ -412,127 +364,89 @@ def _provenance_html(prov: dict) -> str:
         ok = {True: "matches the reference", False: "DIFFERS from the reference"}.get(d.get("checksum_ok"), "")
         rows.append((f"data {ds} sha256", f"{d.get('sha256')} ({ok}{extra})" if ok or extra else str(d.get("sha256"))))
     rows.append(("rebuild", prov["rebuild"]))
-    out = ["<h2 id='provenance'>Provenance</h2><table class='provenance'>"]
-    out += [f"<tr><th>{esc(k)}</th><td><code>{esc(str(v))}</code></td></tr>" for k, v in rows]
-    out.append("</table>")
-    runs = prov["runs"]
-    out.append(f"<h3 id='runs'>Runs used ({len(runs)})</h3>")
-    if runs:
-        cols = ["run", "dataset", "model", "origin", "profile", "finished", "extra"]
-        out.append("<table class='provenance runs'><tr>" + "".join(
-            f"<th>{'recipe (profile)' if c == 'profile' else c}</th>" for c in cols) + "</tr>")
-        out += ["<tr>" + "".join(f"<td>{esc(str(r.get(c, '')))}</td>" for c in cols) + "</tr>" for r in runs]
-        out.append("</table><p class='meta'>origin: <b>shipped</b> = committed with the code in <code>data/runs/</code> "
-                   "(see its manifest); <b>trained here</b> = trained into this store. extra = a run outside Table 1 "
-                   "(e.g. weight snapshots for Figure 5).</p>")
-    else:
-        out.append("<p>This profile has no grid of runs.</p>")
-    return "\n".join(out)
+    runs = [{c: str(r.get(c, "")) for c in RUN_COLUMNS} for r in prov["runs"]]
+    return {"rows": [(k, str(v)) for k, v in rows], "runs": runs, "columns": RUN_COLUMNS}
 
 
-def _heading(key: str, title: str, items: list) -> list[str]:
-    """The report's ``<h2>`` of a section of saved pieces, and a line saying there are none yet."""
-    return [f"<h2 id='{key}'>{title}</h2>"] + ([] if items else [f"<p>No {key} yet.</p>"])
+RUN_COLUMNS = ["run", "dataset", "model", "origin", "profile", "finished", "extra"]  # provenance's runs table
 
 
-def _index_parts(profile: str, root: Path, status: dict, bundle: bool) -> list[str]:
-    """The index page as HTML pieces. ``bundle``: the self-contained variant (notebook links point
-    at sections of the same page, files are ``data:`` URIs, nothing else is linked)."""
+def _index_context(profile: str, root: Path, status: dict, bundle: bool) -> dict:
+    """What the index template (``templates/report/index.html``) shows, as data. ``bundle``: the
+    self-contained variant (notebook links point at sections of the same page, files are
+    ``data:`` URIs, nothing else is linked)."""
     from rnnviz_lib import provenance
 
     store = Store(root)
     rep = store.report_dir
-    esc = html.escape
 
-    def link(path: Path, text: str) -> str:
+    def link(path: Path, text: str) -> Markup:
         if not bundle:
-            return f"<a href='{esc(os.path.relpath(path, rep))}'>{esc(text)}</a>"
+            return Markup("<a href='{}'>{}</a>").format(os.path.relpath(path, rep), text)
         mime = _MIME.get(Path(path).suffix.lstrip("."))
         if mime is None or not Path(path).is_file() or Path(path).suffix == ".pdf":
-            return esc(text)  # PDFs stay beside index.html; the bundle shows the PNG
-        return f"<a download='{esc(Path(path).name)}' href='{_data_uri(path, mime)}'>{esc(text)}</a>"
+            return Markup("{}").format(text)  # PDFs stay beside index.html; the bundle shows the PNG
+        return Markup("<a download='{}' href='{}'>{}</a>").format(Path(path).name, _data_uri(path, mime), text)
+
+    def links(item: dict) -> Markup:
+        return Markup(" · ").join(link(item["dir"] / f, k) for k, f in sorted(item["files"].items()))
+
+    def nb_href(stem: str) -> str:
+        return f"#nb-{stem}" if bundle else os.path.relpath(rep / "notebooks" / f"{stem}.html", rep)
+
+    def img_src(png: Path) -> str:
+        return (_data_uri(png, "image/png") if png.is_file() else "") if bundle else os.path.relpath(png, rep)
 
     prov = provenance.report_provenance(profile, root)
     atomic_write_json(rep / f"provenance-{profile}.json", prov)
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>rnnviz report — {esc(profile)}</title>"
-             f"<style>{_CSS}</style>"]
-    parts.append("</head><body>")
-    parts.append("<h1>rnnviz: Visualizing and Understanding Recurrent Networks, reproduced</h1>")
-    code = prov["code"]
-    parts.append(
-        f"<p class='meta'>Profile <b>{esc(profile)}</b> · generated {esc(_dt.datetime.now().isoformat(timespec='seconds'))}"
-        f" · commit {esc((code.get('commit') or 'unknown')[:12])}{' (dirty)' if code.get('dirty') else ''} · "
-        + " · ".join(f"{esc(k)} {esc(str(v))}" for k, v in prov["versions"].items()) + f" · {esc(prov['device'])}"
-        + " · <a href='#provenance'>provenance</a></p>"
-    )
-    parts.append(
-        "<p>Karpathy, Johnson &amp; Fei-Fei, <i>Visualizing and Understanding Recurrent Networks</i> (2015). "
-        "Every table shows our value, the paper's, and the difference. Symbols are bytes; splits are char-rnn's.</p>"
-    )
     lk_warning = _lk_warning(store)
-    if lk_warning:
-        parts.append(f"<p class='warn' id='lk-warning'>Data warning: {esc(lk_warning)}.</p>")
+    data_warnings = []
     for man in sorted(store.data_dir.glob("*/prepared.json")):
         try:
             m = read_json(man)
         except RnnvizError as exc:  # a damaged data file is named on the page, never a crash of the report
-            parts.append(f"<p class='warn'>Data warning: {esc(str(exc))}</p>")
+            data_warnings.append(str(exc))
             continue
         if m.get("checksum_ok") is False and not (m.get("dataset") == "lk" and lk_warning):
-            parts.append(f"<p class='warn'>Data warning: {esc(m.get('dataset', man.parent.name))} was used with a checksum "
-                         f"mismatch (sha256 {esc(m.get('sha256', '?'))}); numbers may not be comparable with the paper.</p>")
-    def nb_href(stem: str) -> str:
-        return f"#nb-{esc(stem)}" if bundle else esc(os.path.relpath(rep / "notebooks" / f"{stem}.html", rep))
-
-    def img_src(png: Path) -> str:
-        return (_data_uri(png, "image/png") if png.is_file() else "") if bundle else esc(os.path.relpath(png, rep))
-
+            data_warnings.append(f"{m.get('dataset', man.parent.name)} was used with a checksum mismatch (sha256 "
+                                 f"{m.get('sha256', '?')}); numbers may not be comparable with the paper.")
     figures = _sidecars(store.figures_dir / profile)
-    parts.append(_glance_html(store, profile, figures, nb_href, img_src))
-    parts.append(_scorecard_html(store, profile, link))
-    parts.append("<h2 id='notebooks'>Notebooks</h2><table><tr><th>notebook</th><th>reproduces</th><th>status</th>"
-                 "<th>seconds</th><th>finished</th></tr>")
-    for stem, st in sorted(status.items()):
-        href = nb_href(stem)
-        cls, word = ("ok", "ok") if st["ok"] else ("fail", "failed: " + (st.get("error") or ""))
-        parts.append(f"<tr><td><a href='{href}'>{esc(stem)}</a></td><td style='text-align:left'>{esc(st.get('title', ''))}"
-                     f"</td><td class='{cls}'>{esc(word)}</td><td>{st.get('seconds', '')}</td><td>{esc(st.get('finished', ''))}</td></tr>")
-    parts.append("</table>")
     tables = [t for t in _sidecars(store.tables_dir(profile)) if t["name"] != SCORECARD_TABLE]
-    parts += _heading("tables", "Tables", tables)
-    for t in tables:
-        files = " · ".join(link(t["dir"] / f, k) for k, f in sorted(t["files"].items()))
-        parts.append(f"<h3 id='table-{esc(t['name'])}'>{esc(t['name'])}</h3><p>{esc(t.get('caption', ''))} "
-                     f"<span class='meta'>({esc(t.get('notebook', ''))}; {files})</span></p>")
-        if lk_warning and _is_lk(t["name"]):
-            parts.append(f"<p class='warn lk-flag'>{esc(lk_warning)}.</p>")
-        h = t["dir"] / t["files"].get("html", "")
-        if h.is_file():
-            parts.append(h.read_text())
-    flag = lambda name: (f"<span class='warn lk-flag'>{esc(lk_warning)}.</span><br>"  # noqa: E731
-                         if lk_warning and _is_lk(name) else "")
-    parts += _heading("figures", "Figures", figures)
-    for f in figures:
-        png = f["dir"] / f["files"].get("png", "")
-        links = " · ".join(link(f["dir"] / v, k) for k, v in sorted(f["files"].items()))
-        src = img_src(png)
-        img = f"<img src='{src}' alt='{esc(f['name'])}'>"
-        wide = " class='wide'" if f["name"].startswith(WIDE_FIGURES) else ""
-        parts.append(f"<figure id='figure-{esc(f['name'])}'{wide}>{img if bundle else f'<a href={chr(39)}{src}{chr(39)}>{img}</a>'}"
-                     f"<figcaption>{flag(f['name'])}<b>{esc(f['name'])}</b>: {esc(f.get('caption', ''))} "
-                     f"<span class='meta'>({esc(f.get('notebook', ''))}; {links})</span></figcaption></figure>")
     extra = sorted((rep / "pages").glob("**/*.html")) if (rep / "pages").is_dir() else []
-    if extra:
-        parts.append("<h2 id='pages'>Interactive pages</h2><ul>")
-        if bundle:
-            parts.append("<li class='meta'>Single files beside the report, not inside this one: open them from "
-                         "<code>report/pages/</code>.</li>")
-        parts.extend(f"<li>{link(p, str(p.relative_to(rep / 'pages'))) if not bundle else esc(str(p.relative_to(rep / 'pages')))}"
-                     "</li>" for p in extra)
-        parts.append("</ul>")
-    parts.append(_provenance_html(prov))
-    parts.append(f"<p class='meta'>Rebuild with <code>{esc(prov['rebuild'])}</code>.</p>")
-    return parts
+    code = prov["code"]
+    return {
+        "profile": profile, "css": Markup((Path(__file__).parent / "templates" / "report" / "report.css").read_text()),
+        "generated": _dt.datetime.now().isoformat(timespec="seconds"), "commit": (code.get("commit") or "unknown")[:12],
+        "dirty": code.get("dirty"), "versions": prov["versions"], "device": prov["device"], "bundle": bundle,
+        "lk_warning": lk_warning, "data_warnings": data_warnings, "nb_href": nb_href,
+        "glance": _glance(figures, nb_href, img_src), "card": _scorecard(store, profile, link),
+        "notebooks": [{"stem": stem, "href": nb_href(stem), "title": st.get("title", ""),
+                       "cls": "ok" if st["ok"] else "fail",
+                       "word": "ok" if st["ok"] else "failed: " + (st.get("error") or ""),
+                       "seconds": st.get("seconds", ""), "finished": st.get("finished", "")}
+                      for stem, st in sorted(status.items())],
+        "tables": [{"name": t["name"], "caption": t.get("caption", ""), "notebook": t.get("notebook", ""),
+                    "files": links(t), "lk": bool(lk_warning) and _is_lk(t["name"]),
+                    "html": Markup((t["dir"] / t["files"]["html"]).read_text())
+                    if (t["dir"] / t["files"].get("html", "")).is_file() and t["files"].get("html") else ""}
+                   for t in tables],
+        "figures": [{"name": f["name"], "caption": f.get("caption", ""), "notebook": f.get("notebook", ""),
+                     "files": links(f), "src": img_src(f["dir"] / f["files"].get("png", "")),
+                     "wide": f["name"].startswith(WIDE_FIGURES), "lk": bool(lk_warning) and _is_lk(f["name"])}
+                    for f in figures],
+        "pages": [str(q.relative_to(rep / "pages")) if bundle else link(q, str(q.relative_to(rep / "pages")))
+                  for q in extra],
+        "provenance": _provenance(prov), "rebuild": prov["rebuild"], "extra_head": "", "appendix": [],
+    }
+
+
+def render_index(context: dict) -> str:
+    """The index page from ``_index_context`` (jinja2, autoescaped)."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates" / "report"),
+                             autoescape=True, keep_trailing_newline=True)
+    return env.get_template("index.html").render(**context)
 
 
 def write_index(profile: str, root: Path, status: dict) -> Path:
@@ -541,9 +455,8 @@ def write_index(profile: str, root: Path, status: dict) -> Path:
     ``report/report-<profile>.html`` (``write_bundle``) and its print ``report/report-<profile>.pdf``
     (``write_pdf``, where Chromium is installed); return the index's path."""
     rep = Store(root).report_dir
-    parts = _index_parts(profile, root, status, bundle=False)
     index = rep / "index.html"
-    atomic_write_text(index, "\n".join(parts + ["</body></html>"]))
+    atomic_write_text(index, render_index(_index_context(profile, root, status, bundle=False)))
     log.info("report written to %s", index)
     bundle = write_bundle(profile, root, status)
     write_pdf(bundle, rep / f"report-{profile}.pdf")
@@ -625,19 +538,16 @@ def write_bundle(profile: str, root: Path, status: dict) -> Path:
     images and table files inlined as ``data:`` URIs, no script, style or link fetched from
     elsewhere, so that it can be mailed or attached as it is."""
     rep = Store(root).report_dir
-    parts = _index_parts(profile, root, status, bundle=True)
-    styles_done = False
+    context = _index_context(profile, root, status, bundle=True)
     for stem, st in sorted(status.items()):
         page = rep / "notebooks" / f"{stem}.html"
         if not page.is_file():
             continue
         styles, body = _notebook_parts(page.read_text())
-        if not styles_done:  # every notebook page carries the same nbconvert styles: once is enough
-            parts.insert(parts.index("</head><body>"), _self_contained(styles))
-            styles_done = True
-        parts.append(f"<section class='notebook' id='nb-{html.escape(stem)}'><h2>Notebook {html.escape(stem)}: "
-                     f"{html.escape(st.get('title', ''))}</h2>{_self_contained(body)}</section>")
+        if not context["extra_head"]:  # every notebook page carries the same nbconvert styles: once is enough
+            context["extra_head"] = Markup(_self_contained(styles))
+        context["appendix"].append({"stem": stem, "title": st.get("title", ""), "body": Markup(_self_contained(body))})
     out = rep / f"report-{profile}.html"
-    atomic_write_text(out, "\n".join(parts + ["</body></html>"]))
+    atomic_write_text(out, render_index(context))
     log.info("self-contained report written to %s", out)
     return out
