@@ -27,7 +27,7 @@ train_models: bool = True  # False: only summarise the runs that already exist
 # %%
 from IPython.display import Markdown, display
 
-from rnnviz_lib import data, grid, plotting
+from rnnviz_lib import data, executors, grid, plotting
 from rnnviz_lib.store import Store
 
 store = Store.for_profile(profile)  # a rehearsal reads no shipped run
@@ -51,7 +51,7 @@ widths[next(iter(corpora))]
 # narrower, so the 3-layer models of row 64 are the narrowest of the grid.
 
 # %%
-results = grid.run(configs, executor, store) if train_models else []
+results = executors.run(configs, executor, store) if train_models else []
 summary = grid.summary(configs, store)
 store.save_table(summary.drop(columns="run_dir"), "grid_summary", profile,
                  "Every run of the grid: width, parameters, status, best validation and test loss (nats).")

@@ -11,7 +11,7 @@ This module holds the stacked tensors (``Stack``, ``Stepper``) and the grouping;
 loop, the run files and resuming are ``train.train_group``'s, the same as for one model; the
 executor that runs groups (threads, CUDA streams, graphs) is ``fast_executor``.
 
-Why. The plain loop (``grid.run(configs, executor="local")`` -> ``train.train_run``, one model at a
+Why. The plain loop (``executors.run(configs, executor="local")`` -> ``train.train_run``, one model at a
 time on fused cuDNN modules, fp32) is the reference. On a GPU it leaves the chip idle: a batch of
 100 sequences of a 64-unit RNN keeps a handful of SMs busy. This executor
 

@@ -3,10 +3,10 @@ computation each (``fast.Stack``), several groups at once on a GPU.
 
 API::
 
-    results = run_fast(configs, store)            # executor contract of grid.run (grid.LAZY_EXECUTORS)
+    results = run_fast(configs, store)            # executor contract of executors.run (executors.LAZY_EXECUTORS)
     results = run_fast(configs, store, streams=8, graphs=True, pad_ratio=2.0)   # on a GPU
     results = train_stack(configs, store)          # one group (make_groups) trained as one stack
-    grid.run(configs, executor="fast")             # the same through the grid runner
+    executors.run(configs, executor="fast")        # the same through the executors
 
 Why and how the stacked computation agrees with the reference: ``fast``'s docstring.
 """
@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from rnnviz_lib import grid, train
+from rnnviz_lib import executors, train
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.fast import make_groups, make_stepper, pick_engine
 from rnnviz_lib.store import Store
@@ -41,7 +41,7 @@ def train_stack(configs, store: Store | None = None, graphs: bool = False, tf32:
     ``train.train_group``'s; ``on_step(step, model)`` is its hook (``model`` None for a stack).
 
     Finished runs are skipped. A run with a checkpoint resumes stacked when every unfinished
-    member stopped at the same step; otherwise each is handed to ``grid.run_one`` (reference).
+    member stopped at the same step; otherwise each is handed to ``executors.run_one`` (reference).
     """
     store = store or Store()
     configs = list(configs)
@@ -60,7 +60,7 @@ def train_stack(configs, store: Store | None = None, graphs: bool = False, tf32:
             todo.append(i)
     if len({train.checkpoint_step(configs[i], store) for i in todo}) > 1:  # members at different points
         for i in todo:
-            results[i] = grid.run_one(configs[i], store)
+            results[i] = executors.run_one(configs[i], store)
         todo = []
     if not todo:
         return [results[i] for i in range(len(configs))]

@@ -2,7 +2,7 @@
 
 API::
 
-    results = grid.run(configs, executor="ray")            # local Ray, or $RAY_ADDRESS if set
+    results = executors.run(configs, executor="ray")            # local Ray, or $RAY_ADDRESS if set
     results = run_ray(configs, store, address="auto")      # join a running cluster
     refs = submit(configs, store); results = collect(configs, refs)   # the two halves, for control
 
@@ -25,7 +25,7 @@ node; a task on a node that lacks the store root fails with a message saying so 
 writes a private copy).
 
 Faults. A finished run is skipped, as in local mode: the driver skips it before starting Ray (a
-rerun of a finished grid starts no Ray at all), and a task checks again (``grid.run_one``). A
+rerun of a finished grid starts no Ray at all), and a task checks again (``executors.run_one``). A
 killed worker leaves its run with its last atomic checkpoint: Ray retries the task ``max_retries`` times (default 2)
 and the retry resumes from that checkpoint; a run that still ends without a result is reported
 ``"failed"`` and rerunning the same grid command resumes it, skipping finished runs.
@@ -38,7 +38,7 @@ import os
 import time
 from pathlib import Path
 
-from rnnviz_lib import grid, train
+from rnnviz_lib import executors, train
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import Store
 
@@ -103,7 +103,7 @@ def _train_task(config: train.TrainConfig, root: str, env: dict, threads: int, l
         return {"config": config, "run_dir": str(d), "status": "failed", "seconds": 0.0,
                 "error": f"the artifact store {root} does not exist on node {socket.gethostname()}; the ray "
                          "executor needs RNNVIZ_HOME on a filesystem shared by every node, at the same path"}
-    res = grid.run_one(config, Store(root, shipped=shipped if shipped and Path(shipped).is_dir() else False))
+    res = executors.run_one(config, Store(root, shipped=shipped if shipped and Path(shipped).is_dir() else False))
     res["node"] = socket.gethostname()
     return res
 
@@ -211,7 +211,7 @@ def run_ray(configs, store: Store | None = None, keep_going: bool = True, addres
     ray = import_ray()
     store = store or Store()
     configs = list(configs)
-    results, todo = grid.skip_finished(configs, store)  # finished runs are skipped here, without starting Ray
+    results, todo = executors.skip_finished(configs, store)  # finished runs are skipped here, without starting Ray
     log.info("%d of %d runs are finished; %d to train", len(configs) - len(todo), len(configs), len(todo))
     if not todo:
         return results

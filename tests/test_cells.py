@@ -12,7 +12,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from helpers import fit_tiny_lstm
-from rnnviz_lib import cli, train
+from rnnviz_lib import cli, executors, train
 from rnnviz_lib.analysis import activations as A
 from rnnviz_lib.analysis import cells as C
 from rnnviz_lib.analysis import features as F
@@ -418,7 +418,7 @@ def test_grid_studies_find_the_grid_runs(home):
     section = {"datasets": [str(corpus)], "models": ["lstm-1-16"], "dropout": [0.0],
                "train": {"epochs": 1, "batch_size": 8, "seq_length": 40, "max_train_batches": 10,
                          "max_eval_batches": 2, "max_test_batches": 1, "device": "cpu"}}
-    assert [r["status"] for r in grid.run(grid.expand(section))] == ["done"]
+    assert [r["status"] for r in executors.run(grid.expand(section))] == ["done"]
     studies, missing = C.grid_studies(section, [str(corpus), "lk"], ["lstm-1-16", "gru-3-16"],
                                       n_streams=3, n_steps=40, burn=10)
     assert list(studies) == ["tiny-corpus-lstm-1-16"]

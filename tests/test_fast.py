@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnviz_lib import evaluate, fast, fast_executor, train
+from rnnviz_lib import evaluate, executors, fast, fast_executor, train
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import Store
 
@@ -187,7 +187,7 @@ def test_grid_runs_the_fast_executor(tmp_path):
     from rnnviz_lib import grid
 
     cfgs = [_cfg(cell="gru", size=7, seed=s, epochs=1) for s in (1, 2)]
-    res = grid.run(cfgs, executor="fast", store=Store(tmp_path))
+    res = executors.run(cfgs, executor="fast", store=Store(tmp_path))
     assert [r["status"] for r in res] == ["done", "done"]
     df = grid.summary(cfgs, Store(tmp_path))
     assert list(df["status"]) == ["finished", "finished"] and df["test_loss"].notna().all()

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnviz_lib import grid, paper, table1, train
+from rnnviz_lib import executors, grid, paper, table1, train
 from rnnviz_lib.cli import main
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import Store
@@ -93,9 +93,9 @@ def test_run_skips_finished_runs_and_executors_are_swappable(tmp_path):
     g = {"datasets": ["wp"], "models": ["lstm-1-16", "gru-2-16"], "dropout": {"16": [0.0, 0.3]}, "train": TINY_TRAIN}
     cfgs = grid.expand(g)
     assert len(cfgs) == 4
-    res = grid.run(cfgs, "local", store)
+    res = executors.run(cfgs, "local", store)
     assert [r["status"] for r in res] == ["done"] * 4
-    assert [r["status"] for r in grid.run(cfgs, "local", store)] == ["skipped"] * 4
+    assert [r["status"] for r in executors.run(cfgs, "local", store)] == ["skipped"] * 4
     df = grid.summary(cfgs, store)
     assert list(df["status"]) == ["finished"] * 4 and df["test_loss"].notna().all()
     # dropout is chosen by validation loss, one run per model
@@ -109,49 +109,49 @@ def test_run_skips_finished_runs_and_executors_are_swappable(tmp_path):
     assert len(hist) == 4 and set(hist["slug"]) == set(df.index)
     # another executor receives the configs and the store
     seen = []
-    grid.register_executor("record", lambda cs, st, keep_going: seen.extend(cs) or [grid.run_one(c, st) for c in cs])
+    executors.register_executor("record", lambda cs, st, keep_going: seen.extend(cs) or [executors.run_one(c, st) for c in cs])
     try:
-        assert [r["status"] for r in grid.run(cfgs[:1], "record", store)] == ["skipped"]
+        assert [r["status"] for r in executors.run(cfgs[:1], "record", store)] == ["skipped"]
         assert seen == cfgs[:1]
     finally:
-        grid.EXECUTORS.pop("record")
+        executors.EXECUTORS.pop("record")
     with pytest.raises(RnnvizError, match="unknown executor"):
-        grid.run(cfgs, "slurm", store)
+        executors.run(cfgs, "slurm", store)
 
 
 def test_a_failed_run_is_reported_and_the_grid_goes_on(tmp_path):
     store = Store(tmp_path)
     cfgs = grid.expand({"models": ["rnn-1-16", "lstm-1-16"], "train": TINY_TRAIN})
     bad = cfgs[0].replace(lr=1e38, grad_clip=1e38)  # diverges at the first step
-    res = grid.run([bad, cfgs[1]], "local", store)
+    res = executors.run([bad, cfgs[1]], "local", store)
     assert [r["status"] for r in res] == ["failed", "done"]
     assert "diverged" in res[0]["error"]
     assert list(grid.summary([bad, cfgs[1]], store)["status"]) == ["diverged", "finished"]
     with pytest.raises(RnnvizError, match="diverged"):
-        grid.run([bad], "local", store, keep_going=False)
+        executors.run([bad], "local", store, keep_going=False)
 
 
 def test_process_executor_trains_in_parallel_with_the_same_results_as_local(tmp_path, monkeypatch):
     g = {"datasets": ["wp"], "models": ["lstm-1-16", "gru-2-16", "rnn-1-16"], "train": TINY_TRAIN}
     cfgs = grid.expand(g)  # threads unset: each worker gets cores // workers
-    per_worker = max(1, grid._cpu_count() // 2)
-    ref = grid.run([c.replace(threads=per_worker) for c in cfgs], "local", Store(tmp_path / "a"))
+    per_worker = max(1, executors._cpu_count() // 2)
+    ref = executors.run([c.replace(threads=per_worker) for c in cfgs], "local", Store(tmp_path / "a"))
     store = Store(tmp_path / "b")
     monkeypatch.setenv("RNNVIZ_WORKERS", "2")
-    res = grid.run(cfgs, "processes", store)
+    res = executors.run(cfgs, "processes", store)
     assert [r["status"] for r in res] == ["done"] * 3
     assert [r["config"] for r in res] == cfgs  # results in the configs' order
     for a, b in zip(ref, res):
         ma, mb = (json.loads((Path(r["run_dir"]) / "metrics.json").read_text()) for r in (a, b))
         assert Path(b["run_dir"]).parent.parent.parent == tmp_path / "b"
         assert mb["test_loss"] == ma["test_loss"] and mb["best_val_loss"] == ma["best_val_loss"]
-    assert [r["status"] for r in grid.run(cfgs, "processes", store)] == ["skipped"] * 3
+    assert [r["status"] for r in executors.run(cfgs, "processes", store)] == ["skipped"] * 3
     bad = cfgs[0].replace(lr=1e38, grad_clip=1e38, seed=9)
-    out = grid.run([bad], "processes", store)
+    out = executors.run([bad], "processes", store)
     assert out[0]["status"] == "failed" and "diverged" in out[0]["error"]
     monkeypatch.setenv("RNNVIZ_WORKERS", "0")
     with pytest.raises(RnnvizError, match="RNNVIZ_WORKERS"):
-        grid.run(cfgs[:1], "processes", Store(tmp_path / "c"))
+        executors.run(cfgs[:1], "processes", Store(tmp_path / "c"))
 
 
 def _die_on_gru(config, root, log_level):
@@ -159,7 +159,7 @@ def _die_on_gru(config, root, log_level):
     import os
     if config.cell == "gru":
         os._exit(9)
-    return grid._process_task(config, root, log_level)
+    return executors._process_task(config, root, log_level)
 
 
 def _die_on_gru_others_hang(config, root, log_level):
@@ -178,13 +178,13 @@ def test_a_dead_worker_fails_only_its_run_and_stop_on_error_stops_the_others(tmp
     g = {"datasets": ["wp"], "models": ["lstm-1-16", "gru-1-16", "rnn-1-16"], "train": TINY_TRAIN}
     cfgs = grid.expand(g)
     store = Store(tmp_path)
-    res = grid.run_processes(cfgs, store, workers=2, task=_die_on_gru)
+    res = executors.run_processes(cfgs, store, workers=2, task=_die_on_gru)
     assert [r["status"] for r in res] == ["done", "failed", "done"]
     assert "died (exit code 9)" in res[1]["error"] and "resume" in res[1]["error"]
     # keep_going=False: the first failure stops the run still in progress at once
     store2 = Store(tmp_path / "stop")
     with pytest.raises(RnnvizError, match="gru1-16: worker process died"):
-        grid.run_processes([cfgs[1], cfgs[0]], store2, keep_going=False, workers=2, task=_die_on_gru_others_hang)
+        executors.run_processes([cfgs[1], cfgs[0]], store2, keep_going=False, workers=2, task=_die_on_gru_others_hang)
     alive = [c for c in psutil.Process().children(recursive=True) if c.is_running() and c.status() != "zombie"
              and "spawn" in " ".join(c.cmdline())]
     assert alive == []  # the hanging worker (300 s) was terminated, not waited for
@@ -287,16 +287,16 @@ def test_train_throughput_benchmark_runs_and_writes_json(tmp_path, capsys):
     assert json.loads((tmp_path / "tp2.json").read_text())["projected_paper_grid_hours"] == {"fused": None}
 
 
-@pytest.mark.parametrize("first", ["fast", "ray_executor", "grid"])
+@pytest.mark.parametrize("first", ["fast", "fast_executor", "ray_executor", "grid"])
 def test_executors_are_found_whatever_was_imported_first(first):
-    """`from rnnviz_lib import fast` before `grid` used to leave "fast" unregistered ("unknown
+    """`from rnnviz_lib import fast` before the executors used to leave "fast" unregistered ("unknown
     executor"); executors are now looked up by name and imported on first use."""
     import subprocess
     import sys
 
-    code = (f"from rnnviz_lib import {first}\nfrom rnnviz_lib import grid\n"
-            "assert grid.run([], executor='fast') == [] and grid.run([], executor='ray') == []\n"
-            "print(grid.executor_names())")
+    code = (f"from rnnviz_lib import {first}\nfrom rnnviz_lib import executors\n"
+            "assert executors.run([], executor='fast') == [] and executors.run([], executor='ray') == []\n"
+            "print(executors.executor_names())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[0] == "['fast', 'local', 'processes', 'ray']"

@@ -17,7 +17,7 @@ LAYERS = [
     ("store", ["store"]),
     ("data and models", ["sources", "lk_corpus", "data", "models", "cpu_step", "evaluate", "ngram", "nnn"]),
     ("training", ["train", "fast", "baselines"]),
-    ("grid", ["grid", "runs", "table1", "fast_executor", "ray_executor", "shipped"]),
+    ("grid", ["grid", "executors", "runs", "table1", "fast_executor", "ray_executor", "shipped"]),
     ("analysis", ["analysis", "analysis.*", "provenance", "explorer"]),
     ("presentation", ["plotting", "pipeline"]),
     ("interface", ["commands", "commands.*", "cli"]),

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnviz_lib import baselines, data, evaluate, grid, paper, runs
+from rnnviz_lib import baselines, data, evaluate, executors, grid, paper, runs
 from rnnviz_lib.analysis import error_summary, errors, longrange, onion, table2, tsne
 from rnnviz_lib.runs import Run
 from rnnviz_lib.store import Store
@@ -44,7 +44,7 @@ def lab(tmp_path_factory, wp_path, tiny_path):
                  "snapshots": {"models": ["lstm-3-16"], "every": 1, "epochs": 1}},
         "baselines": RECIPE}))
     store = Store(tmp / "home")
-    assert {r["status"] for r in grid.run(grid.expand(str(prof)), "local", store)} == {"done"}
+    assert {r["status"] for r in executors.run(grid.expand(str(prof)), "local", store)} == {"done"}
     baselines.run_ngrams(ds, NGRAM_ORDERS, store)
     baselines.run_nnn(ds, [1, 2], RECIPE, store)
     torch.set_num_threads(threads)

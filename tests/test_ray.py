@@ -19,7 +19,7 @@ import pandas as pd
 import psutil
 import pytest
 
-from rnnviz_lib import grid, ray_executor, table1, train
+from rnnviz_lib import executors, grid, ray_executor, table1, train
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import Store
 
@@ -139,7 +139,7 @@ def test_smoke_grid_through_ray_matches_local_and_resumes_a_killed_run(home, tmp
     assert len(configs) >= 2
     # the reference: the local executor in another store
     ref_store = Store(tmp_path / "local")
-    assert {r["status"] for r in grid.run(configs, "local", ref_store)} == {"done"}
+    assert {r["status"] for r in executors.run(configs, "local", ref_store)} == {"done"}
     reference = _table1(configs, ref_store)
     assert reference.notna().sum().sum() == len({(c.cell, c.layers, c.size) for c in configs})
 

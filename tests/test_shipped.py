@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnviz_lib import data, evaluate, grid, lk_corpus, shipped, table1, train
+from rnnviz_lib import data, evaluate, executors, grid, lk_corpus, shipped, table1, train
 from rnnviz_lib.config import artifact_name, config_hash
 from rnnviz_lib.store import REPO, Store
 
@@ -81,7 +81,7 @@ def _ship_first(tmp_path, cfgs):
     """Train ``cfgs[0]`` in the store ``tmp_path/a`` and ship it into ``tmp_path/shipped``:
     (that store, the shipped root, the names ``shipped.ship`` returned)."""
     a = Store(tmp_path / "a")
-    grid.run(cfgs[:1], store=a)
+    executors.run(cfgs[:1], store=a)
     root = tmp_path / "shipped"
     root.mkdir()
     return a, root, shipped.ship(cfgs[:1], a, profile="tiny", root=root, full_only=False)
@@ -95,7 +95,7 @@ def test_store_reads_a_shipped_run_and_never_writes_it(tmp_path, monkeypatch):
     assert names == [train.run_dir(cfgs[0], a).name]
     before = _tree(ship_root)
     b = Store(tmp_path / "b")  # a fresh clone's store: nothing trained
-    res = grid.run(cfgs, store=b)
+    res = executors.run(cfgs, store=b)
     assert [r["status"] for r in res] == ["skipped", "done"]  # the shipped model is not trained again
     df = grid.summary(cfgs, b)
     assert list(df["origin"]) == ["shipped", "store"] and list(df["status"]) == ["finished", "finished"]

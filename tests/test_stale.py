@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnviz_lib import grid, train
+from rnnviz_lib import executors, train
 from rnnviz_lib.analysis import cells
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.runs import Run
@@ -69,6 +69,6 @@ def test_a_run_of_an_edited_corpus_is_refused_not_reused(small, home):
     assert train.run_dir(cfg, store) == d  # the name does not change ...
     with pytest.raises(RnnvizError, match="trained on another text.*delete that run folder"):
         train.train_run(cfg, store)  # ... but the run is not taken for the new text
-    (res,) = grid.run([cfg], store=store)
+    (res,) = executors.run([cfg], store=store)
     assert res["status"] == "failed" and "trained on another text" in res["error"]
     assert Run(d).finished  # nothing deleted

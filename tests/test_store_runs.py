@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnviz_lib import baselines, grid, train
+from rnnviz_lib import baselines, executors, grid, train
 from rnnviz_lib.analysis import errors
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.runs import Run, best_rnn, finished_runs
@@ -37,7 +37,7 @@ def two_profiles(tmp_path_factory, tiny_path):
     ds = str(tiny_path)
     a, b = _profile(tmp, "a", ds, 2), _profile(tmp, "b", ds, 4)
     for prof in (a, b):
-        assert [r["status"] for r in grid.run(grid.expand(prof), "local", store)] == ["done"]
+        assert [r["status"] for r in executors.run(grid.expand(prof), "local", store)] == ["done"]
     return store, ds, a, b
 
 
@@ -107,7 +107,7 @@ def test_best_rnn_leaves_out_runs_scored_on_part_of_the_test_set(two_profiles, t
     part = tmp_path / "part.yaml"
     part.write_text(json.dumps({"grid": {"datasets": [ds], "models": ["lstm-1-16"], "dropout": [0.0],
                                          "train": {**TRAIN, "max_train_batches": 2, "max_test_batches": 1}}}))
-    assert [r["status"] for r in grid.run(grid.expand(str(part)), "local", store)] == ["done"]
+    assert [r["status"] for r in executors.run(grid.expand(str(part)), "local", store)] == ["done"]
     assert len(finished_runs(ds, str(part), store=store)) == 1
     assert best_rnn(ds, str(part), store) is None  # not comparable with the baselines' whole test set
 

@@ -17,7 +17,7 @@ def _widths(args) -> int:
 def _grid(args) -> int:
     import pandas as pd
 
-    from rnnviz_lib import grid, table1
+    from rnnviz_lib import executors, grid, table1
 
     if args.widths:
         return _widths(args)
@@ -45,7 +45,7 @@ def _grid(args) -> int:
 
             results = ray_executor.run_ray(configs, store, keep_going=not args.stop_on_error, address=args.address)
         else:
-            results = grid.run(configs, args.executor, store=store, keep_going=not args.stop_on_error)
+            results = executors.run(configs, args.executor, store=store, keep_going=not args.stop_on_error)
         failed = [r for r in results if r["status"] == "failed"]
     else:
         failed = []
