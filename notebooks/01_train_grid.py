@@ -16,7 +16,9 @@
 # This notebook trains the grid of the chosen profile with the paper's recipe (RMSProp 2e-3,
 # decay ×0.95 per epoch after 10, batch 100 × 100 steps, clip 5, uniform ±0.08 init, best
 # validation weights kept), skipping runs that already finished and resuming interrupted ones.
-# The `smoke` and `quick` profiles use short schedules on the CPU; `paper` is the full recipe.
+# The `smoke` profile uses a short schedule on the CPU; the `quick` profile reads the paper-recipe
+# runs that ship with the code and trains only one short run (weight snapshots for Figure 5);
+# `paper` trains its whole grid by the full recipe.
 
 # %% tags=["parameters"]
 profile: str = "smoke"  # which profile's grid: section of notebooks/params/<profile>.yaml to train

@@ -65,8 +65,9 @@ for name, st in studies.items():
 # %% [markdown]
 # Compare with the paper's Figure 2: a line-position cell fades (or grows) along each line and
 # resets at the newline; a quote cell switches at the opening and the closing `"`; a bracket cell
-# steps with each `(`. The title of each panel gives the score; a short schedule (`smoke`,
-# `quick`) leaves cells much weaker than the paper's fully trained 3-layer LSTM.
+# steps with each `(`. The title of each panel gives the score. The paper draws its figure from
+# its largest models; a model of fewer parameters, or one trained for a few steps only (the
+# `smoke` profile), has weaker cells: compare the scores of the models above.
 
 # %%
 best = pd.concat([st.best.assign(model=name) for name, st in studies.items()], ignore_index=True) if studies else pd.DataFrame()
