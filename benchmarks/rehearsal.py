@@ -3,7 +3,7 @@
     python benchmarks/rehearsal.py --profile paper --home /tmp/rehearse   # -> benchmarks/results/rehearsal-cpu.json
 
 Runs ``rnnviz report --profile <profile> --rehearse`` one notebook at a time (the profile
-``<profile>-rehearse`` of ``config.rehearse_profile``: every grid run and n-NN trained a few steps,
+``<profile>-rehearse`` of ``rehearsal.rehearse_profile``: every grid run and n-NN trained a few steps,
 then every notebook with the profile's own settings) and, while each runs, samples every process
 below this one (the notebook's kernel and anything it starts). A process's peak resident memory is
 its ``VmHWM`` (the kernel's own high-water mark, so no spike between two samples is missed); a
@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 
 from rnnviz_lib import pipeline  # noqa: E402
 from rnnviz_lib.commands.report import rehearsal_name  # noqa: E402
-from rnnviz_lib.config import REHEARSE_TEST_BATCHES_ENV  # noqa: E402
+from rnnviz_lib.rehearsal import REHEARSE_TEST_BATCHES_ENV  # noqa: E402
 from rnnviz_lib.errors import RnnvizError  # noqa: E402
 from rnnviz_lib.store import atomic_path, atomic_write_json  # noqa: E402
 

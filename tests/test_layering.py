@@ -13,7 +13,7 @@ PKG = Path(__file__).resolve().parent.parent / "rnnviz_lib"
 
 # Lowest first. A module may import modules of its own layer or of a lower one; never a higher one.
 LAYERS = [
-    ("base", ["rnnviz_lib", "errors", "paper", "config", "report", "buildinfo"]),
+    ("base", ["rnnviz_lib", "errors", "paper", "rehearsal", "config", "report", "buildinfo"]),
     ("store", ["store"]),
     ("data and models", ["sources", "lk_corpus", "data", "models", "cpu_step", "evaluate", "ngram", "nnn"]),
     ("training", ["train", "fast", "baselines"]),

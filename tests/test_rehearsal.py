@@ -10,8 +10,8 @@ import dataclasses
 import pytest
 
 from rnnviz_lib import baselines, cli, grid, pipeline
-from rnnviz_lib.config import (REHEARSE_STEPS, REHEARSE_TEST_BATCHES_ENV, artifact_name, load_profile,
-                               rehearsal_base)
+from rnnviz_lib.config import artifact_name, load_profile
+from rnnviz_lib.rehearsal import REHEARSE_STEPS, REHEARSE_TEST_BATCHES_ENV, rehearsal_base
 from rnnviz_lib.errors import RnnvizError
 
 SHAPE = ("dataset", "cell", "layers", "size", "hidden", "matching", "gru_variant", "dropout", "batch_size",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from rnnviz_lib import pipeline
-from rnnviz_lib.config import REHEARSE_SUFFIX, profile_path, rehearsal_base
+from rnnviz_lib.config import profile_path
+from rnnviz_lib.rehearsal import REHEARSE_SUFFIX, rehearsal_base
 from rnnviz_lib.errors import RnnvizError
 
 
 def rehearsal_name(profile: str) -> str:
-    """``paper`` -> ``paper-rehearse``: the profile ``--rehearse`` runs (config.rehearse_profile)."""
+    """``paper`` -> ``paper-rehearse``: the profile ``--rehearse`` runs (rehearsal.rehearse_profile)."""
     if str(profile).endswith((".yaml", ".yml")) or "/" in str(profile):
         raise RnnvizError(f"--rehearse takes a profile name (smoke, quick, paper), not the file {profile}")
     if rehearsal_base(profile) is not None:
