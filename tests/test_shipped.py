@@ -142,3 +142,24 @@ def test_verify_finds_an_edited_shipped_file(tmp_path, monkeypatch):
     m.write_text(m.read_text().replace('"test_loss": ', '"test_loss": 0.0'))  # a hand edit
     (problem,) = shipped.verify(root, profile=None)
     assert "metrics.json" in problem and "sha256 differs" in problem
+
+
+def test_ship_takes_one_dropout_value_of_the_profile(tmp_path, monkeypatch, capsys):
+    """`rnnviz runs ship --dropout 0.25` ships that value's run of a model whose other dropout runs
+    (the paper profile cross-validates three) have not finished; without it the unfinished ones
+    are refused, and a value the profile does not list is an error naming the list."""
+    import shutil
+
+    from rnnviz_lib import cli
+
+    copy = tmp_path / "runs"
+    shutil.copytree(SHIPPED, copy)
+    monkeypatch.setenv("RNNVIZ_SHIPPED_RUNS", str(copy))
+    monkeypatch.setenv("RNNVIZ_HOME", str(tmp_path / "home"))  # a store where nothing is trained
+    flagship = [n for n in MANIFEST if n.startswith("wp-lstm3-512-d0.25-")]
+    assert flagship, "the shipped WP LSTM-3-512 (dropout 0.25)"
+    argv = ["runs", "ship", "--profile", "paper", "--dataset", "wp", "--only", "lstm-3-512"]
+    assert cli.main(argv) == 2 and "wp-lstm3-512-bf16-snap has not finished" in capsys.readouterr().err
+    assert cli.main(argv + ["--dropout", "0.25"]) == 0  # shipped already: nothing to copy, nothing refused
+    assert "0 run(s) shipped" in capsys.readouterr().out and _tree(copy) == _tree(SHIPPED)
+    assert cli.main(argv + ["--dropout", "0.1"]) == 2 and "no run with dropout 0.1" in capsys.readouterr().err

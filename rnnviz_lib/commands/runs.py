@@ -22,6 +22,13 @@ def _ship(args) -> int:
         names = shipped.ship_nnn(args.dataset, ns, profile=args.profile, data_dir=args.data_dir)
     else:
         configs = grid.expand(args.profile, [args.dataset] if args.dataset else None, None, args.only)
+        if args.dropout is not None:  # one dropout value of the profile's list, e.g. the one finished so far
+            configs = [c for c in configs if abs(c.dropout - args.dropout) < 1e-9]
+            if not configs:
+                from rnnviz_lib.errors import RnnvizError
+
+                raise RnnvizError(f"the {args.profile} profile has no run with dropout {args.dropout:g} among the "
+                                  "models asked for; see its grid: dropout list")
         names = shipped.ship(configs, profile=args.profile, unrecorded=args.unrecorded)
     for n in names:
         print(f"shipped {n}")
@@ -61,6 +68,8 @@ def register(sub) -> None:
     s.add_argument("--profile", default="paper", help="the profile whose runs to ship (default paper)")
     s.add_argument("--dataset", default=None, help="only this dataset's runs")
     s.add_argument("--only", nargs="+", default=None, metavar="MODEL", help="only these models (e.g. lstm-1-64)")
+    s.add_argument("--dropout", type=float, default=None,
+                   help="only the runs of this dropout value (the profile's others need not have finished)")
     s.add_argument("--nnn", default=None, metavar="N,N,...",
                    help="ship the n-NN baselines of these context lengths (with --dataset) instead of RNN runs")
     s.add_argument("--data-dir", default=None, help="folder holding the corpus files (as for rnnviz data)")
