@@ -468,7 +468,11 @@ def table2_frames(dataset: str, ngram_losses: dict, nnn_losses: dict, columns=No
 
 def table2(dataset: str, ngram_losses: dict, nnn_losses: dict, columns=None, extra: dict | None = None) -> pd.DataFrame:
     """Table 2 for one dataset, each cell "ours (paper, Δ)"; ``extra`` as in ``table2_frames``."""
-    ours, theirs = table2_frames(dataset, ngram_losses, nnn_losses, columns, extra)
+    return table2_compare(*table2_frames(dataset, ngram_losses, nnn_losses, columns, extra))
+
+
+def table2_compare(ours: pd.DataFrame, theirs: pd.DataFrame) -> pd.DataFrame:
+    """The "ours (paper, Δ)" cells of ``table2_frames``' two frames, columns named n."""
     out = report.compare_frame(ours, theirs)
     out.columns.name = "n"
     return out

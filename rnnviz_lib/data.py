@@ -26,9 +26,9 @@ from typing import Iterator
 import numpy as np
 
 from rnnviz_lib import lk_corpus, paper
-from rnnviz_lib.config import SPLIT_MODES, is_named_dataset  # noqa: F401 (data's API)
+from rnnviz_lib.config import SPLIT_MODES
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.sources import data_dirs, download, read_file, sha256_bytes  # noqa: F401 (data's API)
+from rnnviz_lib.sources import data_dirs, download, read_file, sha256_bytes
 from rnnviz_lib.store import Store, atomic_write_json
 
 log = logging.getLogger(__name__)

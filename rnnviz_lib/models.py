@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnviz_lib import paper
-from rnnviz_lib.config import GRU_VARIANTS, MATCHINGS  # noqa: F401 (models' API)
+from rnnviz_lib.config import GRU_VARIANTS, MATCHINGS
 from rnnviz_lib.errors import RnnvizError
 
 log = logging.getLogger(__name__)

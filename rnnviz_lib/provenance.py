@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rnnviz_lib.buildinfo import code_version, device, machine, versions  # noqa: F401 (this module's API)
+from rnnviz_lib.buildinfo import code_version, device, machine, versions
 
 # what a run's origin is called in the report: a shipped run, or one this store trained
 ORIGIN_LABEL = {"shipped": "shipped", "store": "trained here"}

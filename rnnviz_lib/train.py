@@ -46,8 +46,7 @@ import torch
 import torch.nn.functional as F
 
 from rnnviz_lib import buildinfo, data, evaluate, models
-from rnnviz_lib.config import (DEVICES, ENGINES, EXECUTION_FIELDS, PRECISIONS, TrainConfig,  # noqa: F401 (train's API)
-                               config_hash)
+from rnnviz_lib.config import TrainConfig, config_hash  # TrainConfig is read as train.TrainConfig too
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import (BEST_FILE, CHECKPOINT_FILE, CONFIG_FILE, DIVERGED_FILE, HISTORY_FILE, METRICS_FILE,
                               PROBS_FILE, SNAPSHOTS_DIR, RunFiles, Store, atomic_path, atomic_save_npy, atomic_write_json,

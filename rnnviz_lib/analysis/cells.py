@@ -417,7 +417,7 @@ def grid_studies(profile: str, datasets, models, store=None, **kwargs) -> tuple[
     missing : {same name or dataset: why it is not there (not trained, or its corpus not available)}
     """
     from rnnviz_lib import data, grid, runs, train
-    from rnnviz_lib.config import slugify
+    from rnnviz_lib.config import is_named_dataset, slugify
     from rnnviz_lib.store import Store
 
     studies, missing = {}, {}
@@ -434,7 +434,7 @@ def grid_studies(profile: str, datasets, models, store=None, **kwargs) -> tuple[
         for run in runs.finished_runs(ds, profile, store or Store()):
             cfg = train.load_config(run.path)
             by_name.setdefault(grid.model_name(cfg.cell, cfg.layers, cfg.size), run.path)
-        label = ds if data.is_named_dataset(ds) else slugify(Path(ds).stem)
+        label = ds if is_named_dataset(ds) else slugify(Path(ds).stem)
         for m in models:
             key = f"{label}-{m}"
             if m not in by_name:

@@ -147,10 +147,9 @@ def frames(dataset: str, ngram: dict, nnn: dict, profile: str,
         own = {"n-NN": f"n-NN (paper recipe, {baselines.origin_label(nnn.get('origin', {}).values())})"}
     else:
         own = {"n-NN": f"n-NN ({profile} recipe)"}
-    table = baselines.table2(dataset, ngram["orders"], nnn["losses"], extra=extra).rename(index=own)
     ours, theirs = (f.rename(index=own) for f in baselines.table2_frames(dataset, ngram["orders"], nnn["losses"],
                                                                           extra=extra))
-    return table, ours, theirs if dataset in paper.TABLE2 else None
+    return baselines.table2_compare(ours, theirs), ours, theirs if dataset in paper.TABLE2 else None
 
 
 def best_rnn(dataset: str, profile: str, reference: str = "", store=None,

@@ -26,6 +26,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from rnnviz_lib import paper
 from rnnviz_lib.analysis.errors import check_probs
 from rnnviz_lib.errors import RnnvizError
 
@@ -163,7 +164,7 @@ def nearest(X: np.ndarray, names: list[str], queries, candidates) -> pd.DataFram
 # ----------------------------------------------------------------------------------------
 # Figure 1 (right) from the store: the models of a profile, their map, and sentences
 # ----------------------------------------------------------------------------------------
-RNN_CELLS = ("lstm", "gru", "rnn")
+RNN_CELLS = paper.CELLS  # the rows of the map that are RNNs (the rest are baselines)
 
 
 def map_inputs(dataset: str, profile, store=None, ngram_ns=(), nnn_ns=()) -> tuple[pd.DataFrame, dict, str]:
