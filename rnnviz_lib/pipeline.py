@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "nbconvert"  # the notebook page template "rnnviz"
+REPORT_TEMPLATES = TEMPLATES.parent / "report"  # the index page (index.html) and its style (report.css)
 
 
 def discover(root: Path) -> list[Path]:
@@ -371,12 +372,10 @@ def _provenance(prov: dict) -> dict:
 RUN_COLUMNS = ["run", "dataset", "model", "origin", "profile", "finished", "extra"]  # provenance's runs table
 
 
-def _index_context(profile: str, root: Path, status: dict, bundle: bool) -> dict:
+def _index_context(profile: str, root: Path, status: dict, bundle: bool, prov: dict) -> dict:
     """What the index template (``templates/report/index.html``) shows, as data. ``bundle``: the
     self-contained variant (notebook links point at sections of the same page, files are
-    ``data:`` URIs, nothing else is linked)."""
-    from rnnviz_lib import provenance
-
+    ``data:`` URIs, nothing else is linked); ``prov``: ``provenance.report_provenance``."""
     store = Store(root)
     rep = store.report_dir
 
@@ -397,8 +396,6 @@ def _index_context(profile: str, root: Path, status: dict, bundle: bool) -> dict
     def img_src(png: Path) -> str:
         return (_data_uri(png, "image/png") if png.is_file() else "") if bundle else os.path.relpath(png, rep)
 
-    prov = provenance.report_provenance(profile, root)
-    atomic_write_json(rep / f"provenance-{profile}.json", prov)
     lk_warning = _lk_warning(store)
     data_warnings = []
     for man in sorted(store.data_dir.glob("*/prepared.json")):
@@ -415,7 +412,7 @@ def _index_context(profile: str, root: Path, status: dict, bundle: bool) -> dict
     extra = sorted((rep / "pages").glob("**/*.html")) if (rep / "pages").is_dir() else []
     code = prov["code"]
     return {
-        "profile": profile, "css": Markup((Path(__file__).parent / "templates" / "report" / "report.css").read_text()),
+        "profile": profile, "css": Markup((REPORT_TEMPLATES / "report.css").read_text()),
         "generated": _dt.datetime.now().isoformat(timespec="seconds"), "commit": (code.get("commit") or "unknown")[:12],
         "dirty": code.get("dirty"), "versions": prov["versions"], "device": prov["device"], "bundle": bundle,
         "lk_warning": lk_warning, "data_warnings": data_warnings, "nb_href": nb_href,
@@ -444,7 +441,7 @@ def render_index(context: dict) -> str:
     """The index page from ``_index_context`` (jinja2, autoescaped)."""
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates" / "report"),
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(REPORT_TEMPLATES),
                              autoescape=True, keep_trailing_newline=True)
     return env.get_template("index.html").render(**context)
 
@@ -456,9 +453,13 @@ def write_index(profile: str, root: Path, status: dict) -> Path:
     (``write_pdf``, where Chromium is installed); return the index's path."""
     rep = Store(root).report_dir
     index = rep / "index.html"
-    atomic_write_text(index, render_index(_index_context(profile, root, status, bundle=False)))
+    from rnnviz_lib import provenance
+
+    prov = provenance.report_provenance(profile, root)  # once, for the index and the bundle
+    atomic_write_json(rep / f"provenance-{profile}.json", prov)
+    atomic_write_text(index, render_index(_index_context(profile, root, status, False, prov)))
     log.info("report written to %s", index)
-    bundle = write_bundle(profile, root, status)
+    bundle = write_bundle(profile, root, status, prov)
     write_pdf(bundle, rep / f"report-{profile}.pdf")
     return index
 
@@ -533,12 +534,16 @@ def _notebook_parts(page: str) -> tuple[str, str]:
     return styles, m.group(1) if m else page
 
 
-def write_bundle(profile: str, root: Path, status: dict) -> Path:
+def write_bundle(profile: str, root: Path, status: dict, prov: dict | None = None) -> Path:
     """Write ``report/report-<profile>.html``: the index and every executed notebook in one file,
     images and table files inlined as ``data:`` URIs, no script, style or link fetched from
     elsewhere, so that it can be mailed or attached as it is."""
     rep = Store(root).report_dir
-    context = _index_context(profile, root, status, bundle=True)
+    if prov is None:
+        from rnnviz_lib import provenance
+
+        prov = provenance.report_provenance(profile, root)
+    context = _index_context(profile, root, status, True, prov)
     for stem, st in sorted(status.items()):
         page = rep / "notebooks" / f"{stem}.html"
         if not page.is_file():
