@@ -29,6 +29,7 @@ from rnnviz_lib.store import Store
 
 store = Store.for_profile(profile)  # a rehearsal reads no shipped run
 summary = grid.summary(grid.expand(profile, extras=False), store)  # extra runs (other recipes) are not Table 1's
+every = grid.summary(grid.expand(profile, extras=False, shipped_only=False), store)  # each dropout value, run or not
 tables = {ds: table1.frames(summary, ds) for ds in grid.datasets(profile)}
 for ds, (ours, pap, compare) in tables.items():
     store.save_table(report.compare_frame(ours, pap, digits), f"table1_{ds}", profile,
@@ -54,12 +55,29 @@ for ds, (ours, pap, compare) in tables.items():
 
 # %%
 for ds in tables:
-    per_model = table1.per_model(summary, ds)
+    per_model = table1.per_model(summary, ds, every)
     store.save_table(per_model, f"table1_models_{ds}", profile,
                      f"Table 1 ({ds}) one model per row: ours ± bootstrap std, the paper's, the difference, the run's origin.")
     display(Markdown(f"**{ds}**: {(per_model['origin'] == 'shipped').sum()} shipped run(s), "
                      f"{(per_model['origin'] == 'store').sum()} trained here"))
     display(per_model.round(4))
+
+# %% [markdown]
+# The paper chose dropout per model by validation loss. Below, every value of this profile's list
+# for every model that has one run or more and more than one value: `chosen` (the best validation of the full runs), `worse
+# (full run)`, or a screening, the first epochs of that value's run (`rnnviz train --until-epoch
+# K`, shipped in `data/runs/screens/`): `clearly worse` when it trails the chosen run at the same
+# epoch and overall by more than 0.02 nats and has stopped improving, else `undecided`.
+
+# %%
+for ds in tables:
+    trials = table1.dropout_trials(every, ds)
+    g = trials.groupby("model")
+    trials = trials[(g["dropout"].transform("size") > 1) & g["status"].transform(lambda v: (v != "missing").any())]
+    store.save_table(trials.set_index("model"), f"table1_dropout_{ds}", profile,
+                     f"Dropout values tried per model ({ds}): full runs, screenings (first epochs) and values not run.")
+    display(Markdown(f"**{ds}**: {len(trials)} dropout value(s) of {trials['model'].nunique()} model(s)"))
+    display(trials.set_index("model").round(4))
 
 # %%
 for ds, (ours, pap, compare) in tables.items():

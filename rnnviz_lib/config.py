@@ -109,7 +109,7 @@ GRU_VARIANTS = ("torch", "paper")  # reset gate after U (nn.GRU) or before it (t
 MATCHINGS = ("row", "depth")  # parameter matching: the whole grid row, or cell types at equal depth
 SPLIT_MODES = ("charrnn", "contiguous")
 # Fields that say where/how a run executes, not what it computes: left out of the identity.
-EXECUTION_FIELDS = ("device", "checkpoint_every", "data_dir", "show_progress", "threads", "engine")
+EXECUTION_FIELDS = ("device", "checkpoint_every", "data_dir", "show_progress", "threads", "engine", "until_epoch")
 DEVICES = ("auto", "cpu", "cuda")
 ENGINES = ("auto", "reference", "cpu_step")
 PRECISIONS = ("fp32", "bf16")
@@ -164,6 +164,8 @@ class TrainConfig:
     show_progress: bool = False  # tqdm bar over steps
     threads: int = 0  # torch CPU threads while this run trains; 0 = leave torch's setting
     engine: str = "auto"  # training step: reference (autograd over nn.LSTM/GRU/RNN), cpu_step, auto
+    until_epoch: int = 0  # pause (checkpointed, unfinished) after this many epochs: a screening run that the
+    #                       same command without it extends to the full run; 0 = train to the end
     # numerics of the training step (part of the identity unless fp32, so fp32 runs keep their names):
     # fp32, or bf16 = mixed precision: the forward under torch.autocast(bfloat16) (bf16 matmul operands,
     # fp32 accumulation), fp32 master weights, gradients, RMSProp state, loss and carried state; every
@@ -178,6 +180,8 @@ class TrainConfig:
         if self.precision != "fp32" and self.engine == "cpu_step":
             raise RnnvizError(f"engine cpu_step trains in fp32 only (precision {self.precision}); use engine auto "
                               "or reference")
+        if self.until_epoch < 0:
+            raise RnnvizError(f"until_epoch must be 0 (train to the end) or a number of epochs (got {self.until_epoch})")
         for name in ("layers", "size", "epochs", "batch_size", "seq_length", "checkpoint_every"):
             if int(getattr(self, name)) < 1:
                 raise RnnvizError(f"{name} must be at least 1 (got {getattr(self, name)})")

@@ -101,7 +101,7 @@ def _dropouts(spec, size: int) -> list[float]:
 
 
 def expand(profile: str | dict, datasets=None, device: str | None = None, only=None,
-           extras: bool = True, store: Store | None = None) -> list[train.TrainConfig]:
+           extras: bool = True, store: Store | None = None, shipped_only: bool | None = None) -> list[train.TrainConfig]:
     """The TrainConfigs of a profile's grid: datasets × sizes × cells × depths × dropout values.
 
     Parameters
@@ -114,11 +114,12 @@ def expand(profile: str | dict, datasets=None, device: str | None = None, only=N
         analysis needs, e.g. weight snapshots); they are trained and analysed, never in Table 1
 
     ``shipped_only: true`` keeps only the models that have a shipped run (``data/runs/``): the
-    others are left out with a log line instead of being trained.
+    others are left out with a log line instead of being trained. The ``shipped_only`` argument
+    overrides the section's (False: every run of the grid, e.g. to list the dropout values tried).
     """
     g = grid_section(profile)
     out = _expand_one(g, datasets, device, only)
-    if g.get("shipped_only"):
+    if g.get("shipped_only") if shipped_only is None else shipped_only:
         from rnnviz_lib.config import artifact_name
         ship = store or Store()
         kept = [c for c in out if ship.shipped_run(artifact_name(c.slug, c.identity())) is not None]
@@ -202,7 +203,9 @@ SUMMARY_COLUMNS = ["dataset", "cell", "layers", "size", "dropout", "hidden", "pa
 
 
 def status_of(d) -> str:
-    """``finished``, ``diverged``, ``partial`` (a checkpoint) or ``missing``: of a run folder or ``RunFiles``."""
+    """``finished``, ``diverged``, ``partial`` (a checkpoint), ``screened`` (a shipped screening:
+    the first epochs' validation history, ``data/runs/screens/``) or ``missing``: of a run folder or
+    ``RunFiles``."""
     run = d if isinstance(d, RunFiles) else RunFiles(d)
     if run.finished:
         return "finished"
@@ -210,6 +213,8 @@ def status_of(d) -> str:
         return "diverged"
     if run.has_checkpoint:
         return "partial"
+    if run.started and run.history and run.store.is_shipped(run.path):
+        return "screened"
     return "missing"
 
 
@@ -219,6 +224,8 @@ def summary(configs, store: Store | None = None) -> pd.DataFrame:
     rows = []
     for cfg in configs:
         run = RunFiles(train.run_dir(cfg, store), store)
+        if not run.started and (screen := store.shipped_screen(run.name)) is not None:
+            run = RunFiles(screen, store)  # only a shipped screening of this run: its first epochs
         row = {"slug": cfg.slug, "dataset": cfg.dataset, "cell": cfg.cell, "layers": cfg.layers, "size": cfg.size,
                "dropout": cfg.dropout, "status": status_of(run), "run_dir": str(run.path), "precision": cfg.precision}
         if run.started:

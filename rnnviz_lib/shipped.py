@@ -7,6 +7,7 @@ API::
     manifest()                    # data/runs/MANIFEST.json as a dict
 
     ship_nnn(dataset, ns, store)  # the same for n-NN baselines (Table 2), into data/runs/baselines/
+    ship_screens(configs, store)  # screenings (a run's first epochs, ``until_epoch``) into data/runs/screens/
 
 Layout (``store.shipped_dir()``, ``data/runs/`` of the repository)::
 
@@ -14,6 +15,9 @@ Layout (``store.shipped_dir()``, ``data/runs/`` of the repository)::
     <slug>-<config hash>/         the run's config, metrics, history and best weights (``FILES``)
     baselines/<name>/             an n-NN's metrics, history and best weights (``BASELINE_FILES``);
                                   ``<name>`` is its store folder's (``wp-nnn3-h512-<identity hash>``)
+    screens/<name>/               a screening: the config and validation history of the first epochs of
+                                  a run of the profile (``SCREEN_FILES``, no weights), the evidence that
+                                  dropped a dropout value; ``<name>`` is the full run's
 
 A run is shipped as the training code wrote it: the four files are copied byte for byte, never
 edited (no optimizer state, no checkpoint, no per-symbol arrays: test probabilities are
@@ -35,9 +39,9 @@ from pathlib import Path
 from rnnviz_lib import baselines, buildinfo, data, grid, lk_corpus, paper, train
 from rnnviz_lib.config import artifact_name, config_hash
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.store import (BEST_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, NNN_MODEL_FILE, REPO,
-                              SHIPPED_BASELINES, RunFiles, Store, atomic_write_json, read_json, sha256_file, shipped_dir,
-                              shipped_restore)
+from rnnviz_lib.store import (BEST_FILE, CHECKPOINT_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, NNN_MODEL_FILE,
+                              REPO, SHIPPED_BASELINES, SHIPPED_SCREENS, RunFiles, Store, atomic_write_json, load_torch,
+                              read_json, sha256_file, shipped_dir, shipped_restore)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,8 @@ FILES = (CONFIG_FILE, METRICS_FILE, HISTORY_FILE, BEST_FILE)  # what a shipped r
 BUDGET_BYTES = 60 * 1024 * 1024  # all shipped runs and baselines together
 BASELINES_DIR = SHIPPED_BASELINES  # data/runs/baselines/: shipped n-NN baselines
 BASELINE_FILES = (METRICS_FILE, HISTORY_FILE, NNN_MODEL_FILE)  # test probabilities are recomputed
+SCREENS_DIR = SHIPPED_SCREENS  # data/runs/screens/: shipped screenings (no weights)
+SCREEN_FILES = (CONFIG_FILE, HISTORY_FILE)
 
 
 def default_dir() -> Path:
@@ -60,7 +66,10 @@ def _added(entries: dict, names: list, name: str, entry: dict) -> None:
     """Record one shipped run or baseline: its manifest entry, its name, a log line."""
     entries[name] = entry
     names.append(name)
-    log.info("shipped %s (test %.4f)", name, entry["test_loss"])
+    if "test_loss" in entry:
+        log.info("shipped %s (test %.4f)", name, entry["test_loss"])
+    else:
+        log.info("shipped the screening %s (%g epochs, best val %.4f)", name, entry["epochs_done"], entry["best_val_loss"])
 
 
 def model_key(cfg: dict) -> str:
@@ -126,8 +135,62 @@ def ship(configs, store: Store | None = None, profile: str = "paper", root: Path
             raise RnnvizError(f"{cfg.slug} trained on a limited schedule (max_*_batches); only full runs are shipped")
         dest = _copy_in(own, root / own.name, FILES)
         _added(runs, shipped, own.name, _entry(dest, profile, unrecorded))
-    _write_manifest(root, {**man, "runs": runs})
+    screens = {k: v for k, v in man.get("screens", {}).items() if k not in shipped}  # the full run replaces them
+    _write_manifest(root, {**man, "runs": runs, "screens": screens})
+    for name in shipped:
+        shutil.rmtree(root / SCREENS_DIR / name, ignore_errors=True)
     return shipped
+
+
+def ship_screens(configs, store: Store | None = None, profile: str = "paper", root: Path | None = None,
+                 full_only: bool = True) -> list[str]:
+    """Ship the screenings of ``configs``: store runs paused unfinished after their first epochs
+    (``rnnviz train --until-epoch K``), as their config and validation history only, into
+    ``data/runs/screens/`` (the evidence that a dropout value was tried and dropped). Returns the
+    names shipped. A finished run is refused (ship it as a run); so is a run with no history, or
+    (unless ``full_only`` is False, for tests) one on a limited schedule (``max_*_batches``).
+    When the full run is shipped later, ``ship`` removes its screening."""
+    store = store or Store()
+    root = Path(root or default_dir())
+    profile = Path(profile).stem if str(profile).endswith((".yaml", ".yml")) else profile
+    man = manifest(root)
+    screens = dict(man.get("screens", {}))
+    names = []
+    for cfg in configs:
+        own = RunFiles(store.artifact_dir("runs", cfg.slug, cfg.identity(), create=False), store)
+        if own.finished:
+            raise RnnvizError(f"{cfg.slug} has finished in {store.root}; ship it as a run (rnnviz runs ship "
+                              "without --screens)")
+        if not own.has_checkpoint or not own.history:
+            raise RnnvizError(f"{cfg.slug} has no screening in {store.root} ({own.path}); train its first epochs with "
+                              "`rnnviz train ... --until-epoch K` first")
+        if full_only and (cfg.max_train_batches or cfg.max_eval_batches or cfg.max_test_batches):
+            raise RnnvizError(f"{cfg.slug} trained on a limited schedule (max_*_batches); only the paper's schedule "
+                              "is shipped")
+        dest = _copy_in(own.path, root / SCREENS_DIR / own.name, SCREEN_FILES)
+        _added(screens, names, own.name, _screen_entry(dest, own, profile))
+    _write_manifest(root, {**man, "screens": screens})
+    return names
+
+
+def _screen_entry(dest: Path, own: RunFiles, profile: str) -> dict:
+    cfg, hist = RunFiles(dest).config, RunFiles(dest).history
+    best = min(hist, key=lambda r: r["val_loss"])
+    progress = load_torch(own.file(CHECKPOINT_FILE)).get("progress", {})
+    segments = list(progress.get("segments") or [])
+    model = grid.model_name(cfg["cell"], int(cfg["layers"]), int(cfg["size"]))
+    return {
+        "model": model_key(cfg), "slug": own.path.name.rsplit("-", 1)[0], "profile": profile,
+        "identity_hash": cfg["identity_hash"], "dropout": cfg["dropout"], "precision": cfg.get("precision", "fp32"),
+        "epochs_done": hist[-1]["epoch"], "epochs": cfg["epochs"], "best_val_loss": best["val_loss"],
+        "best_epoch": best["epoch"], "last_val_loss": hist[-1]["val_loss"],
+        "commit": segments[-1].get("commit") if segments else None, "segments": segments,
+        "machine": buildinfo.machine()["processor"],
+        "extend": (f"rnnviz train --dataset {cfg['dataset']} --cell {cfg['cell']} --layers {cfg['layers']} "
+                   f"--size {cfg['size']} --dropout {cfg['dropout']:g} --precision {cfg.get('precision', 'fp32')}"
+                   f"  (or rnnviz grid --profile {profile} --dataset {cfg['dataset']} --only {model})"),
+        "files": _file_records(dest, SCREEN_FILES),
+    }
 
 
 def _copy_in(src: Path, dest: Path, files) -> Path:
@@ -151,15 +214,16 @@ def _copy_in(src: Path, dest: Path, files) -> Path:
 
 def _write_manifest(root: Path, man: dict) -> None:
     """Write MANIFEST.json with its totals; refuse (writing nothing) past the budget."""
-    runs, base = man.get("runs", {}), man.get("baselines", {})
-    total = sum(f["bytes"] for e in [*runs.values(), *base.values()] for f in e["files"].values())
+    runs, base, screens = man.get("runs", {}), man.get("baselines", {}), man.get("screens", {})
+    total = sum(f["bytes"] for e in [*runs.values(), *base.values(), *screens.values()] for f in e["files"].values())
     if total > BUDGET_BYTES:
         raise RnnvizError(f"shipped runs would take {total / 2**20:.1f} MiB, over the {BUDGET_BYTES / 2**20:.0f} MiB "
                           "budget; ship fewer runs or raise shipped.BUDGET_BYTES with a reason")
-    atomic_write_json(root / "MANIFEST.json", {"runs": dict(sorted(runs.items())),
-                                               "baselines": dict(sorted(base.items())), "total_bytes": total,
-                                               "budget_bytes": BUDGET_BYTES, "files_per_run": list(FILES),
-                                               "files_per_baseline": list(BASELINE_FILES)})
+    out = {"runs": dict(sorted(runs.items())), "baselines": dict(sorted(base.items())), "total_bytes": total,
+           "budget_bytes": BUDGET_BYTES, "files_per_run": list(FILES), "files_per_baseline": list(BASELINE_FILES)}
+    if screens:  # a manifest without screenings reads as before they existed
+        out.update(screens=dict(sorted(screens.items())), files_per_screen=list(SCREEN_FILES))
+    atomic_write_json(root / "MANIFEST.json", out)
 
 
 def nnn_identity_for(dataset: str, n: int, profile: str = "paper") -> dict:
@@ -250,7 +314,12 @@ def verify(root: Path | None = None, profile: str | None = "paper") -> list[str]
     if profile:
         for cfg in grid.expand(profile):
             wanted[artifact_name(cfg.slug, cfg.identity())] = cfg
-    for name, e, d in _listed(root, listed, problems, skip=(BASELINES_DIR,)):
+    screens = man.get("screens", {})
+    for name in sorted(set(screens) & set(listed)):
+        problems.append(f"{root / SCREENS_DIR / name}: screened and shipped as a finished run; reship the run "
+                        "(rnnviz runs ship) to drop the screening")
+    for name, e, d in [*_listed(root, listed, problems, skip=(BASELINES_DIR, SCREENS_DIR)),
+                       *_listed(root / SCREENS_DIR, screens, problems)]:
         try:
             cfg = train.load_config(d)
         except (RnnvizError, OSError, ValueError, TypeError) as exc:

@@ -61,6 +61,7 @@ METRICS_FILE = "metrics.json"
 DIVERGED_FILE = "diverged.json"
 NNN_MODEL_FILE = "model.pt"  # an n-NN baseline's {"hparams", "state_dict"} of its best-validation weights
 SHIPPED_BASELINES = "baselines"  # shipped baselines: data/runs/baselines/<name>/, beside the shipped runs
+SHIPPED_SCREENS = "screens"  # shipped screenings (the first epochs of a run, no weights): data/runs/screens/<name>/
 
 
 def shipped_dir() -> Path | None:
@@ -312,6 +313,13 @@ class Store:
         """The finished shipped baseline called ``name`` (``data/runs/baselines/<name>``), or None."""
         return self.shipped_run(f"{SHIPPED_BASELINES}/{name}")
 
+    def shipped_screen(self, name: str) -> Path | None:
+        """The shipped screening called ``name`` (``data/runs/screens/<name>``: the config and the
+        validation history of a run's first epochs, no weights), or None."""
+        d = self.shipped_root
+        f = None if d is None else d / SHIPPED_SCREENS / name
+        return f if f is not None and (f / HISTORY_FILE).is_file() else None
+
     def is_shipped(self, path) -> bool:
         """Is ``path`` one of this store's shipped runs or baselines (or inside one)?"""
         return _inside(path, self.shipped_root)
@@ -347,8 +355,8 @@ class Store:
         ship = self.shipped_root if shipped else None
         for base in [self.artifacts_dir / "runs", *([ship] if ship is not None else [])]:
             for d in sorted(base.glob("*")) if base.is_dir() else []:
-                if base == ship and d.name == SHIPPED_BASELINES:
-                    continue  # shipped baselines (data/runs/baselines/) are not training runs
+                if base == ship and d.name in (SHIPPED_BASELINES, SHIPPED_SCREENS):
+                    continue  # shipped baselines and screenings (data/runs/baselines/, screens/) are not runs
                 if d.is_dir() and not d.name.startswith(".") and d.name not in seen and (not finished or (d / METRICS_FILE).is_file()):
                     seen[d.name] = d
         return [seen[k] for k in sorted(seen)]

@@ -4,7 +4,8 @@ summaries, notebook 02 and the scorecard all read Table 1 and judge its findings
 API::
 
     ours, pap, compare = frames(summary_df, "wp")   # ours, the paper's and "ours (paper, Δ)" frames
-    per_model(summary_df, "wp")                      # one row per model: ours ± std, paper, diff, origin, run
+    per_model(summary_df, "wp")                      # one row per model: ours ± std, paper, diff, dropout, origin, run
+    dropout_trials(summary_df, "wp")                 # every dropout value of every model: run, screened, or not run
     paper_frame("wp")                                # the paper's Table 1 in our layout
     depth_pairs(ours, pap), beats_pairs(ours, pap, "LSTM", "RNN")   # (ours wins, paper wins, pairs)
     findings(ours, pap), findings_text(checks)       # the paper's four findings, judged once
@@ -12,6 +13,13 @@ API::
 A model wins a pair when its loss is lower by more than ``LOSS_TIE`` (the paper's bootstrap std
 bound); a finding holds when it wins more than ``MAJORITY`` of the pairs. Pairs are counted over
 the models both tables fill, so ours and the paper's count the same pairs.
+
+Dropout is chosen per model by validation loss over the values of the profile's list that ran in
+full (``grid.select_best``). A value may instead be dropped on a screening, the first epochs of
+its run (``rnnviz train --until-epoch K``, shipped under ``data/runs/screens/``), when the screening
+is clearly worse (``screen_verdict``): behind the chosen run at the same epoch by more than
+``SCREEN_MARGIN``, its best above the chosen run's final best by more than that, and no longer
+improving (no new best in its last ``SCREEN_STALL`` evaluations). Anything else is left to a full run.
 """
 
 from __future__ import annotations
@@ -19,9 +27,12 @@ from __future__ import annotations
 import pandas as pd
 
 from rnnviz_lib import grid, paper, report
+from rnnviz_lib.store import RunFiles
 
 LOSS_TIE = paper.BOOTSTRAP_STD_BOUND  # nats: a smaller test-loss difference is a tie
 MAJORITY = 0.5  # a pairwise finding holds when it is true for more than this fraction of the pairs
+SCREEN_MARGIN = 0.02  # nats of validation loss: five times the paper's bootstrap std bound
+SCREEN_STALL = 2  # evaluations without a new best before a screening counts as no longer improving
 
 
 def column_name(cell: str, depth: int) -> str:
@@ -76,16 +87,103 @@ def frames(df: pd.DataFrame, dataset: str) -> tuple[pd.DataFrame, pd.DataFrame, 
     return ours, pap, report.compare_frame(ours, pap)
 
 
-def per_model(df: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """Table 1 one model per row for ``dataset``: ours ± bootstrap std, the paper's, Δ, where the
-    run comes from (shipped / store, and its precision when not fp32) and its run id."""
+def per_model(df: pd.DataFrame, dataset: str, every: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Table 1 one model per row for ``dataset``: ours ± bootstrap std, the paper's, Δ, the chosen
+    dropout and the values tried (``dropout_tried`` of ``every``, a summary of all the grid's runs,
+    default ``df``), where the run comes from (shipped / store, and its precision when not fp32)
+    and its run id."""
     rows = []
+    tried = dropout_tried(df if every is None else every, dataset)
     for key, v in grid.summary_json(df[df["dataset"] == dataset]).items():
-        rows.append({"model": key.split("-", 1)[1], "ours": v["test_loss"], "bootstrap std": v["bootstrap_std"],
-                     "paper": v["paper"], "diff": v["delta"], "run": v["run"],
-                     "origin": v["origin"] + ("" if v["precision"] == "fp32" else f", {v['precision']}")})
-    cols = ["model", "ours", "bootstrap std", "paper", "diff", "origin", "run"]
+        model = key.split("-", 1)[1]
+        rows.append({"model": model, "ours": v["test_loss"], "bootstrap std": v["bootstrap_std"],
+                     "paper": v["paper"], "diff": v["delta"], "dropout": v["dropout"], "dropout tried": tried.get(model, ""),
+                     "run": v["run"], "origin": v["origin"] + ("" if v["precision"] == "fp32" else f", {v['precision']}")})
+    cols = ["model", "ours", "bootstrap std", "paper", "diff", "dropout", "dropout tried", "origin", "run"]
     return pd.DataFrame(rows, columns=cols).set_index("model")
+
+
+# ----------------------------------------------------------------------------------------
+# Dropout: the values tried per model
+# ----------------------------------------------------------------------------------------
+TRIAL_COLUMNS = ["model", "dropout", "status", "epochs", "best val", "Δ best val", "Δ val, same epoch", "verdict"]
+
+
+def _val_at(history: list[dict], epoch: float) -> float:
+    """The validation loss of the last evaluation at or before ``epoch`` (nan if none)."""
+    rows = [r for r in history if r["epoch"] <= epoch + 1e-9]
+    return float(rows[-1]["val_loss"]) if rows else float("nan")
+
+
+def screen_verdict(screen: list[dict], chosen: list[dict]) -> tuple[bool, float, str]:
+    """Is a screening (the validation history of a run's first epochs) clearly worse than the
+    chosen run (its full history)? Returns (clearly worse, its gap at its last epoch, why)."""
+    last = screen[-1]
+    gap = float(last["val_loss"]) - _val_at(chosen, last["epoch"])
+    best = min(range(len(screen)), key=lambda i: screen[i]["val_loss"])
+    over = float(screen[best]["val_loss"]) - min(float(r["val_loss"]) for r in chosen)
+    stalled = len(screen) - 1 - best >= SCREEN_STALL
+    ok = gap > SCREEN_MARGIN and over > SCREEN_MARGIN and stalled
+    why = (f"{gap:+.3f} at epoch {last['epoch']:g}, best {over:+.3f} over the chosen run's, "
+           + ("no longer improving" if stalled else f"still improving (best at epoch {screen[best]['epoch']:g})"))
+    return ok, gap, why
+
+
+def dropout_trials(df: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Every dropout value of every model of ``dataset`` in a ``grid.summary`` frame: its status
+    (finished, screened, partial, missing), epochs, best validation loss, the gap to the chosen
+    value's run (overall, and at the same epoch for a screening) and the verdict: ``chosen``,
+    ``worse (full run)``, ``clearly worse (screening)``, ``undecided (...)`` or ``not run``."""
+    d = df[df["dataset"] == dataset]
+    chosen = {tuple(r[k] for k in grid.MODEL_KEY): r for _, r in grid.select_best(d).iterrows()}
+    rows = []
+    for _, r in d.sort_values(["size", "cell", "layers", "dropout"]).iterrows():
+        key = tuple(r[k] for k in grid.MODEL_KEY)
+        model = grid.model_name(r["cell"], int(r["layers"]), int(r["size"]))
+        best = chosen.get(key)
+        status, h = r["status"], []
+        row = {"model": model, "dropout": float(r["dropout"]), "status": status, "epochs": "", "best val": r.get("best_val_loss"),
+               "Δ best val": float("nan"), "Δ val, same epoch": float("nan"), "verdict": "not run"}
+        if status in ("finished", "screened", "partial"):
+            run = RunFiles(r["run_dir"])
+            h = run.history
+            total = run.config.get("epochs") if run.started else None
+            row["epochs"] = f"{h[-1]['epoch']:g} of {total}" if h and total else ""
+            if best is not None:
+                row["Δ best val"] = float(r["best_val_loss"]) - float(best["best_val_loss"])
+        if best is not None and r["run_dir"] == best["run_dir"]:
+            row["verdict"] = "chosen"
+        elif status == "finished":
+            row["verdict"] = "worse (full run)" if best is not None else "finished"
+        elif status in ("screened", "partial") and h:
+            if best is None:
+                row["verdict"] = "undecided (no finished run to compare)"
+            else:
+                ok, gap, why = screen_verdict(h, RunFiles(best["run_dir"]).history)
+                row["Δ val, same epoch"] = gap
+                row["verdict"] = ("clearly worse (screening: " if ok else "undecided (screening: ") + why + ")"
+        elif status == "diverged":
+            row["verdict"] = "diverged"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=TRIAL_COLUMNS)
+
+
+def dropout_tried(df: pd.DataFrame, dataset: str) -> dict:
+    """``{model: "0.25 chosen; 0 clearly worse (screened 15 of 50 epochs); 0.5 not run"}``."""
+    t = dropout_trials(df, dataset)
+    out = {}
+    for model, g in t.groupby("model", sort=False):
+        if len(g) == 1:
+            out[model] = f"{g['dropout'].iloc[0]:g} (the only value)"
+            continue
+        parts = []
+        for _, r in g.iterrows():
+            v = r["verdict"].split(" (")[0]
+            if r["status"] in ("screened", "partial"):
+                v += f" (screened {r['epochs']} epochs)"
+            parts.append(f"{r['dropout']:g} {v}")
+        out[model] = "; ".join(parts)
+    return out
 
 
 # ----------------------------------------------------------------------------------------

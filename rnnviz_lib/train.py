@@ -164,7 +164,7 @@ class Progress:
     symbols_since_eval: int = 0
     time_since_eval: float = 0.0
     snapshots: list = dataclasses.field(default_factory=list)  # file names under snapshots/
-    stopped: str = ""  # "", completed, early or diverged
+    stopped: str = ""  # "", completed, early, diverged or paused (``until_epoch``: never checkpointed)
     segments: list = dataclasses.field(default_factory=list)  # stretches of training: commit, engine, machine
     error: str = ""  # why the run failed (diverged, or could not finish)
 
@@ -427,6 +427,11 @@ def train_group(configs, make_stepper: Callable[[list, torch.device], Stepper], 
     for c, o, p in zip(cfgs, outs, progress):
         if p.error:
             continue
+        if p.stopped == "paused":
+            log.info("%s paused after epoch %d of %d (until_epoch): best val %.4f at epoch %.2f; the same command "
+                     "without until_epoch trains it on from its checkpoint", o.name, p.epoch, c.epochs, p.best_val,
+                     p.best_epoch)
+            continue
         try:
             _finish(c, o, splits, device, p, stepper.engine)
         except RnnvizError as exc:
@@ -526,8 +531,10 @@ def _loop(cfgs, outs, idents, progress: list[Progress], stepper: Stepper, splits
         snapshot()
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=cfg0.epochs * nb, initial=pos.step, desc=cfg0.slug, disable=not cfg0.show_progress, leave=False)
-    while pos.epoch < cfg0.epochs and any(active):
+    last = min(cfg0.epochs, cfg0.until_epoch or cfg0.epochs)  # a screening pauses after its until_epoch
+    bar = tqdm(total=last * nb, initial=min(pos.step, last * nb), desc=cfg0.slug, disable=not cfg0.show_progress,
+               leave=False)
+    while pos.epoch < last and any(active):
         for m in range(M):
             stepper.set_lr(m, lr_at(cfg0, pos.epoch) if active[m] else 0.0)
         if pos.batch == 0:
@@ -574,7 +581,7 @@ def _loop(cfgs, outs, idents, progress: list[Progress], stepper: Stepper, splits
     bar.close()
     for p in progress:
         if not p.stopped:
-            p.stopped = "completed"
+            p.stopped = "completed" if pos.epoch >= cfg0.epochs else "paused"
 
 
 def _finish(config: TrainConfig, out: Path, splits, device, st: Progress, engine: str = "reference") -> Path:

@@ -163,3 +163,62 @@ def test_ship_takes_one_dropout_value_of_the_profile(tmp_path, monkeypatch, caps
     assert cli.main(argv + ["--dropout", "0.25"]) == 0  # shipped already: nothing to copy, nothing refused
     assert "0 run(s) shipped" in capsys.readouterr().out and _tree(copy) == _tree(SHIPPED)
     assert cli.main(argv + ["--dropout", "0.1"]) == 2 and "no run with dropout 0.1" in capsys.readouterr().err
+
+
+# -- screenings: a dropout value's first epochs, shipped without weights ---------------------------
+def test_a_screening_ships_without_weights_reads_as_screened_and_the_full_run_replaces_it(tmp_path, monkeypatch):
+    """`rnnviz train --until-epoch 1` pauses a run; `runs ship --screens` ships its config and
+    history (no weights) into data/runs/screens/; a fresh store reads it as ``screened`` beside
+    the chosen value's shipped run, with the gap at the same epoch; shipping the finished run
+    later drops the screening."""
+    prof = tmp_path / "two.yaml"
+    prof.write_text(json.dumps({"grid": {"datasets": ["wp"], "models": ["lstm-1-64"], "dropout": [0.0, 0.3],
+                                         "train": {**SMOKE_TRAIN, "epochs": 3}}}))
+    d0, d3 = grid.expand(str(prof))
+    a, root = Store(tmp_path / "a"), tmp_path / "shipped"
+    train.train_run(d0, a)
+    train.train_run(d3.replace(until_epoch=1), a)
+    shipped.ship([d0], a, profile="two", root=root, full_only=False)
+    with pytest.raises(Exception, match="until-epoch"):
+        shipped.ship_screens([d0.replace(dropout=0.1)], a, profile="two", root=root, full_only=False)
+    with pytest.raises(Exception, match="has finished"):
+        shipped.ship_screens([d0], a, profile="two", root=root, full_only=False)
+    (name,) = shipped.ship_screens([d3], a, profile="two", root=root, full_only=False)
+    assert sorted(p.name for p in (root / "screens" / name).iterdir()) == ["config.json", "history.json"]
+    entry = shipped.manifest(root)["screens"][name]
+    assert entry["epochs_done"] == 1 and entry["dropout"] == 0.3 and "--until-epoch" not in entry["extend"]
+    assert shipped.verify(root, profile=None) == []
+
+    b = Store(tmp_path / "b", shipped=root)  # a fresh clone: the run and the screening are shipped
+    df = grid.summary([d0, d3], b)
+    assert list(df["status"]) == ["finished", "screened"] and list(df["origin"]) == ["shipped", "shipped"]
+    trials = table1.dropout_trials(df, "wp").set_index("dropout")
+    assert trials.at[0.0, "verdict"] == "chosen" and trials.at[0.3, "epochs"] == "1 of 3"
+    chosen_h = train.load_history(train.run_dir(d0, b))
+    gap = train.load_history(b.shipped_screen(name))[0]["val_loss"] - chosen_h[0]["val_loss"]
+    assert trials.at[0.3, "Δ val, same epoch"] == pytest.approx(gap)
+    assert trials.at[0.3, "verdict"].startswith("undecided (screening:") and "still improving" in trials.at[0.3, "verdict"]
+    assert table1.per_model(df, "wp").at["lstm-1-64", "dropout tried"] == "0 chosen; 0.3 undecided (screened 1 of 3 epochs)"
+    assert executors.run([d3], store=b)[0]["status"] == "done"  # a screening is no run: trained into the store
+    assert not (root / "screens" / name / "metrics.json").exists()
+
+    (root / "screens" / name / "history.json").write_text("[]")  # a hand edit is found
+    assert any("history.json" in p and "sha256 differs" in p for p in shipped.verify(root, profile=None))
+    train.train_run(d3, a)  # the screening extended to the full run, shipped: the screening goes
+    shipped.ship([d3], a, profile="two", root=root, full_only=False)
+    assert name not in shipped.manifest(root).get("screens", {}) and not (root / "screens" / name).exists()
+    assert shipped.verify(root, profile=None) == []
+
+
+def test_screen_verdict_needs_a_clear_gap_and_a_stall():
+    chosen = [{"epoch": e, "val_loss": 2.0 - 0.05 * e} for e in range(1, 11)]  # 1.75 at epoch 5, ends at 1.5
+
+    def verdict(vals):
+        return table1.screen_verdict([{"epoch": e, "val_loss": v} for e, v in enumerate(vals, 1)], chosen)
+
+    ok, gap, why = verdict([1.9, 1.85, 1.84, 1.86, 1.9])  # overfitting: best at epoch 3, 0.15 behind at 5
+    assert ok and gap == pytest.approx(0.15) and "no longer improving" in why
+    ok, _, why = verdict([2.06, 2.02, 1.98, 1.94, 1.9])  # as far behind, still improving: a full run decides
+    assert not ok and "still improving (best at epoch 5)" in why
+    assert not verdict([1.95, 1.9, 1.76, 1.77, 1.76])[0]  # stalled, but only 0.01 behind at epoch 5
+    assert not verdict([1.9, 1.8, 1.7, 1.71, 1.72])[0]  # stalled, ahead of the chosen run at epoch 5

@@ -131,6 +131,23 @@ def test_killed_run_resumes_to_identical_metrics(tmp_path):
         assert torch.equal(a, b)
 
 
+def test_until_epoch_pauses_a_screening_that_the_full_command_extends_exactly(tmp_path):
+    """A screening (``until_epoch``) stops checkpointed and unfinished after its epochs, under the
+    full run's name; the same config without it trains on to the uninterrupted run's results."""
+    cfg = _cfg()
+    ref = train.train_run(cfg, Store(tmp_path / "ref"))
+    screen = train.train_run(cfg.replace(until_epoch=1), Store(tmp_path / "cut"))
+    assert screen.name == ref.name and not train.is_finished(screen)
+    assert [r["epoch"] for r in train.load_history(screen)] == [1.0]
+    assert torch.load(screen / "checkpoint.pt", weights_only=True)["progress"]["epoch"] == 1
+    assert train.train_run(cfg.replace(until_epoch=1), Store(tmp_path / "cut")) == screen  # already there: no step
+    assert len(train.load_history(screen)) == 1
+    assert train.train_run(cfg, Store(tmp_path / "cut")) == screen and train.is_finished(screen)
+    assert _summary(screen) == _summary(ref)
+    with pytest.raises(RnnvizError, match="until_epoch must be 0"):
+        _cfg(until_epoch=-1)
+
+
 def test_divergence_stops_with_clear_error_and_keeps_last_checkpoint(tmp_path):
     cfg = _cfg(dropout=0.0, cell="gru", layers=1, epochs=2)
 

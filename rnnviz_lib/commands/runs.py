@@ -7,10 +7,28 @@ import json
 from rnnviz_lib.commands import add_actions
 
 
-def _ship(args) -> int:
-    from rnnviz_lib import grid, shipped
+def _configs(args) -> list:
+    """The profile's runs asked for: --dataset, --only, --dropout."""
+    from rnnviz_lib import grid
 
-    if args.nnn:
+    configs = grid.expand(args.profile, [args.dataset] if args.dataset else None, None, args.only)
+    if args.dropout is not None:  # one dropout value of the profile's list, e.g. the one finished so far
+        configs = [c for c in configs if abs(c.dropout - args.dropout) < 1e-9]
+        if not configs:
+            from rnnviz_lib.errors import RnnvizError
+
+            raise RnnvizError(f"the {args.profile} profile has no run with dropout {args.dropout:g} among the "
+                              "models asked for; see its grid: dropout list")
+    return configs
+
+
+def _ship(args) -> int:
+    from rnnviz_lib import shipped
+
+    if args.screens:
+        configs = _configs(args)
+        names = shipped.ship_screens(configs, profile=args.profile)
+    elif args.nnn:
         from rnnviz_lib.errors import RnnvizError
 
         if not args.dataset:
@@ -21,15 +39,7 @@ def _ship(args) -> int:
             raise RnnvizError(f"--nnn must be comma-separated context lengths such as 1,2,3 (got {args.nnn!r})") from None
         names = shipped.ship_nnn(args.dataset, ns, profile=args.profile, data_dir=args.data_dir)
     else:
-        configs = grid.expand(args.profile, [args.dataset] if args.dataset else None, None, args.only)
-        if args.dropout is not None:  # one dropout value of the profile's list, e.g. the one finished so far
-            configs = [c for c in configs if abs(c.dropout - args.dropout) < 1e-9]
-            if not configs:
-                from rnnviz_lib.errors import RnnvizError
-
-                raise RnnvizError(f"the {args.profile} profile has no run with dropout {args.dropout:g} among the "
-                                  "models asked for; see its grid: dropout list")
-        names = shipped.ship(configs, profile=args.profile, unrecorded=args.unrecorded)
+        names = shipped.ship(_configs(args), profile=args.profile, unrecorded=args.unrecorded)
     for n in names:
         print(f"shipped {n}")
     print(f"{len(names)} run(s) shipped to {shipped.default_dir()}")
@@ -43,8 +53,8 @@ def _verify(args) -> int:
     for p in problems:
         print(f"DAMAGED {p}")
     man = shipped.manifest()
-    n, b = len(man.get("runs", {})), len(man.get("baselines", {}))
-    print(f"{n} shipped run(s) and {b} shipped baseline(s) checked, {len(problems)} problem(s)")
+    n, b, sc = len(man.get("runs", {})), len(man.get("baselines", {})), len(man.get("screens", {}))
+    print(f"{n} shipped run(s), {b} shipped baseline(s) and {sc} screening(s) checked, {len(problems)} problem(s)")
     return 1 if problems else 0
 
 
@@ -59,6 +69,9 @@ def _list(args) -> int:
     for name, e in [*runs.items(), *man.get("baselines", {}).items()]:
         paper = "" if e.get("paper") is None else f" (paper {e['paper']:.3f}, Δ {e['delta']:+.3f})"
         print(f"{e['model']:<16} {e['test_loss']:.4f}{paper}  {name}  {e.get('engine') or e.get('kind')} @ {str(e.get('commit'))[:10]}")
+    for name, e in man.get("screens", {}).items():
+        print(f"{e['model']:<16} screened: {e['epochs_done']:g} of {e['epochs']} epochs, best val {e['best_val_loss']:.4f} "
+              f"at epoch {e['best_epoch']:g}  {name}")
     return 0
 
 
@@ -72,6 +85,9 @@ def register(sub) -> None:
                    help="only the runs of this dropout value (the profile's others need not have finished)")
     s.add_argument("--nnn", default=None, metavar="N,N,...",
                    help="ship the n-NN baselines of these context lengths (with --dataset) instead of RNN runs")
+    s.add_argument("--screens", action="store_true",
+                   help="ship the screenings (runs paused by rnnviz train --until-epoch: config and validation history, "
+                        "no weights) of the models asked for, into data/runs/screens/")
     s.add_argument("--data-dir", default=None, help="folder holding the corpus files (as for rnnviz data)")
     s.add_argument("--unrecorded", default="",
                    help="commit of stretches of training that the training code did not record (older runs)")

@@ -37,6 +37,8 @@ HELP = {
     "device": "auto (cuda if available), cpu or cuda",
     "checkpoint_every": "steps between checkpoints (plus one at each epoch end)",
     "threads": "torch CPU threads while training; 0 = torch's default",
+    "until_epoch": "pause after this many epochs, checkpointed and unfinished (a screening run, e.g. of a dropout "
+                   "value); the same command without it trains on to the end; 0 = train to the end",
     "engine": "training step: cpu_step (the fast CPU step), reference (autograd over nn.LSTM/GRU/RNN) or auto",
     "precision": "fp32, or bf16 (mixed precision: bf16 matmuls under autocast, fp32 weights, optimizer and "
                  "evaluation; part of the run's name)",
@@ -76,6 +78,19 @@ def _train(args) -> int:
 
     cfg = config_from_args(args, show_progress=not args.no_progress)
     out = train.train_run(cfg)
+    if not train.is_finished(out):  # paused by --until-epoch: a screening, resumable
+        h = train.load_history(out)
+        best = min(h, key=lambda r: r["val_loss"]) if h else None
+        paused = {"run_dir": str(out), "status": "paused", "epochs_done": h[-1]["epoch"] if h else 0,
+                  "best_val_loss": best["val_loss"] if best else None, "best_epoch": best["epoch"] if best else None}
+        if args.json:
+            print(json.dumps(paused, sort_keys=True))
+        else:
+            print(f"{cfg.slug}: paused after epoch {paused['epochs_done']:g} of {cfg.epochs}"
+                  + (f", best val {best['val_loss']:.4f} at epoch {best['epoch']:.2f}" if best else "")
+                  + "; rerun without --until-epoch to train it to the end")
+            print(f"run directory: {out}")
+        return 0
     m = train.load_metrics(out)
     if args.json:
         print(json.dumps({"run_dir": str(out), **m}, sort_keys=True))
