@@ -125,7 +125,8 @@ def expand(profile: str | dict, datasets=None, device: str | None = None, only=N
         kept = [c for c in out if ship.shipped_run(artifact_name(c.slug, c.identity())) is not None]
         left = [c.slug for c in out if c not in kept]
         if left:
-            log.warning("shipped_only: %d model(s) have no shipped run and are left out: %s", len(left), ", ".join(left))
+            log.info("shipped_only: %d run(s) of the grid have no shipped run and are left out: %s%s", len(left),
+                     ", ".join(left[:6]), ", ..." if len(left) > 6 else "")
         out = kept
     if extras:
         for i, e in enumerate(g.get("extra") or []):
