@@ -77,7 +77,7 @@ for ds in tables:
     store.save_table(trials.set_index("model"), f"table1_dropout_{ds}", profile,
                      f"Dropout values tried per model ({ds}): full runs, screenings (first epochs) and values not run.")
     display(Markdown(f"**{ds}**: {len(trials)} dropout value(s) of {trials['model'].nunique()} model(s)"))
-    display(trials.set_index("model").round(4))
+    display(trials.set_index("model").round(4).fillna("-"))
 
 # %%
 for ds, (ours, pap, compare) in tables.items():
