@@ -125,6 +125,7 @@ def test_retrain_trains_into_the_store_and_its_copy_wins_until_deleted(tmp_path,
 
     got = json.loads(summary_json("--summary", "--json").stdout)
     assert got["wp-lstm-1-64"]["origin"] == "shipped" and got["wp-lstm-1-64"]["paper"] == 1.449
+    assert got["wp-lstm-1-64"]["dropout"] == 0.0 and got["wp-lstm-1-64"]["dropout_tried"] == "0 (the only value)"
     assert abs(got["wp-lstm-1-64"]["delta"] - (got["wp-lstm-1-64"]["test_loss"] - 1.449)) < 1e-12
     summary_json("--retrain")
     own = Store(tmp_path / "b").artifact_dir("runs", cfgs[0].slug, cfgs[0].identity(), create=False)

@@ -55,7 +55,13 @@ def _grid(args) -> int:
     if args.json:
         import json
 
-        print(json.dumps(grid.summary_json(main), sort_keys=True))
+        out = grid.summary_json(main)
+        every = grid.summary(grid.expand(args.profile, [args.dataset] if args.dataset else None, args.device, args.only,
+                                         extras=False, store=store, shipped_only=False), store)  # values not shipped too
+        tried = {f"{ds}-{m}": t for ds in dict.fromkeys(every["dataset"]) for m, t in table1.dropout_tried(every, ds).items()}
+        for key, v in out.items():
+            v["dropout_tried"] = tried.get(key, "")
+        print(json.dumps(out, sort_keys=True))
         return 1 if failed else 0
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(df.drop(columns="run_dir").to_string(float_format=lambda v: f"{v:.4f}"))
@@ -92,7 +98,7 @@ def register(sub) -> None:
                         "store copy is then read instead of the shipped one")
     p.add_argument("--json", action="store_true",
                    help="with --summary: one JSON object {<dataset>-<model>: {test_loss, paper, delta, "
-                        "bootstrap_std, origin, run}} of every finished model")
+                        "bootstrap_std, origin, run, dropout, dropout_tried}} of every finished model")
     p.add_argument("--progress", action="store_true", help="a progress bar per run, too")
     p.add_argument("--widths", action="store_true",
                    help="print the parameter-matched hidden widths of the grid for --dataset (default wp)")
