@@ -71,7 +71,7 @@ for ds in tables:
 
 # %%
 for ds in tables:
-    trials = table1.dropout_trials(every, ds)
+    trials = table1.dropout_trials(every, ds, summary)
     g = trials.groupby("model")
     trials = trials[(g["dropout"].transform("size") > 1) & g["status"].transform(lambda v: (v != "missing").any())]
     store.save_table(trials.set_index("model"), f"table1_dropout_{ds}", profile,

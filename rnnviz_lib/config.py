@@ -211,6 +211,16 @@ class TrainConfig:
     def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
+    def train_command(self) -> str:
+        """The ``rnnviz train`` command line of this run: every identity field that differs from
+        the recipe's default, so that it trains (or resumes, or extends) exactly this run."""
+        default = dataclasses.asdict(TrainConfig())
+        parts = ["rnnviz train", f"--dataset {self.dataset}"]
+        for k, v in self.identity().items():
+            if k != "dataset" and v != default[k]:
+                parts.append(f"--{k.replace('_', '-')} {v:g}" if isinstance(v, float) else f"--{k.replace('_', '-')} {v}")
+        return " ".join(parts)
+
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}

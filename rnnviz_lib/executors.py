@@ -40,7 +40,8 @@ def run_one(config: train.TrainConfig, store: Store | None = None) -> dict:
                 "seconds": 0.0}
     try:
         d = train.train_run(config, store)
-        return {"config": config, "run_dir": str(d), "status": "done", "error": "", "seconds": time.time() - t0}
+        status = "done" if train.is_finished(d) else "paused"  # until_epoch: a screening, unfinished
+        return {"config": config, "run_dir": str(d), "status": status, "error": "", "seconds": time.time() - t0}
     except RnnvizError as exc:
         log.error("%s failed: %s", config.slug, exc)
         return {"config": config, "run_dir": str(d), "status": "failed", "error": str(exc),

@@ -87,6 +87,7 @@ def group_key(config: train.TrainConfig, K: int, width: bool = True) -> tuple:
         d["H"] = resolved_hidden(config, K)
     d["K"] = int(K)
     d["device"] = config.device
+    d["until_epoch"] = config.until_epoch  # runs of a stack pause together
     return tuple(sorted((k, repr(v)) for k, v in d.items()))
 
 

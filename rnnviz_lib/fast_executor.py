@@ -74,7 +74,7 @@ def train_stack(configs, store: Store | None = None, graphs: bool = False, tf32:
     finally:
         torch.backends.cuda.matmul.allow_tf32 = prev_tf32
     for i, p in zip(todo, progress):
-        result(i, "failed" if p.error else "done", p.error)
+        result(i, "failed" if p.error else ("paused" if p.stopped == "paused" else "done"), p.error)
     return [results[i] for i in range(len(configs))]
 
 

@@ -11,7 +11,8 @@ API::
 
 Layout (``store.shipped_dir()``, ``data/runs/`` of the repository)::
 
-    MANIFEST.json                 {"runs": {<run>: entry}, "baselines": {<name>: entry}, "budget_bytes", "total_bytes"}
+    MANIFEST.json                 {"runs": {<run>: entry}, "baselines": {<name>: entry}, "screens": {<run>: entry}
+                                  (only when there are any), "budget_bytes", "total_bytes"}
     <slug>-<config hash>/         the run's config, metrics, history and best weights (``FILES``)
     baselines/<name>/             an n-NN's metrics, history and best weights (``BASELINE_FILES``);
                                   ``<name>`` is its store folder's (``wp-nnn3-h512-<identity hash>``)
@@ -46,7 +47,7 @@ from rnnviz_lib.store import (BEST_FILE, CHECKPOINT_FILE, CONFIG_FILE, HISTORY_F
 log = logging.getLogger(__name__)
 
 FILES = (CONFIG_FILE, METRICS_FILE, HISTORY_FILE, BEST_FILE)  # what a shipped run keeps of its folder
-BUDGET_BYTES = 60 * 1024 * 1024  # all shipped runs and baselines together
+BUDGET_BYTES = 60 * 1024 * 1024  # all shipped runs, baselines and screenings together
 BASELINES_DIR = SHIPPED_BASELINES  # data/runs/baselines/: shipped n-NN baselines
 BASELINE_FILES = (METRICS_FILE, HISTORY_FILE, NNN_MODEL_FILE)  # test probabilities are recomputed
 SCREENS_DIR = SHIPPED_SCREENS  # data/runs/screens/: shipped screenings (no weights)
@@ -135,9 +136,10 @@ def ship(configs, store: Store | None = None, profile: str = "paper", root: Path
             raise RnnvizError(f"{cfg.slug} trained on a limited schedule (max_*_batches); only full runs are shipped")
         dest = _copy_in(own, root / own.name, FILES)
         _added(runs, shipped, own.name, _entry(dest, profile, unrecorded))
-    screens = {k: v for k, v in man.get("screens", {}).items() if k not in shipped}  # the full run replaces them
+    gone = sorted(set(man.get("screens", {})) & set(runs))  # a finished run replaces its screening
+    screens = {k: v for k, v in man.get("screens", {}).items() if k not in gone}
     _write_manifest(root, {**man, "runs": runs, "screens": screens})
-    for name in shipped:
+    for name in gone:
         shutil.rmtree(root / SCREENS_DIR / name, ignore_errors=True)
     return shipped
 
@@ -155,40 +157,49 @@ def ship_screens(configs, store: Store | None = None, profile: str = "paper", ro
     profile = Path(profile).stem if str(profile).endswith((".yaml", ".yml")) else profile
     man = manifest(root)
     screens = dict(man.get("screens", {}))
-    names = []
-    for cfg in configs:
+    todo = []
+    for cfg in configs:  # every one checked before anything is copied
         own = RunFiles(store.artifact_dir("runs", cfg.slug, cfg.identity(), create=False), store)
-        if own.finished:
-            raise RnnvizError(f"{cfg.slug} has finished in {store.root}; ship it as a run (rnnviz runs ship "
-                              "without --screens)")
+        if own.finished or own.name in man.get("runs", {}):
+            raise RnnvizError(f"{cfg.slug} has finished ({'shipped' if own.name in man.get('runs', {}) else store.root}); "
+                              "a finished run is shipped as a run (rnnviz runs ship without --screens), not screened")
+        if own.diverged:
+            raise RnnvizError(f"{cfg.slug} diverged in {store.root} ({own.path}); a diverged run is no screening")
         if not own.has_checkpoint or not own.history:
             raise RnnvizError(f"{cfg.slug} has no screening in {store.root} ({own.path}); train its first epochs with "
                               "`rnnviz train ... --until-epoch K` first")
         if full_only and (cfg.max_train_batches or cfg.max_eval_batches or cfg.max_test_batches):
             raise RnnvizError(f"{cfg.slug} trained on a limited schedule (max_*_batches); only the paper's schedule "
                               "is shipped")
-        dest = _copy_in(own.path, root / SCREENS_DIR / own.name, SCREEN_FILES)
-        _added(screens, names, own.name, _screen_entry(dest, own, profile))
-    _write_manifest(root, {**man, "screens": screens})
+        todo.append((cfg, own))
+    names, fresh = [], []
+    try:
+        for cfg, own in todo:
+            if own.name not in screens:
+                fresh.append(root / SCREENS_DIR / own.name)
+            dest = _copy_in(own.path, root / SCREENS_DIR / own.name, SCREEN_FILES)
+            _added(screens, names, own.name, _screen_entry(dest, own, cfg, profile))
+        _write_manifest(root, {**man, "screens": screens})
+    except BaseException:  # e.g. over the budget: no screening is left unlisted
+        for d in fresh:
+            shutil.rmtree(d, ignore_errors=True)
+        raise
     return names
 
 
-def _screen_entry(dest: Path, own: RunFiles, profile: str) -> dict:
+def _screen_entry(dest: Path, own: RunFiles, config, profile: str) -> dict:
     cfg, hist = RunFiles(dest).config, RunFiles(dest).history
     best = min(hist, key=lambda r: r["val_loss"])
     progress = load_torch(own.file(CHECKPOINT_FILE)).get("progress", {})
     segments = list(progress.get("segments") or [])
-    model = grid.model_name(cfg["cell"], int(cfg["layers"]), int(cfg["size"]))
     return {
-        "model": model_key(cfg), "slug": own.path.name.rsplit("-", 1)[0], "profile": profile,
+        "model": model_key(cfg), "slug": config.slug, "profile": profile,
         "identity_hash": cfg["identity_hash"], "dropout": cfg["dropout"], "precision": cfg.get("precision", "fp32"),
         "epochs_done": hist[-1]["epoch"], "epochs": cfg["epochs"], "best_val_loss": best["val_loss"],
         "best_epoch": best["epoch"], "last_val_loss": hist[-1]["val_loss"],
         "commit": segments[-1].get("commit") if segments else None, "segments": segments,
-        "machine": buildinfo.machine()["processor"],
-        "extend": (f"rnnviz train --dataset {cfg['dataset']} --cell {cfg['cell']} --layers {cfg['layers']} "
-                   f"--size {cfg['size']} --dropout {cfg['dropout']:g} --precision {cfg.get('precision', 'fp32')}"
-                   f"  (or rnnviz grid --profile {profile} --dataset {cfg['dataset']} --only {model})"),
+        "machine": (segments[-1].get("machine") if segments else None) or "not recorded",
+        "extend": config.train_command(),  # the same run: resumes from the store's checkpoint, or retrains it
         "files": _file_records(dest, SCREEN_FILES),
     }
 
@@ -316,8 +327,8 @@ def verify(root: Path | None = None, profile: str | None = "paper") -> list[str]
             wanted[artifact_name(cfg.slug, cfg.identity())] = cfg
     screens = man.get("screens", {})
     for name in sorted(set(screens) & set(listed)):
-        problems.append(f"{root / SCREENS_DIR / name}: screened and shipped as a finished run; reship the run "
-                        "(rnnviz runs ship) to drop the screening")
+        problems.append(f"{root / SCREENS_DIR / name}: screened and shipped as a finished run; any `rnnviz runs "
+                        "ship` drops the screening")
     for name, e, d in [*_listed(root, listed, problems, skip=(BASELINES_DIR, SCREENS_DIR)),
                        *_listed(root / SCREENS_DIR, screens, problems)]:
         try:

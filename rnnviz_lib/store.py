@@ -321,7 +321,7 @@ class Store:
         return f if f is not None and (f / HISTORY_FILE).is_file() else None
 
     def is_shipped(self, path) -> bool:
-        """Is ``path`` one of this store's shipped runs or baselines (or inside one)?"""
+        """Is ``path`` one of this store's shipped runs, baselines or screenings (or inside one)?"""
         return _inside(path, self.shipped_root)
 
     # -- directories -------------------------------------------------------------------

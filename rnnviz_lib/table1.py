@@ -93,7 +93,7 @@ def per_model(df: pd.DataFrame, dataset: str, every: pd.DataFrame | None = None)
     default ``df``), where the run comes from (shipped / store, and its precision when not fp32)
     and its run id."""
     rows = []
-    tried = dropout_tried(df if every is None else every, dataset)
+    tried = dropout_tried(df if every is None else every, dataset, df)
     for key, v in grid.summary_json(df[df["dataset"] == dataset]).items():
         model = key.split("-", 1)[1]
         rows.append({"model": model, "ours": v["test_loss"], "bootstrap std": v["bootstrap_std"],
@@ -129,13 +129,17 @@ def screen_verdict(screen: list[dict], chosen: list[dict]) -> tuple[bool, float,
     return ok, gap, why
 
 
-def dropout_trials(df: pd.DataFrame, dataset: str) -> pd.DataFrame:
+def dropout_trials(df: pd.DataFrame, dataset: str, table: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every dropout value of every model of ``dataset`` in a ``grid.summary`` frame: its status
     (finished, screened, partial, missing), epochs, best validation loss, the gap to the chosen
-    value's run (overall, and at the same epoch for a screening) and the verdict: ``chosen``,
-    ``worse (full run)``, ``clearly worse (screening)``, ``undecided (...)`` or ``not run``."""
+    value's run (overall, and at the same epoch for a screening or a partial run) and the verdict:
+    ``chosen``, ``worse (full run)``, ``better, not read here (...)``, ``clearly worse (...)``,
+    ``undecided (...)``, ``no evaluation yet`` or ``not run``. The chosen run is Table 1's: the best
+    validation of ``table`` (the summary Table 1 is built from, e.g. a ``shipped_only`` one; default
+    ``df``), so a finished run that Table 1 does not read is judged against it, not chosen."""
     d = df[df["dataset"] == dataset]
-    chosen = {tuple(r[k] for k in grid.MODEL_KEY): r for _, r in grid.select_best(d).iterrows()}
+    t = d if table is None else table[table["dataset"] == dataset]
+    chosen = {tuple(r[k] for k in grid.MODEL_KEY): r for _, r in grid.select_best(t).iterrows()}
     rows = []
     for _, r in d.sort_values(["size", "cell", "layers", "dropout"]).iterrows():
         key = tuple(r[k] for k in grid.MODEL_KEY)
@@ -151,26 +155,34 @@ def dropout_trials(df: pd.DataFrame, dataset: str) -> pd.DataFrame:
             row["epochs"] = f"{h[-1]['epoch']:g} of {total}" if h and total else ""
             if best is not None:
                 row["Δ best val"] = float(r["best_val_loss"]) - float(best["best_val_loss"])
+        kind = "screening" if status == "screened" else "partial run"
         if best is not None and r["run_dir"] == best["run_dir"]:
             row["verdict"] = "chosen"
         elif status == "finished":
-            row["verdict"] = "worse (full run)" if best is not None else "finished"
+            if best is None:
+                row["verdict"] = "finished, not read here"
+            elif row["Δ best val"] < 0:
+                row["verdict"] = "better, not read here (finished but not in this profile's Table 1, e.g. not shipped)"
+            else:
+                row["verdict"] = "worse (full run)"
         elif status in ("screened", "partial") and h:
             if best is None:
-                row["verdict"] = "undecided (no finished run to compare)"
+                row["verdict"] = f"undecided ({kind}; no finished run to compare)"
             else:
                 ok, gap, why = screen_verdict(h, RunFiles(best["run_dir"]).history)
                 row["Δ val, same epoch"] = gap
-                row["verdict"] = ("clearly worse (screening: " if ok else "undecided (screening: ") + why + ")"
+                row["verdict"] = f"{'clearly worse' if ok else 'undecided'} ({kind}: {why})"
+        elif status == "partial":
+            row["verdict"] = "no evaluation yet"
         elif status == "diverged":
             row["verdict"] = "diverged"
         rows.append(row)
     return pd.DataFrame(rows, columns=TRIAL_COLUMNS)
 
 
-def dropout_tried(df: pd.DataFrame, dataset: str) -> dict:
-    """``{model: "0.25 chosen; 0 clearly worse (screened 15 of 50 epochs); 0.5 not run"}``."""
-    t = dropout_trials(df, dataset)
+def dropout_tried(df: pd.DataFrame, dataset: str, table: pd.DataFrame | None = None) -> dict:
+    """``{model: "0.25 chosen; 0 clearly worse (screened 15 of 50 epochs); 0.5 not run"}`` (``dropout_trials``)."""
+    t = dropout_trials(df, dataset, table)
     out = {}
     for model, g in t.groupby("model", sort=False):
         if len(g) == 1:
@@ -179,8 +191,8 @@ def dropout_tried(df: pd.DataFrame, dataset: str) -> dict:
         parts = []
         for _, r in g.iterrows():
             v = r["verdict"].split(" (")[0]
-            if r["status"] in ("screened", "partial"):
-                v += f" (screened {r['epochs']} epochs)"
+            if r["status"] in ("screened", "partial") and r["epochs"]:
+                v += f" ({'screened' if r['status'] == 'screened' else 'partial'} {r['epochs']} epochs)"
             parts.append(f"{r['dropout']:g} {v}")
         out[model] = "; ".join(parts)
     return out

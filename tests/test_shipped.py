@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from rnnviz_lib import data, evaluate, executors, grid, lk_corpus, shipped, table1, train
+from rnnviz_lib import cli, data, evaluate, executors, grid, lk_corpus, shipped, table1, train
 from rnnviz_lib.config import artifact_name, config_hash
+from rnnviz_lib.commands import train as train_cmd
+from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import REPO, Store
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -180,14 +182,17 @@ def test_a_screening_ships_without_weights_reads_as_screened_and_the_full_run_re
     train.train_run(d0, a)
     train.train_run(d3.replace(until_epoch=1), a)
     shipped.ship([d0], a, profile="two", root=root, full_only=False)
-    with pytest.raises(Exception, match="until-epoch"):
+    with pytest.raises(RnnvizError, match="until-epoch"):
         shipped.ship_screens([d0.replace(dropout=0.1)], a, profile="two", root=root, full_only=False)
-    with pytest.raises(Exception, match="has finished"):
-        shipped.ship_screens([d0], a, profile="two", root=root, full_only=False)
+    with pytest.raises(RnnvizError, match="has finished"):  # checked before anything is copied
+        shipped.ship_screens([d3, d0], a, profile="two", root=root, full_only=False)
+    assert not (root / "screens").exists()
     (name,) = shipped.ship_screens([d3], a, profile="two", root=root, full_only=False)
     assert sorted(p.name for p in (root / "screens" / name).iterdir()) == ["config.json", "history.json"]
     entry = shipped.manifest(root)["screens"][name]
-    assert entry["epochs_done"] == 1 and entry["dropout"] == 0.3 and "--until-epoch" not in entry["extend"]
+    assert entry["epochs_done"] == 1 and entry["dropout"] == 0.3 and entry["machine"] != "not recorded"
+    args = cli.build_parser().parse_args(entry["extend"].split()[1:])  # the command extends this very run
+    assert train_cmd.config_from_args(args).identity() == d3.identity()
     assert shipped.verify(root, profile=None) == []
 
     b = Store(tmp_path / "b", shipped=root)  # a fresh clone: the run and the screening are shipped
@@ -200,8 +205,16 @@ def test_a_screening_ships_without_weights_reads_as_screened_and_the_full_run_re
     assert trials.at[0.3, "Δ val, same epoch"] == pytest.approx(gap)
     assert trials.at[0.3, "verdict"].startswith("undecided (screening:") and "still improving" in trials.at[0.3, "verdict"]
     assert table1.per_model(df, "wp").at["lstm-1-64", "dropout tried"] == "0 chosen; 0.3 undecided (screened 1 of 3 epochs)"
-    assert executors.run([d3], store=b)[0]["status"] == "done"  # a screening is no run: trained into the store
+    assert executors.run([d3.replace(until_epoch=2)], store=b)[0]["status"] == "paused"  # trained into b, not root
     assert not (root / "screens" / name / "metrics.json").exists()
+    part = table1.dropout_trials(grid.summary([d0, d3], b), "wp").set_index("dropout")
+    assert part.at[0.3, "status"] == "partial" and part.at[0.3, "verdict"].startswith("undecided (partial run:")
+    assert executors.run([d3], store=b)[0]["status"] == "done"
+    full = grid.summary([d0, d3], b)  # b's d3 finished: Table 1 of b chooses by validation; a Table 1 without it does not
+    lower = full.loc[full["dropout"] == 0.3, "best_val_loss"].iloc[0] < full.loc[full["dropout"] == 0.0, "best_val_loss"].iloc[0]
+    only_d0 = full[full["dropout"] == 0.0]
+    v = table1.dropout_trials(full, "wp", only_d0).set_index("dropout").at[0.3, "verdict"]
+    assert v.startswith("better, not read here") if lower else v == "worse (full run)"
 
     (root / "screens" / name / "history.json").write_text("[]")  # a hand edit is found
     assert any("history.json" in p and "sha256 differs" in p for p in shipped.verify(root, profile=None))
@@ -221,5 +234,6 @@ def test_screen_verdict_needs_a_clear_gap_and_a_stall():
     assert ok and gap == pytest.approx(0.15) and "no longer improving" in why
     ok, _, why = verdict([2.06, 2.02, 1.98, 1.94, 1.9])  # as far behind, still improving: a full run decides
     assert not ok and "still improving (best at epoch 5)" in why
+    assert not verdict([1.9, 1.515, 1.6, 1.7, 1.8])[0]  # stalled, far behind at 5, but its best is 0.015 from 1.5
     assert not verdict([1.95, 1.9, 1.76, 1.77, 1.76])[0]  # stalled, but only 0.01 behind at epoch 5
     assert not verdict([1.9, 1.8, 1.7, 1.71, 1.72])[0]  # stalled, ahead of the chosen run at epoch 5

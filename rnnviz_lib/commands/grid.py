@@ -58,7 +58,7 @@ def _grid(args) -> int:
         out = grid.summary_json(main)
         every = grid.summary(grid.expand(args.profile, [args.dataset] if args.dataset else None, args.device, args.only,
                                          extras=False, store=store, shipped_only=False), store)  # values not shipped too
-        tried = {f"{ds}-{m}": t for ds in dict.fromkeys(every["dataset"]) for m, t in table1.dropout_tried(every, ds).items()}
+        tried = {f"{ds}-{m}": t for ds in dict.fromkeys(every["dataset"]) for m, t in table1.dropout_tried(every, ds, main).items()}
         for key, v in out.items():
             v["dropout_tried"] = tried.get(key, "")
         print(json.dumps(out, sort_keys=True))

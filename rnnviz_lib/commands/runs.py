@@ -26,6 +26,10 @@ def _ship(args) -> int:
     from rnnviz_lib import shipped
 
     if args.screens:
+        if args.nnn:
+            from rnnviz_lib.errors import RnnvizError
+
+            raise RnnvizError("--screens ships screenings of RNN runs; n-NN baselines (--nnn) have none: drop one of them")
         configs = _configs(args)
         names = shipped.ship_screens(configs, profile=args.profile)
     elif args.nnn:
