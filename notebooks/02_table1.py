@@ -71,13 +71,11 @@ for ds in tables:
 
 # %%
 for ds in tables:
-    trials = table1.dropout_trials(every, ds, summary)
-    g = trials.groupby("model")
-    trials = trials[(g["dropout"].transform("size") > 1) & g["status"].transform(lambda v: (v != "missing").any())]
-    store.save_table(trials.set_index("model"), f"table1_dropout_{ds}", profile,
+    trials = table1.dropout_table(every, ds, summary)
+    store.save_table(trials, f"table1_dropout_{ds}", profile,
                      f"Dropout values tried per model ({ds}): full runs, screenings (first epochs) and values not run.")
-    display(Markdown(f"**{ds}**: {len(trials)} dropout value(s) of {trials['model'].nunique()} model(s)"))
-    display(trials.set_index("model").round(4).fillna("-"))
+    display(Markdown(f"**{ds}**: {len(trials)} dropout value(s) of {trials.index.nunique()} model(s)"))
+    display(trials.round(4).fillna("-"))
 
 # %%
 for ds, (ours, pap, compare) in tables.items():

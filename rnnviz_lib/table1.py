@@ -180,6 +180,14 @@ def dropout_trials(df: pd.DataFrame, dataset: str, table: pd.DataFrame | None = 
     return pd.DataFrame(rows, columns=TRIAL_COLUMNS)
 
 
+def dropout_table(df: pd.DataFrame, dataset: str, table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``dropout_trials`` of the models with a choice to show: more than one value, and a run of at
+    least one (indexed by model)."""
+    t = dropout_trials(df, dataset, table)
+    g = t.groupby("model")
+    return t[(g["dropout"].transform("size") > 1) & g["status"].transform(lambda v: (v != "missing").any())].set_index("model")
+
+
 def dropout_tried(df: pd.DataFrame, dataset: str, table: pd.DataFrame | None = None) -> dict:
     """``{model: "0.25 chosen; 0 clearly worse (screened 15 of 50 epochs); 0.5 not run"}`` (``dropout_trials``)."""
     t = dropout_trials(df, dataset, table)

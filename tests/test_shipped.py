@@ -198,6 +198,7 @@ def test_a_screening_ships_without_weights_reads_as_screened_and_the_full_run_re
     b = Store(tmp_path / "b", shipped=root)  # a fresh clone: the run and the screening are shipped
     df = grid.summary([d0, d3], b)
     assert list(df["status"]) == ["finished", "screened"] and list(df["origin"]) == ["shipped", "shipped"]
+    assert table1.dropout_table(df, "wp")["dropout"].tolist() == [0.0, 0.3]  # a choice with runs: shown
     trials = table1.dropout_trials(df, "wp").set_index("dropout")
     assert trials.at[0.0, "verdict"] == "chosen" and trials.at[0.3, "epochs"] == "1 of 3"
     chosen_h = train.load_history(train.run_dir(d0, b))
