@@ -138,6 +138,21 @@ def expand(profile: str | dict, datasets=None, device: str | None = None, only=N
     return out
 
 
+def why_no_run(profile: str | dict, dataset: str, model: str) -> str:
+    """Why ``model`` ("cell-layers-size") has no finished run of ``profile`` on ``dataset``, and what
+    to do about it: not in the grid at all, not shipped (a ``shipped_only`` grid trains nothing),
+    or not trained yet."""
+    g = grid_section(profile)
+    name = f"{profile} grid" if isinstance(profile, str) else "grid"
+    if dataset not in g.get("datasets", ["wp"]) or not _expand_one(g, [dataset], None, [model]):
+        return f"the {name} has no {model} on {dataset} (add it to the grid's sizes and models)"
+    if g.get("shipped_only"):
+        return (f"{model} on {dataset} is not shipped yet: the {name} reads the shipped runs of data/runs/ "
+                "only (shipped_only: true) and trains nothing; `rnnviz runs list` shows what is shipped")
+    how = f"`rnnviz grid --profile {profile} --dataset {dataset} --only {model}`" if isinstance(profile, str) else "notebook 01"
+    return f"no finished {model} run on {dataset} in the {name} (train it with {how})"
+
+
 def _expand_one(g: dict, datasets, device, only) -> list[train.TrainConfig]:
     dsets = list(datasets) if datasets else list(g.get("datasets", ["wp"]))
     product = [(c, int(l), int(s)) for s in g.get("sizes", SIZES) for c in g.get("cells", CELLS)

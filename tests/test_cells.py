@@ -425,7 +425,7 @@ def test_grid_studies_find_the_grid_runs(home):
     st = studies["tiny-corpus-lstm-1-16"]
     assert st.acts.x.shape == (3, 40) and st.sample.lang == "c"  # the corpus looks like C
     assert set(missing) == {"tiny-corpus-gru-3-16", "lk"}
-    assert "no finished gru-3-16" in missing["tiny-corpus-gru-3-16"] and "trains no lk models" in missing["lk"]
+    assert "grid has no gru-3-16" in missing["tiny-corpus-gru-3-16"] and "trains no lk models" in missing["lk"]
     corpus.rename(home / "elsewhere.c")  # the corpus cannot be had: the dataset is left out with its reason
     studies, missing = C.grid_studies(section, [str(corpus)], ["lstm-1-16"], n_streams=3, n_steps=40, burn=10)
     assert studies == {} and list(missing) == [str(corpus)] and "not available" in missing[str(corpus)]

@@ -54,6 +54,18 @@ def test_quick_profile_reads_the_shipped_paper_runs_and_trains_only_its_extra(mo
     assert grid.expand("quick", extras=False) == []
 
 
+def test_why_a_model_has_no_run_names_the_reason_and_the_fix():
+    section = {"datasets": ["wp"], "models": ["lstm-1-16"], "dropout": [0.0]}
+    assert "grid has no gru-3-16 on wp" in grid.why_no_run(section, "wp", "gru-3-16")
+    assert "train it with notebook 01" in grid.why_no_run(section, "wp", "lstm-1-16")
+    assert "grid has no lstm-1-16 on lk" in grid.why_no_run(section, "lk", "lstm-1-16")  # the dataset counts
+    shipped_only = grid.why_no_run({**section, "shipped_only": True}, "wp", "lstm-1-16")
+    assert "not shipped yet" in shipped_only and "trains nothing" in shipped_only and "train it" not in shipped_only
+    # a named profile: the command that trains it, with that profile's name
+    assert "`rnnviz grid --profile paper --dataset lk --only lstm-3-512`" in grid.why_no_run("paper", "lk", "lstm-3-512")
+    assert "quick grid reads the shipped runs" in grid.why_no_run("quick", "lk", "lstm-3-512")
+
+
 def test_expand_options_and_errors():
     g = {"datasets": ["wp"], "models": ["gru-2-128", "rnn-1-64"], "dropout": {"64": [0.0, 0.5], "default": [0.1]},
          "train": {"epochs": 3}}

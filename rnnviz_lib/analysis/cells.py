@@ -438,7 +438,7 @@ def grid_studies(profile: str, datasets, models, store=None, **kwargs) -> tuple[
         for m in models:
             key = f"{label}-{m}"
             if m not in by_name:
-                missing[key] = f"no finished {m} run on {ds} in the {profile} grid (run notebook 01 first)"
+                missing[key] = grid.why_no_run(profile, ds, m)
                 continue
             studies[key] = study_run(by_name[m], store=store, **kwargs)
     return studies, missing
