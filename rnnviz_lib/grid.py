@@ -144,7 +144,7 @@ def why_no_run(profile: str | dict, dataset: str, model: str) -> str:
     or not trained yet."""
     g = grid_section(profile)
     name = f"{profile} grid" if isinstance(profile, str) else "grid"
-    if dataset not in g.get("datasets", ["wp"]) or not _expand_one(g, [dataset], None, [model]):
+    if dataset not in datasets(g) or not _expand_one(g, [dataset], None, [model]):
         return f"the {name} has no {model} on {dataset} (add it to the grid's sizes and models)"
     if g.get("shipped_only"):
         return (f"{model} on {dataset} is not shipped yet: the {name} reads the shipped runs of data/runs/ "
