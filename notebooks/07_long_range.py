@@ -31,6 +31,8 @@ kl_nnn_ns: list = [1, 2, 3, 4, 5, 6, 7, 8, 9]  # n-NN context lengths compared
 kl_batches: int = 4  # test batches of B x S symbols on which distributions are compared
 
 # %%
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
@@ -79,6 +81,7 @@ if kl_table is not None:
     store.save_table(kl_table.round(4), f"fig5_kl_training_{kl_dataset}", profile,
                      f"Figure 5 (right), numbers behind it: per snapshot and n-NN, symmetric KL (nats), the two test "
                      f"losses on the compared symbols and Δ = n-NN − LSTM. {verdict_5b}")
+    closest["run"] = Path(snap_run["path"]).name  # the run id, for the scorecard's models column
     store.save_table(closest.round(4), f"fig5_closest_nnn_{kl_dataset}", profile,
                      f"Figure 5 (right): the n-NN closest to the LSTM at each snapshot. {verdict_5b}")
     display(Markdown(verdict_5b))

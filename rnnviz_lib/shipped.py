@@ -13,15 +13,17 @@ Layout (``store.shipped_dir()``, ``data/runs/`` of the repository)::
 
     MANIFEST.json                 {"runs": {<run>: entry}, "baselines": {<name>: entry}, "screens": {<run>: entry}
                                   (only when there are any), "budget_bytes", "total_bytes"}
-    <slug>-<config hash>/         the run's config, metrics, history and best weights (``FILES``)
+    <slug>-<config hash>/         the run's config, metrics, history and best weights (``FILES``), and for
+                                  a run with weight snapshots their Figure 5 (right) table (``OPTIONAL_FILES``:
+                                  the snapshots stay behind, too large to ship)
     baselines/<name>/             an n-NN's metrics, history and best weights (``BASELINE_FILES``);
                                   ``<name>`` is its store folder's (``wp-nnn3-h512-<identity hash>``)
     screens/<name>/               a screening: the config and validation history of the first epochs of
                                   a run of the profile (``SCREEN_FILES``, no weights), the evidence that
                                   dropped a dropout value; ``<name>`` is the full run's
 
-A run is shipped as the training code wrote it: the four files are copied byte for byte, never
-edited (no optimizer state, no checkpoint, no per-symbol arrays: test probabilities are
+A run is shipped as the training code wrote it: the four files (and the snapshot table that
+``rnnviz runs ship`` computed beside them) are copied byte for byte, never edited (no optimizer state, no checkpoint, no per-symbol arrays: test probabilities are
 recomputed from the best weights, see ``runs.Run.probs``). Each manifest entry records the config
 hash, the git commit(s) and engine(s) that trained the run (``segments``, from the run's
 metrics), torch, the machine, the training wall time, when it finished, the command that
@@ -41,12 +43,13 @@ from rnnviz_lib import baselines, buildinfo, data, grid, lk_corpus, paper, train
 from rnnviz_lib.config import artifact_name, config_hash
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import (BEST_FILE, CHECKPOINT_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, NNN_MODEL_FILE,
-                              REPO, SHIPPED_BASELINES, SHIPPED_SCREENS, RunFiles, Store, atomic_write_json, load_torch,
-                              read_json, sha256_file, shipped_dir, shipped_restore)
+                              REPO, SHIPPED_BASELINES, SHIPPED_SCREENS, SNAPSHOT_KL_FILE, RunFiles, Store,
+                              atomic_write_json, load_torch, read_json, sha256_file, shipped_dir, shipped_restore)
 
 log = logging.getLogger(__name__)
 
 FILES = (CONFIG_FILE, METRICS_FILE, HISTORY_FILE, BEST_FILE)  # what a shipped run keeps of its folder
+OPTIONAL_FILES = (SNAPSHOT_KL_FILE,)  # kept too where the store run has them (Figure 5 right without the snapshots)
 BUDGET_BYTES = 60 * 1024 * 1024  # all shipped runs, baselines and screenings together
 BASELINES_DIR = SHIPPED_BASELINES  # data/runs/baselines/: shipped n-NN baselines
 BASELINE_FILES = (METRICS_FILE, HISTORY_FILE, NNN_MODEL_FILE)  # test probabilities are recomputed
@@ -94,7 +97,7 @@ def _entry(run: Path, profile: str, unrecorded: str) -> dict:
             s["commit"], s["note"] = unrecorded, "not recorded by the training code; given when the run was shipped"
     ident = cfg["identity_hash"]
     paper_v = paper_value(cfg["dataset"], cfg["cell"], cfg["layers"], cfg["size"])
-    files = _file_records(run, FILES)
+    files = _file_records(run, run_files(run))
     return {
         "model": model_key(cfg), "slug": m.get("slug"), "profile": profile, "identity_hash": ident,
         "test_loss": m["test_loss"], "test_bootstrap_std": m.get("test_bootstrap_std"), "paper": paper_v,
@@ -134,7 +137,7 @@ def ship(configs, store: Store | None = None, profile: str = "paper", root: Path
             raise RnnvizError(f"{cfg.slug} has not finished in {store.root} ({own}); train it first")
         if full_only and (cfg.max_train_batches or cfg.max_eval_batches or cfg.max_test_batches):
             raise RnnvizError(f"{cfg.slug} trained on a limited schedule (max_*_batches); only full runs are shipped")
-        dest = _copy_in(own, root / own.name, FILES)
+        dest = _copy_in(own, root / own.name, run_files(own))
         _added(runs, shipped, own.name, _entry(dest, profile, unrecorded))
     gone = sorted(set(man.get("screens", {})) & set(runs))  # a finished run replaces its screening
     screens = {k: v for k, v in man.get("screens", {}).items() if k not in gone}
@@ -202,6 +205,11 @@ def _screen_entry(dest: Path, own: RunFiles, config, profile: str) -> dict:
         "extend": config.train_command(),  # the same run: resumes from the store's checkpoint, or retrains it
         "files": _file_records(dest, SCREEN_FILES),
     }
+
+
+def run_files(d: Path) -> tuple:
+    """The files of run folder ``d`` that a shipped run keeps: ``FILES``, and those of ``OPTIONAL_FILES`` it has."""
+    return FILES + tuple(f for f in OPTIONAL_FILES if (Path(d) / f).is_file())
 
 
 def _copy_in(src: Path, dest: Path, files) -> Path:

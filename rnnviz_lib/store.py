@@ -47,6 +47,7 @@ REPO = Path(__file__).resolve().parent.parent
 #     best.pt           {"hparams", "state_dict", "step", "epoch", "val_loss"}: best validation
 #     history.json      one row per evaluation: step, epoch, train_loss, val_loss, lr, time, symbols_per_s
 #     snapshots/        step-NNNNNNN.pt weights over the first epochs, listed in snapshots/index.json
+#     snapshot_kl.json  Figure 5 (right) computed from those snapshots (analysis.longrange.write_snapshot_kl)
 #     test_probs.npy    (B, T) float32 probability of the correct symbol at each test position
 #     metrics.json      written last: its presence marks the run (or a baseline) finished
 #     diverged.json     left by a run whose loss turned NaN/inf
@@ -56,6 +57,7 @@ CHECKPOINT_FILE = "checkpoint.pt"
 BEST_FILE = "best.pt"
 HISTORY_FILE = "history.json"
 SNAPSHOTS_DIR = "snapshots"
+SNAPSHOT_KL_FILE = "snapshot_kl.json"  # Figure 5 (right)'s table of a run's snapshots, kept so it ships without them
 PROBS_FILE = "test_probs.npy"
 METRICS_FILE = "metrics.json"
 DIVERGED_FILE = "diverged.json"

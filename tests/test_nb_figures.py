@@ -7,6 +7,7 @@ Peace interleaved with the C and prose of the tiny fixture (braces for Figure 5)
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -274,6 +275,55 @@ def test_kl_models_comparison_and_epochs(lab):
     assert sentence == f"`{run.name}`: {len(snaps)} snapshots, compared on {100 * 100:,} test symbols."
     per_epoch, full = longrange.epoch_batches(run["path"], corpus, store)
     assert per_epoch == 3 and full == data.corpus_splits(corpus).train.n_batches > 3
+
+
+def test_a_run_shipped_without_its_snapshots_keeps_figure_5_right(lab, tmp_path):
+    """``rnnviz runs ship`` keeps the snapshots' KL table beside the run (the snapshots are too large to
+    ship); a copy of the run without them gives the same Figure 5 (right), only against the very n-NN
+    it was computed with."""
+    import shutil
+
+    from rnnviz_lib import shipped
+    from rnnviz_lib.errors import RnnvizError
+    from rnnviz_lib.store import SNAPSHOT_KL_FILE
+
+    store, ds, prof, corpus = lab
+    run, files, _ = longrange.kl_models(ds, [1, 2], 3, {ds: corpus}, prof, store)
+    own = tmp_path / "own" / Path(run["path"]).name
+    shutil.copytree(run["path"], own)  # the store's run, snapshots and all (the lab's stays untouched)
+    assert not longrange.snapshot_kl_current(own, files)
+    f = longrange.write_snapshot_kl(own, corpus, files, batches=1, command="rnnviz runs ship ...")
+    assert f == own / SNAPSHOT_KL_FILE and longrange.snapshot_kl_current(own, files, batches=1)
+    assert not longrange.snapshot_kl_current(own, files, batches=2)  # another comparison: recomputed
+    assert not longrange.snapshot_kl_current(own, {"1-NN": files["1-NN"]}, batches=1)
+    fresh, _ = longrange.kl_comparison(run, files, corpus, 1)
+
+    bare = tmp_path / "shipped" / own.name  # as shipped: FILES and the table, no snapshots
+    bare.mkdir(parents=True)
+    for name in shipped.run_files(own):
+        shutil.copy2(own / name, bare / name)
+    assert shipped.run_files(own) == (*shipped.FILES, SNAPSHOT_KL_FILE) and not (bare / "snapshots").exists()
+    n = len(Run(own, store).snapshots)
+    assert longrange.snapshot_count(bare) == n > 1 and longrange.snapshot_count(tmp_path) == 0
+    row = pd.Series({"cell": "lstm", "layers": 3, "path": str(bare)}, name="shipped-run")
+    assert longrange.snapshot_run(pd.DataFrame([row]), 3).name == "shipped-run"
+    table, sentence = longrange.kl_comparison(row, files, corpus, 1)
+    pd.testing.assert_frame_equal(table, fresh[table.columns.tolist()])
+    assert sentence.startswith(f"`shipped-run`: {n} snapshots, compared on {100 * 100:,} test symbols when the run "
+                               "was shipped")
+
+    # an n-NN retrained since: its rows are left out, and with none left the figure is skipped
+    other = {"1-NN": files["1-NN"], "2-NN": files["1-NN"]}
+    table, sentence = longrange.kl_comparison(row, other, corpus, 1)
+    assert set(table["baseline"]) == {"1-NN"} and "2-NN differ from the n-NN the table was computed against" in sentence
+    table, sentence = longrange.read_snapshot_kl(bare, {"2-NN": files["1-NN"], "7-NN": files["1-NN"]})
+    assert table is None and "The table has no 7-NN." in sentence and sentence.endswith("Figure 5 (right) is skipped.")
+    (bare / SNAPSHOT_KL_FILE).unlink()
+    assert longrange.snapshot_count(bare) == 0 and longrange.kl_comparison(row, files, corpus, 1)[0] is None
+    with pytest.raises(RnnvizError, match="needs at least two"):
+        longrange.write_snapshot_kl(bare, corpus, files)
+    with pytest.raises(RnnvizError, match="no n-NN to compare"):
+        longrange.write_snapshot_kl(own, corpus, {})
 
 
 # ----------------------------------------------------------------------------------------

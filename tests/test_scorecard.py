@@ -202,3 +202,32 @@ def test_structural_symbol_claim_needs_the_lstm_ahead_not_only_ranked_high(home,
     r = _row(scorecard.scorecard("smoke", store), 10, "lk")
     assert r["verdict"] == verdict, r["reason"]
     assert ("behind the 20-gram on `}`, `)`" in r["reason"]) == (verdict == scorecard.NOT_REPRODUCED)
+
+
+@pytest.mark.parametrize("path, verdict", [
+    (["1-NN", "1-NN", "2-NN", "3-NN", "5-NN"], scorecard.REPRODUCED),
+    (["1-NN", "2-NN", "1-NN", "1-NN", "1-NN"], scorecard.NOT_REPRODUCED),  # ends where it began
+    (["3-NN", "4-NN", "4-NN", "5-NN", "5-NN"], scorecard.NOT_REPRODUCED),  # never low-order
+])
+def test_the_snapshot_claim_follows_the_nearest_n_nn_and_names_the_run_followed(home, paper_runs, path, verdict):
+    """Claim 12 from notebook 07's tables; its models column names the run the table followed
+    (the shipped LSTM-3-512's snapshot table), not every run of the profile that keeps snapshots."""
+    from rnnviz_lib import provenance
+
+    store = Store(home)
+    runs = provenance.runs_used(paper_runs, store)
+    snap = runs[(runs["dataset"] == "wp") & runs["snapshots"].astype(bool)]
+    big = [k for k, r in snap.iterrows() if r["model"] == "lstm-3-512"]
+    assert len(snap) == 2 and len(big) == 1  # the shipped LSTM-3-512 and the quick profile's own short run
+    steps = [0, 50, 100, 150, 200]
+    closest = pd.DataFrame({"epoch": [s / 260 for s in steps], "step": steps, "closest": path,
+                            "sym_kl": [8.0, 2.5, 1.8, 1.0, 0.7], "lstm_loss": [4.4, 3.1, 2.7, 2.4, 2.2]})
+    kl = pd.DataFrame([{"step": s, "baseline": f"{n}-NN", "sym_kl": 1.0} for s in steps for n in range(1, 10)])
+    store.save_table(kl, "fig5_kl_training_wp", paper_runs)
+    store.save_table(closest.assign(run=big[0]), "fig5_closest_nnn_wp", paper_runs)
+    r = _row(scorecard.scorecard(paper_runs, store), 12, "wp")
+    assert r["verdict"] == verdict, r["reason"]
+    assert r["ours"].startswith(f"nearest n-NN {' → '.join(dict.fromkeys(path))} over 5 snapshots")
+    assert big[0] in r["models"] and "lstm-3-64" not in r["models"]
+    store.save_table(closest, "fig5_closest_nnn_wp", paper_runs)  # a table that names no run: every snapshot run
+    assert "lstm-3-64" in _row(scorecard.scorecard(paper_runs, store), 12, "wp")["models"]

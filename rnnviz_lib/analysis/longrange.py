@@ -16,6 +16,10 @@ API::
     run, files, notes = kl_models("wp", [1, 2, 3], 3, corpora, profile, store)
     table, sentence = kl_comparison(run, files, corpora["wp"], batches=4)
 
+    # a run shipped without its snapshots: the table computed from them before shipping
+    write_snapshot_kl(store_run_dir, corpora["wp"], files)      # -> <run>/snapshot_kl.json (rnnviz runs ship does it)
+    table, sentence = read_snapshot_kl(shipped_run_dir, files)  # kl_comparison falls back on it by itself
+
 Brace matching runs over each test stream on its own (a stream is a contiguous run of the
 corpus, ``SplitPart.start``), with a stack: a ``}`` matches the most recent unmatched ``{``
 of the same stream. A ``}`` whose ``{`` lies before the stream's test part is *unmatched*
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -38,7 +43,7 @@ from rnnviz_lib.analysis.errors import check_probs
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.evaluate import batches_read, stream_logits, stream_symbols
 from rnnviz_lib.runs import Run
-from rnnviz_lib.store import load_torch
+from rnnviz_lib.store import SNAPSHOT_KL_FILE, atomic_write_json, load_torch, read_json, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -240,15 +245,30 @@ def snapshot_distributions(run_dir, part, max_batches: int = 0, device="cpu"):
                "P": model_distributions(model, part, max_batches, device)}
 
 
-def snapshot_run(runs: pd.DataFrame | None, layers: int = 3):
-    """The LSTM whose weight snapshots Figure 5 (right) follows: among ``runs`` (``errors.finished_runs``
-    rows, the extra grids' runs included: they keep snapshots), the first LSTM with more than one
-    snapshot and ``layers`` layers, else the first LSTM with snapshots of any depth; None if none."""
+def snapshot_count(run_dir) -> int:
+    """How many weight snapshots of the run Figure 5 (right) can read: its snapshot files, or where
+    fewer than two are there (a shipped run keeps none), those its ``SNAPSHOT_KL_FILE`` was computed from."""
     from rnnviz_lib.train import snapshots
 
+    n = len(snapshots(run_dir))
+    f = Path(run_dir) / SNAPSHOT_KL_FILE
+    if n > 1 or not f.is_file():
+        return n
+    try:
+        return int(read_json(f).get("snapshots", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        log.warning("%s is unreadable; Figure 5 (right) leaves that run out", f)
+        return 0
+
+
+def snapshot_run(runs: pd.DataFrame | None, layers: int = 3):
+    """The LSTM whose weight snapshots Figure 5 (right) follows: among ``runs`` (``errors.finished_runs``
+    rows, best test loss first, the extra grids' runs included), the first LSTM with more than one
+    snapshot (``snapshot_count``: a shipped run's table counts) and ``layers`` layers, else the
+    first LSTM with snapshots of any depth; None if none."""
     if runs is None or runs.empty:
         return None
-    cand = runs[(runs["cell"] == "lstm") & runs["path"].map(lambda p: len(snapshots(p)) > 1)]
+    cand = runs[(runs["cell"] == "lstm") & runs["path"].map(lambda p: snapshot_count(p) > 1)]
     deep = cand[cand["layers"] == layers]
     return (deep if len(deep) else cand).iloc[0] if len(cand) else None
 
@@ -511,14 +531,108 @@ def kl_models(dataset: str, ns, layers: int, corpora: dict, profile, store=None)
     return run, files, notes
 
 
-def kl_comparison(run, files: dict, corpus, batches: int) -> tuple[pd.DataFrame, str]:
+def kl_comparison(run, files: dict, corpus, batches: int) -> tuple[pd.DataFrame | None, str]:
     """Figure 5 (right): ``kl_over_training`` of the run's snapshots against each n-NN in ``files``
-    on the first ``batches`` test batches of ``corpus``, and a sentence saying what was compared."""
+    on the first ``batches`` test batches of ``corpus``, and a sentence saying what was compared.
+    A run without its snapshots (a shipped one) gives the table it shipped with instead
+    (``read_snapshot_kl``: only the n-NN it was computed against; None when none of them is left)."""
+    from rnnviz_lib.train import snapshots
+
+    if len(snapshots(run["path"])) < 2:
+        return read_snapshot_kl(run["path"], files, run.name)
     test = data.corpus_splits(corpus).test
     Q = {label: nnn_distributions(f, test, T=batches * test.seq_length) for label, f in files.items()}
     table = kl_over_training(snapshot_distributions(run["path"], test, batches), Q, test.y)
     return table, (f"`{run.name}`: {table['step'].nunique()} snapshots, compared on "
                    f"{test.y.shape[0] * batches * test.seq_length:,} test symbols.")
+
+
+# Figure 5 (right) of a run whose snapshots are not shipped: WP LSTM-3-512's 16 snapshots are 80 MB,
+# more than the shipped-run budget, while their table against the n-NN is a few kB.
+SNAPSHOT_KL_NS = tuple(range(1, 10))  # the n-NN compared with (notebook 07's kl_nnn_ns)
+SNAPSHOT_KL_BATCHES = 4  # test batches compared on (notebook 07's kl_batches)
+_KL_COLUMNS = ["epoch", "step", "baseline", "sym_kl", "lstm_loss", "baseline_loss", "delta_loss"]
+
+
+def _nnn_record(f: Path) -> dict:
+    return {"baseline": Path(f).parent.name, "sha256": sha256_file(f)}
+
+
+def snapshot_kl_current(run_dir, files: dict, batches: int = SNAPSHOT_KL_BATCHES) -> bool:
+    """Whether the run's ``SNAPSHOT_KL_FILE`` was computed from its present snapshots, on ``batches``
+    test batches, against exactly the n-NN ``files`` (by sha256): then ``write_snapshot_kl`` has
+    nothing to do."""
+    from rnnviz_lib.train import snapshots
+
+    f = Path(run_dir) / SNAPSHOT_KL_FILE
+    if not f.is_file():
+        return False
+    try:
+        kept = read_json(f)
+        return (kept["snapshots"] == len(snapshots(run_dir)) and kept["batches"] == batches
+                and kept["n_nn"] == {label: _nnn_record(p) for label, p in files.items()})
+    except (OSError, ValueError, TypeError, KeyError):
+        return False
+
+
+def write_snapshot_kl(run_dir, corpus, files: dict, batches: int = SNAPSHOT_KL_BATCHES, command: str = "") -> Path:
+    """Compute Figure 5 (right) for the run's weight snapshots against the n-NN ``files``
+    (``kl_comparison``) and keep it beside the run as ``SNAPSHOT_KL_FILE``, written atomically, so
+    that the run can be shipped without its snapshots (``rnnviz runs ship`` calls this). The file
+    records each n-NN's folder and sha256 (``read_snapshot_kl`` leaves out an n-NN that changed),
+    the batches and symbols compared, the code and when. Returns the file."""
+    from rnnviz_lib import buildinfo
+    from rnnviz_lib.train import snapshots
+
+    run_dir = Path(run_dir)
+    n = len(snapshots(run_dir))
+    if n < 2:
+        raise RnnvizError(f"{run_dir} has {n} weight snapshot(s); Figure 5 (right) needs at least two (the "
+                          "profile's `snapshots:` option keeps them while the run trains)")
+    if not files:
+        raise RnnvizError(f"no n-NN to compare {run_dir.name}'s snapshots with; train or ship the n-NN of "
+                          f"{corpus.name} first (rnnviz nnn --dataset {corpus.name} --n N)")
+    table, sentence = kl_comparison(pd.Series({"path": str(run_dir)}, name=run_dir.name), files, corpus, batches)
+    test = data.corpus_splits(corpus).test
+    out = {"run": run_dir.name, "dataset": corpus.name, "snapshots": n, "batches": int(batches),
+           "symbols": int(test.y.shape[0] * batches * test.seq_length), "sentence": sentence,
+           "n_nn": {label: _nnn_record(p) for label, p in files.items()},
+           "code": buildinfo.code_version(), "versions": buildinfo.versions(), "command": command,
+           "written": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+           "rows": table[_KL_COLUMNS].to_dict(orient="records")}
+    f = atomic_write_json(run_dir / SNAPSHOT_KL_FILE, out)
+    log.info("%s: Figure 5 (right) of %d snapshots against %s written to %s", run_dir.name, n, ", ".join(files), f)
+    return f
+
+
+def read_snapshot_kl(run_dir, files: dict, name: str | None = None) -> tuple[pd.DataFrame | None, str]:
+    """The ``SNAPSHOT_KL_FILE`` kept with a run (``write_snapshot_kl``) as ``kl_comparison``'s table,
+    restricted to the n-NN of ``files`` that are the very models it was computed against (same
+    sha256), with a sentence saying where the numbers come from and what was left out. The table is
+    None when the file is missing or no n-NN of ``files`` matches."""
+    run_dir = Path(run_dir)
+    name = name or run_dir.name
+    f = run_dir / SNAPSHOT_KL_FILE
+    if not f.is_file():
+        return None, (f"`{name}` has neither weight snapshots nor {SNAPSHOT_KL_FILE}: Figure 5 (right) is skipped.")
+    kept = read_json(f)
+    same = [label for label, p in files.items() if kept["n_nn"].get(label) == _nnn_record(p)]
+    changed = [label for label in files if label in kept["n_nn"] and label not in same]
+    absent = [label for label in files if label not in kept["n_nn"]]
+    where = (f"`{name}`: {kept['snapshots']} snapshots, compared on {kept['symbols']:,} test symbols when the run was "
+             f"shipped ({f.name}, commit {str((kept.get('code') or {}).get('commit'))[:10]}; the snapshots themselves "
+             "are not shipped).")
+    gone = []
+    if changed:
+        gone.append(f"{', '.join(changed)} differ from the n-NN the table was computed against and are left out "
+                    "(recompute it where the run's snapshots are: `rnnviz runs ship` with RNNVIZ_HOME holding the run)")
+    if absent:
+        gone.append(f"the table has no {', '.join(absent)}")
+    if not same:
+        return None, " ".join([where, *(g[0].upper() + g[1:] + "." for g in gone)]) + " Figure 5 (right) is skipped."
+    table = pd.DataFrame(kept["rows"], columns=_KL_COLUMNS)
+    table = table[table["baseline"].isin(same)].reset_index(drop=True)
+    return table, " ".join([where, *(g[0].upper() + g[1:] + "." for g in gone)])
 
 
 def epoch_batches(run_path, corpus, store=None) -> tuple[int, int]:

@@ -472,6 +472,8 @@ def claim_12(inp: Inputs) -> dict:
     ours = f"nearest n-NN {path} over {len(t)} snapshots (n-NN compared: n = {', '.join(map(str, compared)) or '?'})"
     runs = inp.runs
     snap = runs[(runs["dataset"] == dataset) & runs["snapshots"].astype(bool)] if len(runs) else runs
+    if "run" in t and t["run"].iloc[0] in snap.index:  # the run notebook 07 followed (its table names it)
+        snap = snap.loc[[t["run"].iloc[0]]]
     models = "; ".join(f"{dataset} {r['model']} with snapshots ({r['origin']}, {r['profile']} recipe, {k})"
                        for k, r in snap.iterrows()) or f"{dataset} LSTM with snapshots"
     if len(compared) < 2:

@@ -22,6 +22,31 @@ def _configs(args) -> list:
     return configs
 
 
+def _snapshot_tables(configs, args) -> None:
+    """Before shipping a finished run that kept weight snapshots, compute its Figure 5 (right) table
+    beside it (``longrange.write_snapshot_kl`` against the n-NN the profile reads), so that it ships
+    without the snapshots; a table already current is kept."""
+    from rnnviz_lib import data, grid
+    from rnnviz_lib.analysis import longrange
+    from rnnviz_lib.store import RunFiles, Store
+
+    store = Store()
+    for cfg in configs:
+        own = RunFiles(store.artifact_dir("runs", cfg.slug, cfg.identity(), create=False), store)
+        if not (cfg.snapshot_every and cfg.snapshot_epochs) or not own.finished or len(own.snapshots) < 2:
+            continue
+        files, missing = longrange.nnn_model_files(cfg.dataset, longrange.SNAPSHOT_KL_NS, store, args.profile)
+        if missing:
+            print(f"{cfg.slug}: no {', '.join(missing)} to compare its snapshots with; its table leaves them out")
+        if not files or longrange.snapshot_kl_current(own.path, files):
+            continue
+        corpus = data.load_corpus(cfg.dataset, args.data_dir)
+        model = grid.model_name(cfg.cell, int(cfg.layers), int(cfg.size))
+        command = f"rnnviz runs ship --profile {args.profile} --dataset {cfg.dataset} --only {model}"
+        print(f"{cfg.slug}: Figure 5 (right) of its {len(own.snapshots)} snapshots against {', '.join(files)} ...")
+        longrange.write_snapshot_kl(own.path, corpus, files, command=command)
+
+
 def _ship(args) -> int:
     from rnnviz_lib import shipped
 
@@ -43,7 +68,9 @@ def _ship(args) -> int:
             raise RnnvizError(f"--nnn must be comma-separated context lengths such as 1,2,3 (got {args.nnn!r})") from None
         names = shipped.ship_nnn(args.dataset, ns, profile=args.profile, data_dir=args.data_dir)
     else:
-        names = shipped.ship(_configs(args), profile=args.profile, unrecorded=args.unrecorded)
+        configs = _configs(args)
+        _snapshot_tables(configs, args)
+        names = shipped.ship(configs, profile=args.profile, unrecorded=args.unrecorded)
     for n in names:
         print(f"shipped {n}")
     print(f"{len(names)} run(s) shipped to {shipped.default_dir()}")
