@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -15,7 +16,7 @@ from rnnviz_lib import cli, data, evaluate, executors, grid, lk_corpus, shipped,
 from rnnviz_lib.config import artifact_name, config_hash
 from rnnviz_lib.commands import train as train_cmd
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.store import REPO, Store
+from rnnviz_lib.store import REPO, SNAPSHOT_KL_FILE, Store
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -30,7 +31,8 @@ def test_there_are_shipped_runs_and_they_fit_the_budget():
     on_disk = sum(p.stat().st_size for p in SHIPPED.rglob("*") if p.is_file())
     assert on_disk <= shipped.BUDGET_BYTES and total <= on_disk
     for name in MANIFEST:
-        assert sorted(p.name for p in (SHIPPED / name).iterdir()) == sorted(shipped.FILES)  # nothing else
+        assert sorted(p.name for p in (SHIPPED / name).iterdir()) == sorted(shipped.run_files(SHIPPED / name))  # nothing else
+        assert sorted(MANIFEST[name]["files"]) == sorted(shipped.run_files(SHIPPED / name))
 
 
 def test_manifest_matches_files_and_the_paper_profile_today():
@@ -62,6 +64,45 @@ def test_shipped_weights_give_their_test_loss_on_the_real_test_split(name):
     m = train.load_metrics(run)
     assert abs(evaluate.cross_entropy(probs) - m["test_loss"]) < 1e-4
     assert m["epochs_done"] == cfg.epochs or m["stopped"] == "early"
+
+
+KL_RUNS = sorted(n for n in MANIFEST if (SHIPPED / n / SNAPSHOT_KL_FILE).is_file())
+
+
+def test_the_snapshot_tables_ship_with_the_run_that_keeps_snapshots():
+    """The paper's snapshot run (WP LSTM-3-512) ships its Figure 5 (right) table in place of its snapshots."""
+    snap = {artifact_name(c.slug, c.identity()) for c in grid.expand("paper") if c.snapshot_every} & set(MANIFEST)
+    assert snap and set(KL_RUNS) == snap
+
+
+@pytest.mark.parametrize("name", KL_RUNS)
+def test_a_shipped_snapshot_table_matches_the_shipped_n_nn_and_its_first_row_recomputes(name):
+    """The table was computed against the shipped n-NN (same sha256), and its step-0 rows come back
+    from the run's own initialisation (its seed rebuilds the step-0 snapshot exactly) and those n-NN."""
+    from rnnviz_lib.analysis import longrange
+
+    run = SHIPPED / name
+    kept = json.loads((run / SNAPSHOT_KL_FILE).read_text())
+    base = shipped.manifest(SHIPPED)["baselines"]
+    files = {}
+    for label, rec in kept["n_nn"].items():
+        assert base[rec["baseline"]]["files"]["model.pt"]["sha256"] == rec["sha256"], label
+        files[label] = SHIPPED / "baselines" / rec["baseline"] / "model.pt"
+    table = pd.DataFrame(kept["rows"])
+    assert table["step"].nunique() == kept["snapshots"] > 1 and len(table) == kept["snapshots"] * len(files)
+    cfg = train.load_config(run)
+    corpus = data.load_corpus(cfg.dataset, str(LK_DIR) if cfg.dataset == "lk" else None, download_ok=False)
+    test = data.corpus_splits(corpus, cfg.batch_size, cfg.seq_length, cfg.split_mode).test
+    assert kept["symbols"] == test.y.shape[0] * kept["batches"] * test.seq_length
+    model = train.build_model(cfg, corpus.K).eval()
+    P = longrange.model_distributions(model, test, kept["batches"])
+    Q = {label: longrange.nnn_distributions(f, test, T=P.shape[1]) for label, f in files.items()}
+    again = longrange.kl_over_training([{"epoch": 0.0, "step": 0, "P": P}], Q, test.y).set_index("baseline")
+    first = table[table["step"] == 0].set_index("baseline").loc[again.index]
+    for col in ("sym_kl", "lstm_loss", "baseline_loss", "delta_loss"):
+        np.testing.assert_allclose(first[col], again[col], atol=1e-4, err_msg=col)
+    last = table[table["step"] == table["step"].max()]
+    assert last["lstm_loss"].iloc[0] < first["lstm_loss"].iloc[0] - 1  # trained: nats below its initialisation
 
 
 # -- the store reads shipped runs like its own ------------------------------------------------
