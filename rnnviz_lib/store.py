@@ -185,6 +185,8 @@ def damage_fix(path) -> str:
                     "from checkpoint.pt, its last good checkpoint, and rewrites it")
         if name == "test_probs.npy":
             return "delete it: the next read recomputes it from the run's best.pt"
+        if name == SNAPSHOT_KL_FILE:
+            return "delete it: `rnnviz runs ship` recomputes it from the run's weight snapshots"
         return f"delete the run folder {folder} and {run}"
     if kind == "baselines":
         return f"delete the folder {folder} and rerun the command that made it (rnnviz ngram/nnn, or notebook 03)"

@@ -136,6 +136,15 @@ def test_damaged_test_probs_name_the_file_and_the_fix(store):
         train.load_probs(run, Store(store))
 
 
+def test_a_damaged_snapshot_table_names_the_file_and_the_fix(store):
+    from rnnviz_lib.analysis import longrange
+
+    run = _run(store)
+    (run / "snapshot_kl.json").write_text('{"snapshots": 3, "ro')  # cut mid-write
+    with pytest.raises(RnnvizError, match="snapshot_kl.json is damaged.*`rnnviz runs ship` recomputes it"):
+        longrange.snapshot_count(run)
+
+
 @pytest.mark.parametrize("name", ["metrics.json", "test_probs.npy"])
 def test_a_damaged_ngram_cache_is_recomputed_and_says_so(store, name):
     (d,) = (store / "artifacts" / "baselines").iterdir()
