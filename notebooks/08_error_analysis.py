@@ -93,7 +93,9 @@ for ds, (t, verdict) in per_symbol.items():
 # Figure 4 (middle/right). Symbols on the left are where the LSTM gains most over the 20-gram.
 # The paper finds them to be the special characters whose prediction needs context beyond 20
 # symbols: closing braces and brackets in the kernel code, quotes and newlines in War and
-# Peace (`␣` is the space, `\n` and `\r` the two bytes of War and Peace's CRLF line ends).
+# Peace (`␣` is the space, `\n` and `\r` the two bytes of War and Peace's CRLF line ends: the
+# line ends at `\r`, and the `\n` after it is certain to every model, so the scorecard's newline
+# is `\r` there).
 
 # %% [markdown]
 # ## The error onion (§4.4)

@@ -231,3 +231,23 @@ def test_the_snapshot_claim_follows_the_nearest_n_nn_and_names_the_run_followed(
     assert big[0] in r["models"] and "lstm-3-64" not in r["models"]
     store.save_table(closest, "fig5_closest_nnn_wp", paper_runs)  # a table that names no run: every snapshot run
     assert "lstm-3-64" in _row(scorecard.scorecard(paper_runs, store), 12, "wp")["models"]
+
+
+@pytest.mark.parametrize("r_count, verdict, shown", [
+    (600, scorecard.REPRODUCED, "`\\r` (the line break: the text's lines end in `\\r\\n`) rank 1 of"),  # CRLF
+    (12, scorecard.NOT_REPRODUCED, "`\\n` rank"),  # a few stray `\r` in an LF text: the break is `\n`
+])
+def test_the_newline_of_a_crlf_text_is_its_carriage_return(home, r_count, verdict, shown):
+    """War and Peace ends its lines in `\\r\\n`: the line ends at `\\r`, and the `\\n` after it is
+    certain to the 20-gram too (Δp 0). Claim 10's newline is the line break, so `\\r` there."""
+    store = Store(home)
+    others = {c: 0.01 * i for i, c in enumerate("abcdefghijklmnop")}
+    diff = {"\\r": 0.27, '"': 0.2, "\\n": 0.0, **others}
+    count = {"\\r": r_count, '"': 90, "\\n": 600, **{c: 1000 for c in others}}
+    t = pd.DataFrame({"count": count, "diff": diff})
+    t.index.name = "symbol"
+    assert scorecard.line_break_symbol(t) == ("\\r" if r_count == 600 else "\\n")
+    store.save_table(t, "fig4_per_symbol_wp", "smoke")
+    r = _row(scorecard.scorecard("smoke", store), 10, "wp")
+    assert r["verdict"] == verdict, r["reason"]
+    assert shown in r["ours"], r["ours"]

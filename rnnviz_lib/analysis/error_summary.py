@@ -27,7 +27,8 @@ from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.runs import Run
 
 # Symbols the paper names as needing long-range context, in the order the sentence lists them
-LONG_RANGE_SYMBOLS = ("}", '"', "\\n", "␣", ")", ";")
+# (`\r`: a `\r\n` text such as War and Peace breaks its lines there; the `\n` after it is certain)
+LONG_RANGE_SYMBOLS = ("}", '"', "\\r", "\\n", "␣", ")", ";")
 
 
 def overlap_summary(reference: np.ndarray, others: dict[str, np.ndarray], model: str, dataset: str,
