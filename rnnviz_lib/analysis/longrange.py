@@ -622,11 +622,11 @@ def read_snapshot_kl(run_dir, files: dict, name: str | None = None) -> tuple[pd.
                     "(recompute it where the run's snapshots are: `rnnviz runs ship` with RNNVIZ_HOME holding the run)")
     if absent:
         gone.append(f"the table has no {', '.join(absent)}")
+    sentence = " ".join([where, *(g[0].upper() + g[1:] + "." for g in gone)])
     if not same:
-        return None, " ".join([where, *(g[0].upper() + g[1:] + "." for g in gone)]) + " Figure 5 (right) is skipped."
+        return None, sentence + " Figure 5 (right) is skipped."
     table = pd.DataFrame(kept["rows"], columns=_KL_COLUMNS)
-    table = table[table["baseline"].isin(same)].reset_index(drop=True)
-    return table, " ".join([where, *(g[0].upper() + g[1:] + "." for g in gone)])
+    return table[table["baseline"].isin(same)].reset_index(drop=True), sentence
 
 
 def epoch_batches(run_path, corpus, store=None) -> tuple[int, int]:
