@@ -5,6 +5,7 @@ API::
 
     ours, pap, compare = frames(summary_df, "wp")   # ours, the paper's and "ours (paper, Δ)" frames
     per_model(summary_df, "wp")                      # one row per model: ours ± std, paper, diff, dropout, origin, run
+    agreement(per_model(summary_df, "wp"))           # how close the models are to the paper, in one row
     dropout_trials(summary_df, "wp")                 # every dropout value of every model: run, screened, or not run
     paper_frame("wp")                                # the paper's Table 1 in our layout
     depth_pairs(ours, pap), beats_pairs(ours, pap, "LSTM", "RNN")   # (ours wins, paper wins, pairs)
@@ -33,6 +34,7 @@ LOSS_TIE = paper.BOOTSTRAP_STD_BOUND  # nats: a smaller test-loss difference is 
 MAJORITY = 0.5  # a pairwise finding holds when it is true for more than this fraction of the pairs
 SCREEN_MARGIN = 0.02  # nats of validation loss: five times the paper's bootstrap std bound
 SCREEN_STALL = 2  # evaluations without a new best before a screening counts as no longer improving
+AGREEMENT_CLOSE = 0.03  # nats: "close to the paper" in the agreement summary
 
 
 def column_name(cell: str, depth: int) -> str:
@@ -101,6 +103,36 @@ def per_model(df: pd.DataFrame, dataset: str, every: pd.DataFrame | None = None)
                      "run": v["run"], "origin": v["origin"] + ("" if v["precision"] == "fp32" else f", {v['precision']}")})
     cols = ["model", "ours", "bootstrap std", "paper", "diff", "dropout", "dropout tried", "origin", "run"]
     return pd.DataFrame(rows, columns=cols).set_index("model")
+
+
+def agreement(models: pd.DataFrame) -> dict:
+    """How close the models of one ``per_model`` table are to the paper, over those the paper fills:
+    how many, the mean and median difference (a systematic offset shows as a mean far from 0 with
+    differences of one sign), how many are within ``AGREEMENT_CLOSE`` nats and within two of our own
+    bootstrap stds, and the median bootstrap std (the test text's own sampling noise: where the test
+    text is not the paper's, as on the Linux kernel stand-in, this is the scale of a difference that
+    says nothing about the model)."""
+    m = models[models["paper"].notna() & models["ours"].notna()]
+    diff = m["diff"].astype(float)
+    std = m["bootstrap std"].astype(float)
+    n = len(m)
+    return {"models": n,
+            "mean diff": float(diff.mean()) if n else float("nan"),
+            "median diff": float(diff.median()) if n else float("nan"),
+            "above the paper": int((diff > 0).sum()),
+            f"within {AGREEMENT_CLOSE}": int((diff.abs() <= AGREEMENT_CLOSE).sum()),
+            "within 2 std": int((diff.abs() <= 2 * std).sum()),
+            "median bootstrap std": float(std.median()) if n else float("nan")}
+
+
+def agreement_text(dataset: str, a: dict) -> str:
+    """One sentence for the ``agreement`` of ``dataset``."""
+    if not a["models"]:
+        return f"{dataset}: no model both here and in the paper's Table 1 yet."
+    return (f"{dataset}: {a['models']} models beside the paper's; mean difference {a['mean diff']:+.3f} nats "
+            f"(median {a['median diff']:+.3f}; {a['above the paper']} of {a['models']} above the paper), "
+            f"{a[f'within {AGREEMENT_CLOSE}']} within {AGREEMENT_CLOSE} nats, {a['within 2 std']} within two of our "
+            f"bootstrap stds (median std {a['median bootstrap std']:.3f}).")
 
 
 # ----------------------------------------------------------------------------------------

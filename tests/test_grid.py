@@ -237,6 +237,24 @@ def test_table1_layout_and_findings_computed_from_the_numbers():
     assert ours3.empty
 
 
+def test_agreement_counts_the_offset_and_the_close_models_over_the_paper_s_cells():
+    models = pd.DataFrame({"model": ["a", "b", "c", "d", "rnn-1-512"],
+                           "ours": [1.10, 1.20, 1.35, 1.28, 1.40],
+                           "bootstrap std": [0.02, 0.01, 0.02, 0.005, 0.01],
+                           "paper": [1.08, 1.21, 1.29, 1.30, float("nan")]}).set_index("model")
+    models["diff"] = models["ours"] - models["paper"]
+    a = table1.agreement(models)
+    # the paper leaves RNN-1-512 blank: 4 models, diffs +0.02, -0.01, +0.06, -0.02
+    assert a["models"] == 4 and a["above the paper"] == 2
+    assert a["mean diff"] == pytest.approx(0.0125) and a["median diff"] == pytest.approx(0.005)
+    assert a["within 0.03"] == 3  # +0.06 is not
+    assert a["within 2 std"] == 2  # +0.02 <= 0.04 and -0.01 <= 0.02; +0.06 > 0.04 and -0.02 > 0.01
+    assert a["median bootstrap std"] == pytest.approx(0.015)
+    text = table1.agreement_text("lk", a)
+    assert text.startswith("lk: 4 models") and "+0.013 nats" in text and "2 of 4 above" in text
+    assert "no model" in table1.agreement_text("lk", table1.agreement(models.iloc[4:]))
+
+
 def test_cli_widths_train_sample_and_grid(home, capsys):
     assert main(["grid", "--widths", "--dataset", "wp"]) == 0
     out = capsys.readouterr().out
