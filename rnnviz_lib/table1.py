@@ -117,12 +117,12 @@ def agreement(models: pd.DataFrame) -> dict:
     std = m["bootstrap std"].astype(float)
     n = len(m)
     return {"models": n,
-            "mean diff": float(diff.mean()) if n else float("nan"),
-            "median diff": float(diff.median()) if n else float("nan"),
+            "mean diff": float(diff.mean()),  # NaN when no model is compared
+            "median diff": float(diff.median()),
             "above the paper": int((diff > 0).sum()),
             f"within {AGREEMENT_CLOSE}": int((diff.abs() <= AGREEMENT_CLOSE).sum()),
             "within 2 std": int((diff.abs() <= 2 * std).sum()),
-            "median bootstrap std": float(std.median()) if n else float("nan")}
+            "median bootstrap std": float(std.median())}
 
 
 def agreement_text(dataset: str, a: dict) -> str:
