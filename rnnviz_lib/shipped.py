@@ -20,7 +20,11 @@ Layout (``store.shipped_dir()``, ``data/runs/`` of the repository)::
                                   ``<name>`` is its store folder's (``wp-nnn3-h512-<identity hash>``)
     screens/<name>/               a screening: the config and validation history of the first epochs of
                                   a run of the profile (``SCREEN_FILES``, no weights), the evidence that
-                                  dropped a dropout value; ``<name>`` is the full run's
+                                  dropped a dropout value; ``<name>`` is the full run's. A run that
+                                  finished but lost on validation to the shipped run of its model ships
+                                  here too, the same two files (its manifest entry: ``complete``, its
+                                  test loss and the run that beat it): the evidence that the value was
+                                  tried in full, without weights no reader needs
 
 A run is shipped as the training code wrote it: the four files (and the snapshot table that
 ``rnnviz runs ship`` computed beside them) are copied byte for byte, never edited (no optimizer state, no checkpoint, no per-symbol arrays: test probabilities are
@@ -70,7 +74,10 @@ def _added(entries: dict, names: list, name: str, entry: dict) -> None:
     """Record one shipped run or baseline: its manifest entry, its name, a log line."""
     entries[name] = entry
     names.append(name)
-    if "test_loss" in entry:
+    if entry.get("complete"):
+        log.info("shipped %s without weights (test %.4f; %s beats it on validation)", name, entry["test_loss"],
+                 entry["beaten_by"])
+    elif "test_loss" in entry:
         log.info("shipped %s (test %.4f)", name, entry["test_loss"])
     else:
         log.info("shipped the screening %s (%g epochs, best val %.4f)", name, entry["epochs_done"], entry["best_val_loss"])
@@ -152,9 +159,12 @@ def ship_screens(configs, store: Store | None = None, profile: str = "paper", ro
     """Ship the screenings of ``configs``: store runs paused unfinished after their first epochs
     (``rnnviz train --until-epoch K``), as their config and validation history only, into
     ``data/runs/screens/`` (the evidence that a dropout value was tried and dropped). Returns the
-    names shipped. A finished run is refused (ship it as a run); so is a run with no history, or
-    (unless ``full_only`` is False, for tests) one on a limited schedule (``max_*_batches``).
-    When the full run is shipped later, ``ship`` removes its screening."""
+    names shipped. A finished run ships the same way, without weights, only where a shipped run
+    of the same model beats it on validation (the value was tried in full and lost; Table 1 never
+    reads its weights); a finished run that wins, or whose model has no shipped run yet, is refused
+    (ship it, or the winner, as a run). A run with no history is refused too, and (unless
+    ``full_only`` is False, for tests) one on a limited schedule (``max_*_batches``). When the full
+    run is shipped as a run later, ``ship`` removes its screening."""
     store = store or Store()
     root = Path(root or default_dir())
     profile = Path(profile).stem if str(profile).endswith((".yaml", ".yml")) else profile
@@ -163,12 +173,15 @@ def ship_screens(configs, store: Store | None = None, profile: str = "paper", ro
     todo = []
     for cfg in configs:  # every one checked before anything is copied
         own = RunFiles(store.artifact_dir("runs", cfg.slug, cfg.identity(), create=False), store)
-        if own.finished or own.name in man.get("runs", {}):
-            raise RnnvizError(f"{cfg.slug} has finished ({'shipped' if own.name in man.get('runs', {}) else store.root}); "
-                              "a finished run is shipped as a run (rnnviz runs ship without --screens), not screened")
+        if own.name in man.get("runs", {}):
+            raise RnnvizError(f"{cfg.slug} has finished and is shipped as a run ({root / own.name}); it is no screening")
+        if own.finished and _beaten_by(man, cfg, own) is None:
+            raise RnnvizError(f"{cfg.slug} has finished ({own.path}) and no shipped run of its model beats it on "
+                              "validation: ship it as a run (rnnviz runs ship without --screens), or ship the model's "
+                              "better run first; only a finished run that lost ships without weights")
         if own.diverged:
             raise RnnvizError(f"{cfg.slug} diverged in {store.root} ({own.path}); a diverged run is no screening")
-        if not own.has_checkpoint or not own.history:
+        if not (own.has_checkpoint or own.finished) or not own.history:
             raise RnnvizError(f"{cfg.slug} has no screening in {store.root} ({own.path}); train its first epochs with "
                               "`rnnviz train ... --until-epoch K` first")
         if full_only and (cfg.max_train_batches or cfg.max_eval_batches or cfg.max_test_batches):
@@ -181,7 +194,7 @@ def ship_screens(configs, store: Store | None = None, profile: str = "paper", ro
             if own.name not in screens:
                 fresh.append(root / SCREENS_DIR / own.name)
             dest = _copy_in(own.path, root / SCREENS_DIR / own.name, SCREEN_FILES)
-            _added(screens, names, own.name, _screen_entry(dest, own, cfg, profile))
+            _added(screens, names, own.name, _screen_entry(dest, own, cfg, profile, man))
         _write_manifest(root, {**man, "screens": screens})
     except BaseException:  # e.g. over the budget: no screening is left unlisted
         for d in fresh:
@@ -190,11 +203,28 @@ def ship_screens(configs, store: Store | None = None, profile: str = "paper", ro
     return names
 
 
-def _screen_entry(dest: Path, own: RunFiles, config, profile: str) -> dict:
+def _beaten_by(man: dict, config, own: RunFiles) -> str | None:
+    """The shipped run (of ``man``) of the same model as ``config`` with the lowest validation loss,
+    if it is lower than finished store run ``own``'s; else None."""
+    key, mine = model_key(own.config), own.metrics.get("best_val_loss")
+    rivals = [(e["best_val_loss"], n) for n, e in man.get("runs", {}).items()
+              if e.get("model") == key and e.get("best_val_loss") is not None]
+    if mine is None or not rivals or min(rivals)[0] >= mine:
+        return None
+    return min(rivals)[1]
+
+
+def _screen_entry(dest: Path, own: RunFiles, config, profile: str, man: dict | None = None) -> dict:
     cfg, hist = RunFiles(dest).config, RunFiles(dest).history
     best = min(hist, key=lambda r: r["val_loss"])
-    progress = load_torch(own.file(CHECKPOINT_FILE)).get("progress", {})
-    segments = list(progress.get("segments") or [])
+    if own.finished:  # a full run that lost on validation: its metrics hold what its checkpoint did
+        m = own.metrics
+        segments = list(m.get("segments") or [])
+        done = {"complete": True, "test_loss": m["test_loss"], "test_bootstrap_std": m.get("test_bootstrap_std"),
+                "beaten_by": _beaten_by(man or {}, config, own), "train_time_s": m.get("train_time_s")}
+    else:
+        progress = load_torch(own.file(CHECKPOINT_FILE)).get("progress", {})
+        segments, done = list(progress.get("segments") or []), {}
     return {
         "model": model_key(cfg), "slug": config.slug, "profile": profile,
         "identity_hash": cfg["identity_hash"], "dropout": cfg["dropout"], "precision": cfg.get("precision", "fp32"),
@@ -203,6 +233,7 @@ def _screen_entry(dest: Path, own: RunFiles, config, profile: str) -> dict:
         "commit": segments[-1].get("commit") if segments else None, "segments": segments,
         "machine": (segments[-1].get("machine") if segments else None) or "not recorded",
         "extend": config.train_command(),  # the same run: resumes from the store's checkpoint, or retrains it
+        **done,
         "files": _file_records(dest, SCREEN_FILES),
     }
 

@@ -165,7 +165,8 @@ def dropout_trials(df: pd.DataFrame, dataset: str, table: pd.DataFrame | None = 
     """Every dropout value of every model of ``dataset`` in a ``grid.summary`` frame: its status
     (finished, screened, partial, missing), epochs, best validation loss, the gap to the chosen
     value's run (overall, and at the same epoch for a screening or a partial run) and the verdict:
-    ``chosen``, ``worse (full run)``, ``better, not read here (...)``, ``clearly worse (...)``,
+    ``chosen``, ``worse (full run)`` (also for a full run shipped without weights, under
+    ``data/runs/screens/``), ``better, not read here (...)``, ``clearly worse (...)``,
     ``undecided (...)``, ``no evaluation yet`` or ``not run``. The chosen run is Table 1's: the best
     validation of ``table`` (the summary Table 1 is built from, e.g. a ``shipped_only`` one; default
     ``df``), so a finished run that Table 1 does not read is judged against it, not chosen."""
@@ -197,6 +198,13 @@ def dropout_trials(df: pd.DataFrame, dataset: str, table: pd.DataFrame | None = 
                 row["verdict"] = "better, not read here (finished but not in this profile's Table 1, e.g. not shipped)"
             else:
                 row["verdict"] = "worse (full run)"
+        elif status == "screened" and h and total and h[-1]["epoch"] >= total:  # trained in full, shipped without weights
+            if best is None:
+                row["verdict"] = "finished, not read here (full run, weights not shipped)"
+            elif row["Δ best val"] < 0:
+                row["verdict"] = "better, not read here (full run, weights not shipped: ship it as a run)"
+            else:
+                row["verdict"] = "worse (full run, weights not shipped)"
         elif status in ("screened", "partial") and h:
             if best is None:
                 row["verdict"] = f"undecided ({kind}; no finished run to compare)"
@@ -231,7 +239,9 @@ def dropout_tried(df: pd.DataFrame, dataset: str, table: pd.DataFrame | None = N
         parts = []
         for _, r in g.iterrows():
             v = r["verdict"].split(" (")[0]
-            if r["status"] in ("screened", "partial") and r["epochs"]:
+            if r["verdict"].startswith("worse (full run"):
+                v = "worse (full run)"  # with or without its weights shipped
+            elif r["status"] in ("screened", "partial") and r["epochs"]:
                 v += f" ({'screened' if r['status'] == 'screened' else 'partial'} {r['epochs']} epochs)"
             parts.append(f"{r['dropout']:g} {v}")
         out[model] = "; ".join(parts)

@@ -266,6 +266,46 @@ def test_a_screening_ships_without_weights_reads_as_screened_and_the_full_run_re
     assert shipped.verify(root, profile=None) == []
 
 
+def test_a_full_run_that_lost_on_validation_ships_without_weights_and_reads_as_worse(tmp_path, monkeypatch, capsys):
+    """A dropout value trained in full that lost to the shipped run of its model ships as config
+    and history only (`runs ship --screens` on a finished run); one that would win, or whose model
+    has no shipped run to lose to, is refused with nothing copied."""
+    prof = tmp_path / "two.yaml"
+    prof.write_text(json.dumps({"grid": {"datasets": ["wp"], "models": ["lstm-1-64"], "dropout": [0.0, 0.3],
+                                         "train": {**SMOKE_TRAIN, "epochs": 2}}}))
+    a, root = Store(tmp_path / "a"), tmp_path / "shipped"
+    cfgs = grid.expand(str(prof))
+    for c in cfgs:
+        train.train_run(c, a)
+    vals = [train.load_metrics(train.run_dir(c, a))["best_val_loss"] for c in cfgs]
+    win, lose = (cfgs[0], cfgs[1]) if vals[0] <= vals[1] else (cfgs[1], cfgs[0])
+    with pytest.raises(RnnvizError, match="no shipped run of its model beats it"):
+        shipped.ship_screens([lose], a, profile="two", root=root, full_only=False)
+    assert not (root / "screens").exists()
+    shipped.ship([win], a, profile="two", root=root, full_only=False)
+    with pytest.raises(RnnvizError, match="shipped as a run"):
+        shipped.ship_screens([win], a, profile="two", root=root, full_only=False)
+    (name,) = shipped.ship_screens([lose], a, profile="two", root=root, full_only=False)
+    assert sorted(p.name for p in (root / "screens" / name).iterdir()) == ["config.json", "history.json"]
+    entry = shipped.manifest(root)["screens"][name]
+    lost = train.load_metrics(train.run_dir(lose, a))
+    assert entry["complete"] and entry["test_loss"] == lost["test_loss"] and entry["epochs_done"] == 2
+    assert entry["beaten_by"] == artifact_name(win.slug, win.identity()) and entry["segments"]
+    assert shipped.verify(root, profile=None) == []
+
+    b = Store(tmp_path / "b", shipped=root)  # a fresh clone: the winner with weights, the loser without
+    df = grid.summary(cfgs, b).set_index("dropout")
+    assert df.at[lose.dropout, "status"] == "screened" and df.at[win.dropout, "status"] == "finished"
+    trials = table1.dropout_trials(df.reset_index(), "wp").set_index("dropout")
+    assert trials.at[lose.dropout, "verdict"] == "worse (full run, weights not shipped)"
+    assert trials.at[lose.dropout, "epochs"] == "2 of 2" and trials.at[win.dropout, "verdict"] == "chosen"
+    tried = table1.per_model(df.reset_index(), "wp").at["lstm-1-64", "dropout tried"]
+    assert f"{lose.dropout:g} worse (full run)" in tried and f"{win.dropout:g} chosen" in tried
+    monkeypatch.setenv("RNNVIZ_SHIPPED_RUNS", str(root))
+    assert cli.main(["runs", "list"]) == 0
+    assert f"trained in full, weights not shipped: best val {lost['best_val_loss']:.4f}" in capsys.readouterr().out
+
+
 def test_screen_verdict_needs_a_clear_gap_and_a_stall():
     chosen = [{"epoch": e, "val_loss": 2.0 - 0.05 * e} for e in range(1, 11)]  # 1.75 at epoch 5, ends at 1.5
 

@@ -101,6 +101,10 @@ def _list(args) -> int:
         paper = "" if e.get("paper") is None else f" (paper {e['paper']:.3f}, Δ {e['delta']:+.3f})"
         print(f"{e['model']:<16} {e['test_loss']:.4f}{paper}  {name}  {e.get('engine') or e.get('kind')} @ {str(e.get('commit'))[:10]}")
     for name, e in man.get("screens", {}).items():
+        if e.get("complete"):
+            print(f"{e['model']:<16} trained in full, weights not shipped: best val {e['best_val_loss']:.4f}, test "
+                  f"{e['test_loss']:.4f}; {e['beaten_by']} wins on validation  {name}")
+            continue
         print(f"{e['model']:<16} screened: {e['epochs_done']:g} of {e['epochs']} epochs, best val {e['best_val_loss']:.4f} "
               f"at epoch {e['best_epoch']:g}  {name}")
     return 0
@@ -118,7 +122,8 @@ def register(sub) -> None:
                    help="ship the n-NN baselines of these context lengths (with --dataset) instead of RNN runs")
     s.add_argument("--screens", action="store_true",
                    help="ship the screenings (runs paused by rnnviz train --until-epoch: config and validation history, "
-                        "no weights) of the models asked for, into data/runs/screens/")
+                        "no weights) of the models asked for, into data/runs/screens/; a finished run ships the same way "
+                        "where a shipped run of its model beats it on validation (a dropout value that lost in full)")
     s.add_argument("--data-dir", default=None, help="folder holding the corpus files (as for rnnviz data)")
     s.add_argument("--unrecorded", default="",
                    help="commit of stretches of training that the training code did not record (older runs)")
