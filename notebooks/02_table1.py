@@ -75,9 +75,11 @@ store.save_table(pd.DataFrame.from_dict(agree, orient="index").round(4), "table1
 # %% [markdown]
 # The paper chose dropout per model by validation loss. Below, every value of this profile's list
 # for every model that has one run or more and more than one value: `chosen` (the best validation of the full runs), `worse
-# (full run)`, or a screening, the first epochs of that value's run (`rnnviz train --until-epoch
-# K`, shipped in `data/runs/screens/`): `clearly worse` when it trails the chosen run at the same
-# epoch and overall by more than 0.02 nats and has stopped improving, else `undecided`.
+# (full run)` (shipped with or without its weights), or a screening, the first epochs of that value's
+# run (`rnnviz train --until-epoch K`, shipped in `data/runs/screens/`): `clearly worse` when it trails
+# the chosen run at the same epoch and overall by more than 0.02 nats and either has stopped improving
+# or trails by more than 0.05 at its last epoch and no less than halfway through (not catching up),
+# else `undecided`.
 
 # %%
 for ds in tables:

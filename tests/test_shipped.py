@@ -306,7 +306,7 @@ def test_a_full_run_that_lost_on_validation_ships_without_weights_and_reads_as_w
     assert f"trained in full, weights not shipped: best val {lost['best_val_loss']:.4f}" in capsys.readouterr().out
 
 
-def test_screen_verdict_needs_a_clear_gap_and_a_stall():
+def test_screen_verdict_needs_a_clear_gap_and_a_stall_or_a_gap_that_does_not_close():
     chosen = [{"epoch": e, "val_loss": 2.0 - 0.05 * e} for e in range(1, 11)]  # 1.75 at epoch 5, ends at 1.5
 
     def verdict(vals):
@@ -314,8 +314,12 @@ def test_screen_verdict_needs_a_clear_gap_and_a_stall():
 
     ok, gap, why = verdict([1.9, 1.85, 1.84, 1.86, 1.9])  # overfitting: best at epoch 3, 0.15 behind at 5
     assert ok and gap == pytest.approx(0.15) and "no longer improving" in why
-    ok, _, why = verdict([2.06, 2.02, 1.98, 1.94, 1.9])  # as far behind, still improving: a full run decides
-    assert not ok and "still improving (best at epoch 5)" in why
+    ok, _, why = verdict([2.06, 2.02, 1.98, 1.94, 1.9])  # still improving, falling further behind: 0.12 at 2, 0.15 at 5
+    assert ok and "still improving (best at epoch 5), the gap not closing (+0.120 at epoch 2)" in why
+    ok, _, why = verdict([2.3, 2.15, 2.0, 1.9, 1.82])  # 0.07 behind at 5 but catching up (0.25 at 2): a full run decides
+    assert not ok and "the gap closing (+0.250 at epoch 2)" in why
+    assert not verdict([1.99, 1.94, 1.89, 1.84, 1.79])[0]  # not closing, but only 0.04 behind: a full run decides
+    assert not verdict([2.06, 2.02, 1.98])[0]  # too few evaluations to see a trend
     assert not verdict([1.9, 1.515, 1.6, 1.7, 1.8])[0]  # stalled, far behind at 5, but its best is 0.015 from 1.5
     assert not verdict([1.95, 1.9, 1.76, 1.77, 1.76])[0]  # stalled, but only 0.01 behind at epoch 5
     assert not verdict([1.9, 1.8, 1.7, 1.71, 1.72])[0]  # stalled, ahead of the chosen run at epoch 5
