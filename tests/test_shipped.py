@@ -306,6 +306,21 @@ def test_a_full_run_that_lost_on_validation_ships_without_weights_and_reads_as_w
     assert f"trained in full, weights not shipped: best val {lost['best_val_loss']:.4f}" in capsys.readouterr().out
 
 
+def test_the_screening_rule_agrees_with_the_full_run_that_tested_it():
+    """LK LSTM-3-512 at dropout 0.5 was trained in full after its 15-epoch screening (shipped without
+    weights, having lost): the rule reads those 15 epochs as clearly worse, not catching up, and the
+    full run ended worse on validation than the shipped dropout-0.25 run."""
+    screens = shipped.manifest(SHIPPED).get("screens", {})
+    (full,) = [n for n, e in screens.items() if e.get("complete") and n.startswith("lk-lstm3-512-d0.5-")]
+    (chosen,) = [n for n in MANIFEST if n.startswith("lk-lstm3-512-d0.25-")]
+    assert screens[full]["beaten_by"] == chosen
+    h, c = train.load_history(SHIPPED / "screens" / full), train.load_history(SHIPPED / chosen)
+    assert h[-1]["epoch"] == 50
+    ok, gap, why = table1.screen_verdict([r for r in h if r["epoch"] <= 15], c)
+    assert ok and gap > table1.SCREEN_TREND_MARGIN and "still improving" in why and "not closing" in why
+    assert min(r["val_loss"] for r in h) > min(r["val_loss"] for r in c) + gap / 2  # the gap held to the end
+
+
 def test_screen_verdict_needs_a_clear_gap_and_a_stall_or_a_gap_that_does_not_close():
     chosen = [{"epoch": e, "val_loss": 2.0 - 0.05 * e} for e in range(1, 11)]  # 1.75 at epoch 5, ends at 1.5
 
