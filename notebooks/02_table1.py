@@ -87,7 +87,7 @@ for ds in tables:
     store.save_table(trials, f"table1_dropout_{ds}", profile,
                      f"Dropout values tried per model ({ds}): full runs, screenings (first epochs) and values not run.")
     display(Markdown(f"**{ds}**: {len(trials)} dropout value(s) of {trials.index.nunique()} model(s)"))
-    display(trials.round(4).fillna("-"))
+    display(trials.round(4).astype(object).fillna("-"))  # numbers and "-" in one column
 
 # %%
 for ds, (ours, pap, compare) in tables.items():

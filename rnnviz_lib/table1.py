@@ -181,7 +181,8 @@ def dropout_trials(df: pd.DataFrame, dataset: str, table: pd.DataFrame | None = 
     (finished, screened, partial, missing), epochs, best validation loss, the gap to the chosen
     value's run (overall, and at the same epoch for a screening or a partial run) and the verdict:
     ``chosen``, ``worse (full run)`` (also for a full run shipped without weights, under
-    ``data/runs/screens/``), ``better, not read here (...)``, ``clearly worse (...)``,
+    ``data/runs/screens/``: its status reads ``finished (weights not shipped)``), ``better, not read
+    here (...)``, ``clearly worse (...)``,
     ``undecided (...)``, ``no evaluation yet`` or ``not run``. The chosen run is Table 1's: the best
     validation of ``table`` (the summary Table 1 is built from, e.g. a ``shipped_only`` one; default
     ``df``), so a finished run that Table 1 does not read is judged against it, not chosen."""
@@ -214,12 +215,13 @@ def dropout_trials(df: pd.DataFrame, dataset: str, table: pd.DataFrame | None = 
             else:
                 row["verdict"] = "worse (full run)"
         elif status == "screened" and h and total and h[-1]["epoch"] >= total:  # trained in full, shipped without weights
+            row["status"] = "finished (weights not shipped)"
             if best is None:
-                row["verdict"] = "finished, not read here (full run, weights not shipped)"
+                row["verdict"] = "finished, not read here (full run)"
             elif row["Δ best val"] < 0:
-                row["verdict"] = "better, not read here (full run, weights not shipped: ship it as a run)"
+                row["verdict"] = "better, not read here (full run without its weights: ship it as a run)"
             else:
-                row["verdict"] = "worse (full run, weights not shipped)"
+                row["verdict"] = "worse (full run)"
         elif status in ("screened", "partial") and h:
             if best is None:
                 row["verdict"] = f"undecided ({kind}; no finished run to compare)"
@@ -254,8 +256,8 @@ def dropout_tried(df: pd.DataFrame, dataset: str, table: pd.DataFrame | None = N
         parts = []
         for _, r in g.iterrows():
             v = r["verdict"].split(" (")[0]
-            if r["verdict"].startswith("worse (full run"):
-                v = "worse (full run)"  # with or without its weights shipped
+            if r["verdict"] == "worse (full run)":
+                v = r["verdict"]  # with or without its weights shipped
             elif r["status"] in ("screened", "partial") and r["epochs"]:
                 v += f" ({'screened' if r['status'] == 'screened' else 'partial'} {r['epochs']} epochs)"
             parts.append(f"{r['dropout']:g} {v}")

@@ -297,7 +297,8 @@ def test_a_full_run_that_lost_on_validation_ships_without_weights_and_reads_as_w
     df = grid.summary(cfgs, b).set_index("dropout")
     assert df.at[lose.dropout, "status"] == "screened" and df.at[win.dropout, "status"] == "finished"
     trials = table1.dropout_trials(df.reset_index(), "wp").set_index("dropout")
-    assert trials.at[lose.dropout, "verdict"] == "worse (full run, weights not shipped)"
+    assert trials.at[lose.dropout, "verdict"] == "worse (full run)"
+    assert trials.at[lose.dropout, "status"] == "finished (weights not shipped)"
     assert trials.at[lose.dropout, "epochs"] == "2 of 2" and trials.at[win.dropout, "verdict"] == "chosen"
     tried = table1.per_model(df.reset_index(), "wp").at["lstm-1-64", "dropout tried"]
     assert f"{lose.dropout:g} worse (full run)" in tried and f"{win.dropout:g} chosen" in tried
