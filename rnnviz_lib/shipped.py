@@ -175,7 +175,8 @@ def ship_screens(configs, store: Store | None = None, profile: str = "paper", ro
         own = RunFiles(store.artifact_dir("runs", cfg.slug, cfg.identity(), create=False), store)
         if own.name in man.get("runs", {}):
             raise RnnvizError(f"{cfg.slug} has finished and is shipped as a run ({root / own.name}); it is no screening")
-        if own.finished and _beaten_by(man, cfg, own) is None:
+        beaten_by = _beaten_by(man, own) if own.finished else None
+        if own.finished and beaten_by is None:
             raise RnnvizError(f"{cfg.slug} has finished ({own.path}) and no shipped run of its model beats it on "
                               "validation: ship it as a run (rnnviz runs ship without --screens), or ship the model's "
                               "better run first; only a finished run that lost ships without weights")
@@ -187,14 +188,14 @@ def ship_screens(configs, store: Store | None = None, profile: str = "paper", ro
         if full_only and (cfg.max_train_batches or cfg.max_eval_batches or cfg.max_test_batches):
             raise RnnvizError(f"{cfg.slug} trained on a limited schedule (max_*_batches); only the paper's schedule "
                               "is shipped")
-        todo.append((cfg, own))
+        todo.append((cfg, own, beaten_by))
     names, fresh = [], []
     try:
-        for cfg, own in todo:
+        for cfg, own, beaten_by in todo:
             if own.name not in screens:
                 fresh.append(root / SCREENS_DIR / own.name)
             dest = _copy_in(own.path, root / SCREENS_DIR / own.name, SCREEN_FILES)
-            _added(screens, names, own.name, _screen_entry(dest, own, cfg, profile, man))
+            _added(screens, names, own.name, _screen_entry(dest, own, cfg, profile, beaten_by))
         _write_manifest(root, {**man, "screens": screens})
     except BaseException:  # e.g. over the budget: no screening is left unlisted
         for d in fresh:
@@ -203,25 +204,24 @@ def ship_screens(configs, store: Store | None = None, profile: str = "paper", ro
     return names
 
 
-def _beaten_by(man: dict, config, own: RunFiles) -> str | None:
-    """The shipped run (of ``man``) of the same model as ``config`` with the lowest validation loss,
-    if it is lower than finished store run ``own``'s; else None."""
+def _beaten_by(man: dict, own: RunFiles) -> str | None:
+    """The shipped run (of ``man``) of the same model as finished store run ``own`` with the lowest
+    validation loss, if it is lower than ``own``'s; else None."""
     key, mine = model_key(own.config), own.metrics.get("best_val_loss")
     rivals = [(e["best_val_loss"], n) for n, e in man.get("runs", {}).items()
               if e.get("model") == key and e.get("best_val_loss") is not None]
-    if mine is None or not rivals or min(rivals)[0] >= mine:
-        return None
-    return min(rivals)[1]
+    best = min(rivals, default=None)
+    return best[1] if best is not None and mine is not None and best[0] < mine else None
 
 
-def _screen_entry(dest: Path, own: RunFiles, config, profile: str, man: dict | None = None) -> dict:
+def _screen_entry(dest: Path, own: RunFiles, config, profile: str, beaten_by: str | None = None) -> dict:
     cfg, hist = RunFiles(dest).config, RunFiles(dest).history
     best = min(hist, key=lambda r: r["val_loss"])
     if own.finished:  # a full run that lost on validation: its metrics hold what its checkpoint did
         m = own.metrics
         segments = list(m.get("segments") or [])
         done = {"complete": True, "test_loss": m["test_loss"], "test_bootstrap_std": m.get("test_bootstrap_std"),
-                "beaten_by": _beaten_by(man or {}, config, own), "train_time_s": m.get("train_time_s")}
+                "beaten_by": beaten_by, "train_time_s": m.get("train_time_s")}
     else:
         progress = load_torch(own.file(CHECKPOINT_FILE)).get("progress", {})
         segments, done = list(progress.get("segments") or []), {}

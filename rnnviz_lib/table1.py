@@ -205,21 +205,16 @@ def dropout_trials(df: pd.DataFrame, dataset: str, table: pd.DataFrame | None = 
             if best is not None:
                 row["Δ best val"] = float(r["best_val_loss"]) - float(best["best_val_loss"])
         kind = "screening" if status == "screened" else "partial run"
+        complete = bool(status == "screened" and h and total and h[-1]["epoch"] >= total)  # in full, shipped without weights
+        if complete:
+            row["status"] = "finished (weights not shipped)"
         if best is not None and r["run_dir"] == best["run_dir"]:
             row["verdict"] = "chosen"
-        elif status == "finished":
+        elif status == "finished" or complete:
             if best is None:
                 row["verdict"] = "finished, not read here"
             elif row["Δ best val"] < 0:
                 row["verdict"] = "better, not read here (finished but not in this profile's Table 1, e.g. not shipped)"
-            else:
-                row["verdict"] = "worse (full run)"
-        elif status == "screened" and h and total and h[-1]["epoch"] >= total:  # trained in full, shipped without weights
-            row["status"] = "finished (weights not shipped)"
-            if best is None:
-                row["verdict"] = "finished, not read here (full run)"
-            elif row["Δ best val"] < 0:
-                row["verdict"] = "better, not read here (full run without its weights: ship it as a run)"
             else:
                 row["verdict"] = "worse (full run)"
         elif status in ("screened", "partial") and h:
