@@ -184,12 +184,20 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     sizes = args.sizes or (list(SIZES) if device.type == "cuda" else [64, 128])
-    args.paths = args.paths or (["fused", "traced"] if device.type == "cuda" else ["fused", "cpu_step", "bf16"])
+    no_bf16 = train.bf16_unsupported(device)  # a CPU without native bf16 (AVX2 only): no bf16 path
+    if not args.paths:
+        args.paths = ["fused", "traced"] if device.type == "cuda" else ["fused", "cpu_step", *([] if no_bf16 else ["bf16"])]
+        if no_bf16 and device.type == "cpu":
+            print(f"no bf16 path: {no_bf16}")
+    elif "bf16" in args.paths and no_bf16:
+        print(f"--paths bf16: {no_bf16}; leave bf16 out here", file=sys.stderr)
+        return 2
     peak = {}
     if args.peak and device.type == "cpu":
-        peak = {"fp32": gemm_peak(torch.float32), "bf16": gemm_peak(torch.bfloat16)}
+        peak = {"fp32": gemm_peak(torch.float32), "bf16": None if no_bf16 else gemm_peak(torch.bfloat16)}
+        bf = "not measured (no native bf16)" if no_bf16 else f"{peak['bf16']:.0f} GFLOP/s"
         print(f"matrix-product peak on {torch.get_num_threads()} threads: fp32 {peak['fp32']:.0f} GFLOP/s, "
-              f"bf16 {peak['bf16']:.0f} GFLOP/s (2048^3, best of 5)")
+              f"bf16 {bf} (2048^3, best of 5)")
     B, S, K = args.batch_size, args.seq_length, DATASETS["wp"]["K"]
     rows = []
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -283,7 +291,7 @@ def main(argv=None) -> int:
         "benchmark": "train_throughput", "device": device_name(device), "torch": torch.__version__,
         "python": sys.version.split()[0], "platform": platform.platform(), "threads": torch.get_num_threads(),
         "batch_size": B, "seq_length": S, "K": K, "gru_variant": args.gru_variant, "steps": args.steps,
-        "gemm_peak_gflops": peak, "rows": rows, "projected_72_models_hours": proj_72, "projected_paper_grid_hours": projected,
+        "gemm_peak_gflops": peak, "bf16_unsupported": no_bf16, "rows": rows, "projected_72_models_hours": proj_72, "projected_paper_grid_hours": projected,
         "projected_shipped_set_hours": shipped_hours, "equivalence": eq,
         "projection_note": note, "load_average_start": load,
         "load_average_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,

@@ -15,6 +15,11 @@ from rnnviz_lib.store import REPO, Store
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
+# bf16 numerics need a CPU that has them (AVX-512 or AMX, through oneDNN): on an AVX2-only CPU the
+# fused LSTM has no bf16 kernel and training refuses bf16 (tested below on every machine)
+NO_BF16 = train.bf16_unsupported(torch.device("cpu"))
+needs_bf16 = pytest.mark.skipif(bool(NO_BF16), reason=f"bf16 training is refused on this machine: {NO_BF16}")
+
 # a model wide enough that bf16's 8-bit mantissa matters, trained long enough to learn something
 SHORT = {"dataset": "wp", "cell": "lstm", "layers": 2, "size": 128, "epochs": 2, "batch_size": 32,
          "seq_length": 50, "max_train_batches": 40, "max_eval_batches": 20, "max_test_batches": 10, "lr": 0.01,
@@ -39,6 +44,7 @@ def test_fp32_runs_keep_their_names_and_bf16_is_a_run_of_its_own():
         fp32.replace(precision="fp16")
 
 
+@needs_bf16
 def test_bf16_step_keeps_fp32_state_and_its_first_loss_is_fp32s():
     torch.manual_seed(0)
     cfg = train.TrainConfig(**{**SHORT, "precision": "bf16"})
@@ -58,6 +64,7 @@ def test_bf16_step_keeps_fp32_state_and_its_first_loss_is_fp32s():
         assert st["square_avg"].dtype == torch.float32
 
 
+@needs_bf16
 def test_bf16_losses_stay_within_001_nats_of_fp32_on_war_and_peace(tmp_path):
     """60 paper-recipe steps side by side on the same War and Peace batches from the same weights:
     every step's training loss, and the validation loss after them, within 0.01 nats of fp32's.
@@ -82,9 +89,44 @@ def test_bf16_losses_stay_within_001_nats_of_fp32_on_war_and_peace(tmp_path):
     assert abs(va - vb) < 0.01
 
 
+@needs_bf16
 def test_a_bf16_run_records_its_precision(tmp_path):
     b = train.train_run(train.TrainConfig(**{**SHORT, "precision": "bf16", "epochs": 1, "max_train_batches": 3,
                                             "max_eval_batches": 2, "max_test_batches": 2}), Store(tmp_path))
     assert b.name.startswith("wp-lstm2-128-bf16-")
     assert train.load_metrics(b)["engine"] == "reference-bf16" and train.load_config(b).precision == "bf16"
     assert train.load_metrics(b)["segments"][-1]["engine"] == "reference-bf16"
+
+
+def test_a_cpu_without_bf16_refuses_a_bf16_run_before_writing_anything(tmp_path, monkeypatch, capsys,
+                                                                       throughput_benchmark):
+    """Where ``bf16_unsupported`` gives a reason (an AVX2-only CPU; simulated here so that every
+    machine runs this), a bf16 run stops with that reason and the fix before any run file is
+    written, from the library, the stepper, the CLI and the benchmark alike; fp32 trains, and a
+    finished bf16 run (a shipped flagship) is still read."""
+    why = "this CPU has no native bf16 (simulated)"
+    monkeypatch.setattr(train, "bf16_unsupported", lambda device: why)
+    store = Store(tmp_path)
+    cfg = train.TrainConfig(**{**SHORT, "precision": "bf16", "epochs": 1, "max_train_batches": 2,
+                               "max_eval_batches": 2, "max_test_batches": 2})
+    fix = r"--precision bf16 cannot train here: this CPU has no native bf16 \(simulated\)\. Train it in fp32"
+    with pytest.raises(RnnvizError, match=fix):
+        train.train_run(cfg, store)
+    assert not train.run_dir(cfg, store).exists()  # no half-made run folder to trip the next try
+    with pytest.raises(RnnvizError, match=fix):
+        train.ModuleStepper(models.CharRNN("lstm", 87, 16, 1), cfg)
+    from rnnviz_lib import cli
+
+    monkeypatch.setenv("RNNVIZ_HOME", str(tmp_path))
+    argv = ["train", "--dataset", "wp", "--size", "64", "--epochs", "1", "--max-train-batches", "2",
+            "--device", "cpu", "--precision", "bf16", "--no-progress"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "wp-lstm1-64-bf16: --precision bf16 cannot train here" in err and "--precision fp32" in err
+    assert train.is_finished(train.train_run(cfg.replace(precision="fp32"), store))  # fp32 is untouched
+    flagship = next(c for c in grid.expand("paper") if c.slug.startswith("wp-gru3-512-d0.25-bf16"))
+    shipped = train.train_run(flagship, Store(tmp_path, shipped=REPO / "data" / "runs"))  # read, not trained
+    assert shipped.parent == REPO / "data" / "runs" and train.is_finished(shipped)
+
+    assert throughput_benchmark(["--sizes", "64", "--paths", "bf16", "--steps", "1", "--out", str(tmp_path / "b.json")]) == 2
+    assert "leave bf16 out here" in capsys.readouterr().err and not (tmp_path / "b.json").exists()
