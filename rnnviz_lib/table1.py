@@ -7,6 +7,7 @@ API::
     per_model(summary_df, "wp")                      # one row per model: ours ± std, paper, diff, dropout, origin, run
     agreement(per_model(summary_df, "wp"))           # how close the models are to the paper, in one row
     dropout_trials(summary_df, "wp")                 # every dropout value of every model: run, screened, or not run
+    screen(config, "paper")                          # screen one dropout value: train, judge, extend until decided
     paper_frame("wp")                                # the paper's Table 1 in our layout
     depth_pairs(ours, pap), beats_pairs(ours, pap, "LSTM", "RNN")   # (ours wins, paper wins, pairs)
     findings(ours, pap), findings_text(checks)       # the paper's four findings, judged once
@@ -174,6 +175,74 @@ def screen_verdict(screen: list[dict], chosen: list[dict]) -> tuple[bool, float,
         why += (f"still improving (best at epoch {screen[best]['epoch']:g}), the gap "
                 + ("not closing" if gap >= gap_mid else "closing") + f" ({gap_mid:+.3f} at epoch {mid['epoch']:g})")
     return ok, gap, why
+
+
+def chosen_run(config, profile, store=None) -> RunFiles | None:
+    """The run a screening of ``config`` is judged against: among the finished runs (the store's or
+    shipped) of the other dropout values of its model in ``profile``, the lowest best validation
+    loss; None when none has finished."""
+    from rnnviz_lib import train
+
+    model = grid.model_name(config.cell, int(config.layers), int(config.size))
+    ident = config.identity()
+    rivals = [RunFiles(train.run_dir(c, store), store) for c in grid.expand(profile, [config.dataset], only=[model])
+              if c.identity() != ident]
+    done = [r for r in rivals if r.finished and r.metrics.get("best_val_loss") is not None]
+    return min(done, key=lambda r: r.metrics["best_val_loss"], default=None)
+
+
+def screen(config, profile, store=None, first: int = 15, step: int = 2, on_judged=None) -> dict:
+    """Screen one dropout value by the rule of ``screen_verdict``: train ``config``'s first
+    ``first`` epochs (``until_epoch``; what its run has already trained is kept), judge them
+    against ``chosen_run``, and train ``step`` epochs more at a time until the rule calls the value
+    clearly worse or the run has trained in full. ``on_judged(epoch, clearly_worse, why)`` is
+    called after each judgement. Returns ``{"verdict": "clearly worse" | "wins" | "loses",
+    "epochs": epochs trained, "why", "run_dir", "against": the chosen run's name, "judged": [epochs]}``:
+    a full run is ``wins`` or ``loses`` by best validation loss against the chosen run."""
+    from rnnviz_lib import train
+    from rnnviz_lib.errors import RnnvizError
+
+    if first < 1 or step < 1:
+        raise RnnvizError(f"--first and --step must be at least 1 epoch (got {first} and {step})")
+    best = chosen_run(config, profile, store)
+    if best is None:
+        model = grid.model_name(config.cell, int(config.layers), int(config.size))
+        raise RnnvizError(f"{config.slug}: no other dropout value of {model} has finished, so there is nothing to judge "
+                          f"a screening against; train the profile's chosen value in full first (rnnviz grid --profile "
+                          f"{profile} --only {model}, or rnnviz train)")
+    chosen = best.history
+    out = train.run_dir(config, store)
+    done = _epochs_done(out)
+    target, judged = min(max(first, done), config.epochs), []
+    while True:
+        if target > done or not train.is_finished(out) and target >= config.epochs:
+            out = train.train_run(config.replace(until_epoch=target if target < config.epochs else 0), store)
+        run = RunFiles(out, store)
+        done = _epochs_done(out)
+        if run.finished:
+            mine, theirs = run.metrics["best_val_loss"], best.metrics["best_val_loss"]
+            verdict = "wins" if mine < theirs else "loses"
+            why = (f"trained in full: best validation {mine:.4f} against {theirs:.4f} "
+                   f"({mine - theirs:+.4f}), never clearly worse on the way")
+            judged.append(done)
+            if on_judged:
+                on_judged(done, False, why)
+            return {"verdict": verdict, "epochs": done, "why": why, "run_dir": str(out), "against": best.name,
+                    "judged": judged}
+        ok, _, why = screen_verdict(run.history, chosen)
+        judged.append(done)
+        if on_judged:
+            on_judged(done, ok, why)
+        if ok:
+            return {"verdict": "clearly worse", "epochs": done, "why": why, "run_dir": str(out), "against": best.name,
+                    "judged": judged}
+        target = min(done + step, config.epochs)
+
+
+def _epochs_done(run_dir) -> float:
+    """Whole epochs a run folder's history has reached (0 for none)."""
+    h = RunFiles(run_dir).history
+    return int(h[-1]["epoch"] + 1e-9) if h else 0
 
 
 def dropout_trials(df: pd.DataFrame, dataset: str, table: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -339,3 +339,57 @@ def test_screen_verdict_needs_a_clear_gap_and_a_stall_or_a_gap_that_does_not_clo
     assert not verdict([1.9, 1.515, 1.6, 1.7, 1.8])[0]  # stalled, far behind at 5, but its best is 0.015 from 1.5
     assert not verdict([1.95, 1.9, 1.76, 1.77, 1.76])[0]  # stalled, but only 0.01 behind at epoch 5
     assert not verdict([1.9, 1.8, 1.7, 1.71, 1.72])[0]  # stalled, ahead of the chosen run at epoch 5
+
+
+def test_runs_screen_trains_a_dropout_value_until_the_rule_decides(tmp_path, monkeypatch, capsys):
+    """`rnnviz runs screen` (``table1.screen``): the first epochs, a judgement against the model's best
+    finished run, then ``step`` epochs more at a time, stopping where ``screen_verdict`` first calls the
+    value clearly worse (the run left paused and resumable) or where the run has trained in full (then
+    it wins or loses on best validation). Every judgement printed is the rule's on the history so far."""
+    prof = tmp_path / "screen.yaml"
+    train_set = {"epochs": 8, "max_train_batches": 6, "max_eval_batches": 2, "max_test_batches": 2, "device": "cpu",
+                 "batch_size": 20, "seq_length": 50, "lr": 0.01, "lr_decay_after": 3}
+    prof.write_text(json.dumps({"grid": {"datasets": ["wp"], "models": ["lstm-1-64"], "dropout": [0.0, 0.1, 0.9],
+                                         "train": train_set}}))
+    monkeypatch.setenv("RNNVIZ_HOME", str(tmp_path))
+    store = Store(tmp_path)
+    c0, c1, c9 = grid.expand(str(prof))
+    with pytest.raises(RnnvizError, match="nothing to judge a screening against"):
+        table1.screen(c9, str(prof), store)
+    assert not train.run_dir(c9, store).exists()
+    train.train_run(c0, store)
+    chosen = train.load_history(train.run_dir(c0, store))
+
+    def consistent(res, cfg):
+        h = train.load_history(res["run_dir"])
+        assert res["judged"] == [3, 5, 7, 8][: len(res["judged"])] and res["epochs"] == res["judged"][-1]
+        assert h[-1]["epoch"] == res["epochs"] and res["against"] == train.run_dir(c0, store).name
+        verdicts = [table1.screen_verdict([r for r in h if r["epoch"] <= e], chosen)[0] for e in res["judged"]]
+        return h, verdicts
+
+    res = table1.screen(c9, str(prof), store, first=3, step=2)  # strong dropout on a small model
+    h, verdicts = consistent(res, c9)
+    assert res["verdict"] == "clearly worse" and verdicts == [False] * (len(verdicts) - 1) + [True]
+    assert res["epochs"] < 8 and not train.is_finished(res["run_dir"])  # paused, resumable by its train command
+    again = table1.screen(c9, str(prof), store, first=3, step=2)  # judged again without training more
+    assert again["epochs"] == res["epochs"] and again["verdict"] == "clearly worse" and again["judged"] == [res["epochs"]]
+
+    assert cli.main(["runs", "screen", "--profile", str(prof), "--dataset", "wp", "--only", "lstm-1-64", "--dropout",
+                     "0.1", "--first", "3", "--no-progress", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    h, verdicts = consistent(out, c1)
+    mine, theirs = (train.load_metrics(d)["best_val_loss"] for d in (out["run_dir"], train.run_dir(c0, store)))
+    if out["verdict"] == "clearly worse":
+        assert verdicts[-1] and not any(verdicts[:-1]) and out["ship"].endswith("--dropout 0.1 --screens")
+    else:  # trained in full without ever being clearly worse: it wins or loses on validation
+        assert out["judged"] == [3, 5, 7, 8] and not any(verdicts) and train.is_finished(out["run_dir"])
+        assert out["verdict"] == ("wins" if mine < theirs else "loses")
+        assert out["ship"].endswith("--screens") == (out["verdict"] == "loses")
+    assert cli.main(["runs", "screen", "--profile", str(prof), "--dataset", "wp", "--only", "lstm-1-64", "--dropout",
+                     "0.9", "--first", "3"]) == 0
+    text = capsys.readouterr().out
+    assert f"after epoch {res['epochs']}: clearly worse: {res['why']}" in text
+    assert "ship it with: rnnviz runs ship --profile" in text and "--dropout 0.9 --screens" in text
+    assert cli.main(["runs", "screen", "--profile", str(prof), "--dataset", "wp", "--only", "lstm-1-64",
+                     "--dropout", "0.5"]) == 2
+    assert "has no run with dropout 0.5" in capsys.readouterr().err

@@ -110,6 +110,31 @@ def _list(args) -> int:
     return 0
 
 
+def _screen(args) -> int:
+    from rnnviz_lib import table1
+    from rnnviz_lib.errors import RnnvizError
+
+    configs = _configs(args)
+    if len(configs) != 1:
+        raise RnnvizError(f"rnnviz runs screen judges one dropout value of one model; --dataset, --only and --dropout "
+                          f"select {len(configs)} runs of the {args.profile} profile: name one model and one value")
+    over = {k: v for k, v in (("device", args.device), ("threads", args.threads)) if v is not None}
+    cfg = configs[0].replace(show_progress=not args.no_progress, **over)
+
+    def judged(epoch, worse, why):
+        print(f"{cfg.slug} after epoch {epoch:g}: {'clearly worse' if worse else 'undecided'}: {why}", flush=True)
+
+    res = table1.screen(cfg, args.profile, first=args.first, step=args.step, on_judged=None if args.json else judged)
+    model = f"--dataset {cfg.dataset} --only {args.only[0]} --dropout {cfg.dropout:g}"
+    ship = f"rnnviz runs ship --profile {args.profile} {model}" + ("" if res["verdict"] == "wins" else " --screens")
+    if args.json:
+        print(json.dumps({**res, "ship": ship}, sort_keys=True))
+        return 0
+    print(f"{cfg.slug}: {res['verdict']} after {res['epochs']:g} of {cfg.epochs} epochs, against {res['against']}")
+    print(f"ship it with: {ship}")
+    return 0
+
+
 def register(sub) -> None:
     rsub = add_actions(sub, "runs", "shipped runs: ship finished runs with the code, verify or list them")
     s = rsub.add_parser("ship", help="copy finished store runs of a profile into data/runs/ and update MANIFEST.json")
@@ -131,6 +156,19 @@ def register(sub) -> None:
     v = rsub.add_parser("verify", help="check every shipped file against MANIFEST.json and the profile")
     v.add_argument("--profile", default="paper", help="the profile the runs must belong to (default paper)")
     v.set_defaults(func=_verify)
+    sc = rsub.add_parser("screen", help="screen one dropout value of a model by the tested rule: train its first epochs, "
+                         "judge them against the model's best finished run, extend until clearly worse or trained in full")
+    sc.add_argument("--profile", default="paper", help="the profile the run belongs to (default paper)")
+    sc.add_argument("--dataset", required=True, help="wp or lk")
+    sc.add_argument("--only", nargs=1, required=True, metavar="MODEL", help="the model, e.g. lstm-3-512")
+    sc.add_argument("--dropout", type=float, required=True, help="the dropout value of the profile's list to screen")
+    sc.add_argument("--first", type=int, default=15, help="epochs trained before the first judgement (default 15)")
+    sc.add_argument("--step", type=int, default=2, help="epochs trained between judgements after that (default 2)")
+    sc.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"], help="override the profile's device")
+    sc.add_argument("--threads", type=int, default=None, help="torch CPU threads while training (default: the profile's)")
+    sc.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sc.add_argument("--json", action="store_true", help="print only the result, as one JSON object")
+    sc.set_defaults(func=_screen)
     ls = rsub.add_parser("list", help="the shipped runs with their test loss beside the paper's")
     ls.add_argument("--json", action="store_true", help="print the manifest's runs as one JSON object")
     ls.add_argument("--baselines", action="store_true", help="with --json: the shipped baselines instead of the runs")
