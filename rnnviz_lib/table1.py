@@ -195,54 +195,95 @@ def screen(config, profile, store=None, first: int = 15, step: int = 2, on_judge
     """Screen one dropout value by the rule of ``screen_verdict``: train ``config``'s first
     ``first`` epochs (``until_epoch``; what its run has already trained is kept), judge them
     against ``chosen_run``, and train ``step`` epochs more at a time until the rule calls the value
-    clearly worse or the run has trained in full. ``on_judged(epoch, clearly_worse, why)`` is
-    called after each judgement. Returns ``{"verdict": "clearly worse" | "wins" | "loses",
-    "epochs": epochs trained, "why", "run_dir", "against": the chosen run's name, "judged": [epochs]}``:
-    a full run is ``wins`` or ``loses`` by best validation loss against the chosen run."""
+    clearly worse or the run has trained in full. Judgements read epoch-end evaluations only.
+    Where the store has no run of ``config`` but a screening of it is shipped, that history is
+    judged first; extending it retrains from scratch (a shipped screening has no checkpoint).
+    ``on_judged(epoch, clearly_worse, why)`` is called after each judgement.
+
+    Returns ``{"verdict": "clearly worse" | "wins" | "loses", "epochs", "why", "run_dir", "origin":
+    store or shipped, "judged": [epochs], "against": the chosen run's name, "against_origin": store or shipped,
+    "against_dropout"}``: a run trained in full wins or loses by best validation loss."""
     from rnnviz_lib import train
     from rnnviz_lib.errors import RnnvizError
+    from rnnviz_lib.store import Store
 
     if first < 1 or step < 1:
         raise RnnvizError(f"--first and --step must be at least 1 epoch (got {first} and {step})")
+    store = store or Store()
+    model = grid.model_name(config.cell, int(config.layers), int(config.size))
+    own = RunFiles(train.run_dir(config, store), store)
+    if own.diverged:
+        raise RnnvizError(f"{config.slug} diverged ({own.path}): a diverged run is no screening; remove that folder to "
+                          "train the value again from scratch, or leave the value out")
     best = chosen_run(config, profile, store)
     if best is None:
-        model = grid.model_name(config.cell, int(config.layers), int(config.size))
+        if own.finished:
+            raise RnnvizError(f"{config.slug} has finished and no other dropout value of {model} has: it is the chosen "
+                              "run, with nothing to judge it against; screen one of the other values")
         raise RnnvizError(f"{config.slug}: no other dropout value of {model} has finished, so there is nothing to judge "
                           f"a screening against; train the profile's chosen value in full first (rnnviz grid --profile "
                           f"{profile} --only {model}, or rnnviz train)")
-    chosen = best.history
-    out = train.run_dir(config, store)
-    done = _epochs_done(out)
-    target, judged = min(max(first, done), config.epochs), []
-    while True:
-        if target > done or not train.is_finished(out) and target >= config.epochs:
-            out = train.train_run(config.replace(until_epoch=target if target < config.epochs else 0), store)
-        run = RunFiles(out, store)
-        done = _epochs_done(out)
-        if run.finished:
-            mine, theirs = run.metrics["best_val_loss"], best.metrics["best_val_loss"]
-            verdict = "wins" if mine < theirs else "loses"
-            why = (f"trained in full: best validation {mine:.4f} against {theirs:.4f} "
-                   f"({mine - theirs:+.4f}), never clearly worse on the way")
-            judged.append(done)
-            if on_judged:
-                on_judged(done, False, why)
-            return {"verdict": verdict, "epochs": done, "why": why, "run_dir": str(out), "against": best.name,
-                    "judged": judged}
-        ok, _, why = screen_verdict(run.history, chosen)
-        judged.append(done)
+    chosen = _epoch_ends(best.history)
+    judged = []
+
+    def result(verdict, epochs, why, where):
+        return {"verdict": verdict, "epochs": epochs, "why": why, "run_dir": str(where), "judged": judged,
+                "origin": "shipped" if store.is_shipped(where) else "store",
+                "against": best.name, "against_origin": best.origin, "against_dropout": float(best.config["dropout"])}
+
+    def judge(history, suffix=""):
+        h = _epoch_ends(history)
+        ok, _, why = screen_verdict(h, chosen)
+        judged.append(int(round(h[-1]["epoch"])))
         if on_judged:
-            on_judged(done, ok, why)
+            on_judged(judged[-1], ok, why + suffix)
+        return ok, why + suffix
+
+    def full(mine, where, how):
+        theirs = float(best.metrics["best_val_loss"])
+        why = f"{how}: best validation {mine:.4f} against {theirs:.4f} ({mine - theirs:+.4f})"
+        judged.append(config.epochs)
+        if on_judged:
+            on_judged(config.epochs, False, why)
+        return result("wins" if mine < theirs else "loses", config.epochs, why, where)
+
+    target = first
+    shipped = store.shipped_screen(own.name) if not own.history else None
+    if shipped is not None and (sh := _epoch_ends(RunFiles(shipped, store).history)):
+        if sh[-1]["epoch"] >= config.epochs:  # trained in full and shipped without weights: it lost
+            return full(min(float(r["val_loss"]) for r in sh), shipped, "trained in full, shipped without weights")
+        ok, why = judge(sh, " (the shipped screening)")
         if ok:
-            return {"verdict": "clearly worse", "epochs": done, "why": why, "run_dir": str(out), "against": best.name,
-                    "judged": judged}
+            return result("clearly worse", judged[-1], why, shipped)
+        target = judged[-1] + step  # retrained from scratch up to there: no checkpoint ships
+    done = _epochs_done(own)
+    target = min(max(target, done), config.epochs)
+    while True:
+        if target > done or not own.finished and target >= config.epochs:
+            if config.precision == "bf16" and (why := train.bf16_unsupported(train.resolve_device(config.device))):
+                raise RnnvizError(f"{config.slug}: the {profile} profile trains this run in bf16, and this machine cannot: "
+                                  f"{why}. Screen it on a machine whose CPU has AVX-512 or AMX, or on a CUDA GPU with "
+                                  "bf16 (--device cuda)")
+            own = RunFiles(train.train_run(config.replace(until_epoch=target if target < config.epochs else 0), store),
+                           store)
+        done = _epochs_done(own)
+        if own.finished:
+            return full(float(own.metrics["best_val_loss"]), own.path, "trained in full")
+        ok, why = judge([r for r in own.history if r["epoch"] <= done + 1e-9])
+        if ok:
+            return result("clearly worse", done, why, own.path)
         target = min(done + step, config.epochs)
 
 
-def _epochs_done(run_dir) -> float:
-    """Whole epochs a run folder's history has reached (0 for none)."""
-    h = RunFiles(run_dir).history
-    return int(h[-1]["epoch"] + 1e-9) if h else 0
+def _epoch_ends(history: list[dict]) -> list[dict]:
+    """The evaluations of a history taken at epoch ends (``eval_every`` adds others between)."""
+    return [r for r in history if abs(r["epoch"] - round(r["epoch"])) < 1e-6]
+
+
+def _epochs_done(run: RunFiles) -> int:
+    """Whole epochs a run's history has reached (0 for none)."""
+    h = _epoch_ends(run.history)
+    return int(round(h[-1]["epoch"])) if h else 0
 
 
 def dropout_trials(df: pd.DataFrame, dataset: str, table: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -72,14 +72,15 @@ def resolve_device(device: str) -> torch.device:
 def bf16_unsupported(device: torch.device) -> str | None:
     """Why ``device`` cannot train in bf16 at speed, or None where it can.
 
-    A CUDA GPU needs bf16 support (Ampere on); a CPU needs oneDNN's native bf16 (AVX-512 or AMX:
+    A CUDA GPU needs native bf16 (compute capability 8 on: Ampere); a CPU needs oneDNN's native bf16 (AVX-512 or AMX:
     ``torch.ops.mkldnn._is_mkldnn_bf16_supported``). Without it, the fused LSTM has no bf16 kernel
     (oneDNN: "could not create a primitive descriptor") and bf16 matrix products fall back to a
     slow generic loop: on an AVX2-only AMD EPYC (Zen 3), 1.9 GFLOP/s against fp32's 85 on one thread
     (1000^3 products, 2026-12-07), 45 times slower.
     """
     if device.type == "cuda":
-        return None if torch.cuda.is_bf16_supported() else f"the GPU {torch.cuda.get_device_name(device)} has no bf16"
+        major = torch.cuda.get_device_properties(device).major  # bf16 tensor cores from Ampere (8.x) on; older GPUs emulate
+        return None if major >= 8 else f"the GPU {torch.cuda.get_device_name(device)} has no native bf16 (before Ampere)"
     try:
         if torch.ops.mkldnn._is_mkldnn_bf16_supported():
             return None
@@ -96,7 +97,7 @@ def refuse_unsupported_precision(config: TrainConfig, device: torch.device) -> N
         raise RnnvizError(
             f"{config.slug}: --precision bf16 cannot train here: {why}. Train it in fp32 instead "
             "(--precision fp32, the default; a run of its own name), or train this run on a machine whose "
-            "CPU has avx512_bf16 or AMX, or on a CUDA GPU with bf16 (--device cuda)")
+            "CPU has AVX-512 or AMX, or on a CUDA GPU with bf16 (--device cuda)")
 
 
 def run_dir(config: TrainConfig, store: Store | None = None, create: bool = False) -> Path:

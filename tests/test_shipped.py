@@ -345,51 +345,64 @@ def test_runs_screen_trains_a_dropout_value_until_the_rule_decides(tmp_path, mon
     """`rnnviz runs screen` (``table1.screen``): the first epochs, a judgement against the model's best
     finished run, then ``step`` epochs more at a time, stopping where ``screen_verdict`` first calls the
     value clearly worse (the run left paused and resumable) or where the run has trained in full (then
-    it wins or loses on best validation). Every judgement printed is the rule's on the history so far."""
+    it wins or loses on best validation). Judgements read epoch-end evaluations (``eval_every`` adds
+    others). A shipped screening is judged before anything trains."""
     prof = tmp_path / "screen.yaml"
     train_set = {"epochs": 8, "max_train_batches": 6, "max_eval_batches": 2, "max_test_batches": 2, "device": "cpu",
-                 "batch_size": 20, "seq_length": 50, "lr": 0.01, "lr_decay_after": 3}
+                 "batch_size": 20, "seq_length": 50, "lr": 0.01, "lr_decay_after": 3, "eval_every": 4}
     prof.write_text(json.dumps({"grid": {"datasets": ["wp"], "models": ["lstm-1-64"], "dropout": [0.0, 0.1, 0.9],
                                          "train": train_set}}))
-    monkeypatch.setenv("RNNVIZ_HOME", str(tmp_path))
-    store = Store(tmp_path)
+    monkeypatch.setenv("RNNVIZ_HOME", str(tmp_path / "a"))
+    store = Store(tmp_path / "a")
     c0, c1, c9 = grid.expand(str(prof))
     with pytest.raises(RnnvizError, match="nothing to judge a screening against"):
         table1.screen(c9, str(prof), store)
     assert not train.run_dir(c9, store).exists()
     train.train_run(c0, store)
-    chosen = train.load_history(train.run_dir(c0, store))
+    with pytest.raises(RnnvizError, match="it is the chosen run, with nothing to judge it against"):
+        table1.screen(c0, str(prof), store)
+    chosen = [r for r in train.load_history(train.run_dir(c0, store)) if r["epoch"] == int(r["epoch"])]
 
-    def consistent(res, cfg):
+    def consistent(res):
         h = train.load_history(res["run_dir"])
-        assert res["judged"] == [3, 5, 7, 8][: len(res["judged"])] and res["epochs"] == res["judged"][-1]
-        assert h[-1]["epoch"] == res["epochs"] and res["against"] == train.run_dir(c0, store).name
-        verdicts = [table1.screen_verdict([r for r in h if r["epoch"] <= e], chosen)[0] for e in res["judged"]]
-        return h, verdicts
+        ends = [r for r in h if r["epoch"] == int(r["epoch"])]
+        assert len(ends) < len(h)  # eval_every evaluated between epoch ends too
+        assert ends[-1]["epoch"] == res["epochs"] and res["against"] == train.run_dir(c0, store).name
+        return [table1.screen_verdict([r for r in ends if r["epoch"] <= e], chosen)[0] for e in res["judged"]]
 
     res = table1.screen(c9, str(prof), store, first=3, step=2)  # strong dropout on a small model
-    h, verdicts = consistent(res, c9)
+    assert res["judged"] == [3, 5, 7, 8][: len(res["judged"])] and res["epochs"] == res["judged"][-1]
+    verdicts = consistent(res)
     assert res["verdict"] == "clearly worse" and verdicts == [False] * (len(verdicts) - 1) + [True]
     assert res["epochs"] < 8 and not train.is_finished(res["run_dir"])  # paused, resumable by its train command
     again = table1.screen(c9, str(prof), store, first=3, step=2)  # judged again without training more
     assert again["epochs"] == res["epochs"] and again["verdict"] == "clearly worse" and again["judged"] == [res["epochs"]]
 
+    # trained in full at once (--first 8): it wins or loses on validation, and the ship commands say how
     assert cli.main(["runs", "screen", "--profile", str(prof), "--dataset", "wp", "--only", "lstm-1-64", "--dropout",
-                     "0.1", "--first", "3", "--no-progress", "--json"]) == 0
+                     "0.1", "--first", "8", "--no-progress", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    h, verdicts = consistent(out, c1)
+    assert out["judged"] == [8] and train.is_finished(out["run_dir"]) and out["against_origin"] == "store"
     mine, theirs = (train.load_metrics(d)["best_val_loss"] for d in (out["run_dir"], train.run_dir(c0, store)))
-    if out["verdict"] == "clearly worse":
-        assert verdicts[-1] and not any(verdicts[:-1]) and out["ship"].endswith("--dropout 0.1 --screens")
-    else:  # trained in full without ever being clearly worse: it wins or loses on validation
-        assert out["judged"] == [3, 5, 7, 8] and not any(verdicts) and train.is_finished(out["run_dir"])
-        assert out["verdict"] == ("wins" if mine < theirs else "loses")
-        assert out["ship"].endswith("--screens") == (out["verdict"] == "loses")
+    assert out["verdict"] == ("wins" if mine < theirs else "loses") and out["why"].startswith("trained in full")
+    base = f"rnnviz runs ship --profile {prof} --dataset wp --only lstm-1-64 --dropout"
+    assert out["ship"] == ([f"{base} 0.1"] if mine < theirs else [f"{base} 0", f"{base} 0.1 --screens"])
     assert cli.main(["runs", "screen", "--profile", str(prof), "--dataset", "wp", "--only", "lstm-1-64", "--dropout",
                      "0.9", "--first", "3"]) == 0
     text = capsys.readouterr().out
-    assert f"after epoch {res['epochs']}: clearly worse: {res['why']}" in text
-    assert "ship it with: rnnviz runs ship --profile" in text and "--dropout 0.9 --screens" in text
+    judged_against = "wp-lstm1-64-d0.1-" if mine < theirs else "wp-lstm1-64-"  # the best finished run now
+    assert f"against {judged_against}" in text and "ship it with: " + base + " 0.9 --screens" in text
+
+    # a fresh clone: the chosen run and the screening shipped; the screening is judged, nothing trains
+    root = tmp_path / "shipped"
+    shipped.ship([c0], store, profile="screen", root=root, full_only=False)  # judged against c0 as above
+    shipped.ship_screens([c9], store, profile="screen", root=root, full_only=False)
+    fresh = Store(tmp_path / "b", shipped=root)
+    seen = []
+    res2 = table1.screen(c9, str(prof), fresh, first=3, on_judged=lambda e, ok, why: seen.append((e, ok, why)))
+    assert res2["verdict"] == "clearly worse" and res2["origin"] == "shipped" and res2["against_origin"] == "shipped"
+    assert seen == [(res["epochs"], True, res2["why"])] and res2["why"] == res["why"] + " (the shipped screening)"
+    assert not (tmp_path / "b" / "artifacts").exists()
     assert cli.main(["runs", "screen", "--profile", str(prof), "--dataset", "wp", "--only", "lstm-1-64",
                      "--dropout", "0.5"]) == 2
     assert "has no run with dropout 0.5" in capsys.readouterr().err

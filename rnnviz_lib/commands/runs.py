@@ -122,16 +122,21 @@ def _screen(args) -> int:
     cfg = configs[0].replace(show_progress=not args.no_progress, **over)
 
     def judged(epoch, worse, why):
-        print(f"{cfg.slug} after epoch {epoch:g}: {'clearly worse' if worse else 'undecided'}: {why}", flush=True)
+        label = "clearly worse" if worse else ("full run" if epoch >= cfg.epochs else "undecided")
+        print(f"{cfg.slug} after epoch {epoch:g}: {label}: {why}", flush=True)
 
     res = table1.screen(cfg, args.profile, first=args.first, step=args.step, on_judged=None if args.json else judged)
-    model = f"--dataset {cfg.dataset} --only {args.only[0]} --dropout {cfg.dropout:g}"
-    ship = f"rnnviz runs ship --profile {args.profile} {model}" + ("" if res["verdict"] == "wins" else " --screens")
+    base = f"rnnviz runs ship --profile {args.profile} --dataset {cfg.dataset} --only {args.only[0]} --dropout"
+    ship = []
+    if res["verdict"] == "loses" and res["against_origin"] != "shipped":  # a lost full run ships beside a shipped winner
+        ship.append(f"{base} {res['against_dropout']:g}")
+    if res["origin"] == "store":
+        ship.append(f"{base} {cfg.dropout:g}" + ("" if res["verdict"] == "wins" else " --screens"))
     if args.json:
         print(json.dumps({**res, "ship": ship}, sort_keys=True))
         return 0
     print(f"{cfg.slug}: {res['verdict']} after {res['epochs']:g} of {cfg.epochs} epochs, against {res['against']}")
-    print(f"ship it with: {ship}")
+    print("ship it with: " + " && ".join(ship) if ship else "already shipped: nothing to ship")
     return 0
 
 
