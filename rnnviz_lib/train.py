@@ -54,11 +54,19 @@ from rnnviz_lib.store import (BEST_FILE, CHECKPOINT_FILE, CONFIG_FILE, DIVERGED_
 
 log = logging.getLogger(__name__)
 
-# engine auto: cpu_step for LSTMs of rows below this only. On 2 cores of this project's CPU
-# (benchmarks/results/train_throughput-cpu-rows128-512.json) cpu_step against the fused step is
-# 1.06-1.15x at row 128, 0.78-0.96x at 256 and 0.71-0.76x at 512 for the LSTM, and 1.15-1.67x for
-# every GRU and RNN of rows 128-512.
+# engine auto: on a CPU with AVX-512, cpu_step for LSTMs of rows below this only. On 2 cores of an
+# AMD EPYC with AVX-512 (benchmarks/results/train_throughput-cpu-rows128-512.json) cpu_step against
+# the fused step is 1.06-1.15x at row 128, 0.78-0.96x at 256 and 0.71-0.76x at 512 for the LSTM, and
+# 1.15-1.67x for every GRU and RNN of rows 128-512. On an AVX2-only AMD EPYC (Zen 3;
+# benchmarks/results/train_throughput-cpu-avx2-rows128-512.json) cpu_step is the faster LSTM step at
+# every row too: 1.58-1.98x at 128, 1.14-1.61x at 256, 1.09-1.23x at 512.
 CPU_STEP_LSTM_BELOW = 256
+
+
+def fused_lstm_is_faster() -> bool:
+    """Does the fused nn.LSTM (oneDNN/MKL) beat cpu_step from row ``CPU_STEP_LSTM_BELOW`` on here?
+    Measured: yes with AVX-512, no on an AVX2-only CPU (see above)."""
+    return "AVX512" in torch.backends.cpu.get_cpu_capability()
 
 
 def resolve_device(device: str) -> torch.device:
@@ -342,12 +350,14 @@ def cpu_step_for(config: TrainConfig, model: models.CharRNN):
 
     ``auto`` takes the fast step where it applies (CPU, no dropout, not the paper's GRU form, the
     compiled loops available) and is faster (every GRU and RNN; LSTMs of rows 64 and 128, see
-    ``CPU_STEP_LSTM_BELOW``), and the reference step elsewhere; ``cpu_step`` insists on it.
+    ``CPU_STEP_LSTM_BELOW`` on a CPU with AVX-512; every row on an AVX2-only CPU,
+    ``fused_lstm_is_faster``), and the reference step elsewhere; ``cpu_step`` insists on it.
     """
     if config.engine == "reference" or config.precision != "fp32":
         return None  # cpu_step is an fp32 engine; mixed precision runs the reference step under autocast
-    if config.engine == "auto" and model.cell == "lstm" and config.size >= CPU_STEP_LSTM_BELOW:
-        return None  # the fused nn.LSTM (oneDNN) is faster from row 256 on
+    if (config.engine == "auto" and model.cell == "lstm" and config.size >= CPU_STEP_LSTM_BELOW
+            and fused_lstm_is_faster()):
+        return None  # the fused nn.LSTM (oneDNN) is faster from row 256 on, on an AVX-512 CPU
     from rnnviz_lib import cpu_step
 
     if cpu_step.CpuStep.supports(model):

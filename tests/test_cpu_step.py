@@ -95,11 +95,16 @@ def test_schedule_matches_the_reference_engine(tmp_path, cell, layers):
     assert runs["reference"].name == runs["cpu_step"].name  # the engine is not part of the run's identity
 
 
-def test_auto_picks_the_faster_engine_by_shape():
-    """engine auto: cpu_step for GRU/RNN of every row and LSTMs of rows 64-128; the fused step for
-    LSTMs of rows 256 and 512, where it is faster (benchmarks/results/train_throughput-cpu-rows128-512.json);
-    the engine an explicit cpu_step asks for is kept, and bf16 never takes the fp32 cpu_step."""
-    for cell, size, fast in [("lstm", 128, True), ("lstm", 256, False), ("lstm", 512, False), ("gru", 512, True),
+@pytest.mark.parametrize("capability", ["AVX512", "AVX2"])
+def test_auto_picks_the_faster_engine_by_shape(capability, monkeypatch):
+    """engine auto: cpu_step for GRU/RNN of every row and LSTMs of rows 64-128; on a CPU with AVX-512
+    the fused step for LSTMs of rows 256 and 512, where it is faster there
+    (benchmarks/results/train_throughput-cpu-rows128-512.json), on an AVX2-only CPU cpu_step for them
+    too (train_throughput-cpu-avx2-rows128-512.json); the engine an explicit cpu_step asks for is
+    kept, and bf16 never takes the fp32 cpu_step."""
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    wide = capability != "AVX512"
+    for cell, size, fast in [("lstm", 128, True), ("lstm", 256, wide), ("lstm", 512, wide), ("gru", 512, True),
                              ("rnn", 256, True)]:
         cfg = train.TrainConfig(cell=cell, layers=1, size=size)
         model = CharRNN(cell, 10, 8, 1)
