@@ -382,13 +382,11 @@ def train_run(config: TrainConfig, store: Store | None = None,
     Divergence (a NaN/inf loss) stops the run with an RnnvizError and keeps the last good checkpoint.
     """
     store = store or Store()
-    out = run_dir(config, store)
+    out = run_dir(config, store)  # created by train_group, after its checks (e.g. the precision's)
     if is_finished(out):
         refuse_other_corpus(out, config, store)
         log.info("run %s is finished; skipping", out.name)
         return out
-    refuse_unsupported_precision(config, resolve_device(config.device))
-    out = run_dir(config, store, create=True)
     before = torch.get_num_threads()
     if config.threads > 0:
         torch.set_num_threads(config.threads)  # small models on a shared CPU: fewer threads, no spinning
