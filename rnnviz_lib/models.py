@@ -223,7 +223,7 @@ class CharRNN(nn.Module):
         out, state = self.rnn(inp, state)  # (B, T, H)
         return self.decoder(self.drop(out)), state
 
-    def forward_traced(self, x: torch.Tensor, state=None, hook=None, record: bool = True):
+    def forward_traced(self, x: torch.Tensor, state=None, hook=None, record: bool = True, start: int = 0):
         """Step-by-step forward with the same weights (``cell_step``); returns every gate of every layer.
 
         Parameters
@@ -233,23 +233,36 @@ class CharRNN(nn.Module):
             layer with its memory (c of the LSTM, h otherwise, (B, H)) right after the step
             computes it; the step goes on with what it returns (clamping units, ``cell_step``)
         record : keep the gates (False: ``trace`` is None, less memory)
+        start : run layers ``start`` … L−1 only: ``x`` is then the (B, T, H) output of layer
+            ``start − 1`` (its ``h`` trace), and the lower layers' state passes through as given.
+            An intervention on layer ``start`` or above leaves the layers below as they were, so
+            their outputs can be computed once (``analysis.activations.sample_logp_many``).
 
         Returns
         -------
         logits : (B, T, K)
-        trace : list of L dicts of (B, T, H) tensors (keys in ``TRACE_KEYS[cell]``), or None
+        trace : list of L dicts of (B, T, H) tensors (keys in ``TRACE_KEYS[cell]``; None for a
+            layer below ``start``), or None
         state : as in ``forward``
         """
-        return self._loop(x, state, record=record, hook=hook)
+        return self._loop(x, state, record=record, hook=hook, start=start)
 
-    def _loop(self, x, state, record: bool, hook=None):
-        B, T = x.shape
-        inp = self._onehot(x)
+    def _loop(self, x, state, record: bool, hook=None, start: int = 0):
+        if not 0 <= start < self.L:
+            raise RnnvizError(f"start must be a layer of this model, 0 to {self.L - 1} (got {start})")
+        if start == 0:
+            inp = self._onehot(x)
+        elif x.dim() != 3 or x.shape[-1] != self.H:
+            raise RnnvizError(f"from layer {start}, the input must be the (B, T, {self.H}) output of layer "
+                              f"{start - 1}, got shape {tuple(x.shape)}")
+        else:
+            inp = x.to(self.decoder.weight.dtype)
+        B, T = inp.shape[:2]
         if state is None:
             state = self.init_state(B)
         h0, c0 = state if self.cell == "lstm" else (state, None)
-        trace, hs, cs = [], [], []
-        for l in range(self.L):
+        trace, hs, cs = [None] * start, [h0[l] for l in range(start)], [None if c0 is None else c0[l] for l in range(start)]
+        for l in range(start, self.L):
             if l > 0:
                 inp = F.dropout(inp, self.dropout, self.training)  # between layers, as nn.LSTM does
             W_ih, W_hh, b_ih, b_hh = self._layer_weights(l)

@@ -277,6 +277,64 @@ def test_clamping_a_disconnected_unit_changes_nothing():
     assert (moved - base).abs().max() > 1e-3
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_forward_from_a_layer_continues_the_full_forward(cell):
+    torch.manual_seed(6)
+    m = CharRNN(cell, 7, 5, 3, init_range=0.4).eval()
+    x = torch.randint(0, 7, (3, 9))
+    state = m.init_state(3)
+    state = (state[0] + 0.1, state[1] - 0.2) if cell == "lstm" else state + 0.1
+    with torch.no_grad():
+        full, trace, end = m.forward_traced(x, state)
+        for start in (1, 2):
+            part, ptrace, pend = m.forward_traced(trace[start - 1]["h"], state, start=start)
+            torch.testing.assert_close(part, full, atol=1e-6, rtol=1e-6)
+            assert ptrace[:start] == [None] * start
+            torch.testing.assert_close(ptrace[2]["h"], trace[2]["h"], atol=1e-6, rtol=1e-6)
+            pairs = zip(*(v if cell == "lstm" else (v,) for v in (pend, end, state)))
+            for got, want, given in pairs:
+                torch.testing.assert_close(got[start:], want[start:], atol=1e-6, rtol=1e-6)
+                assert torch.equal(got[:start], given[:start])  # the layers below pass their state through
+        with pytest.raises(RnnvizError, match=r"output of layer 1"):
+            m.forward_traced(x, state, start=2)  # ids where layer 1's output is needed
+        with pytest.raises(RnnvizError, match="start must be a layer"):
+            m.forward_traced(x, state, start=3)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_many_clamps_in_one_pass_give_each_clamps_own_loss(cell):
+    """sample_logp_many (clamps batched, lower layers computed once) against one plain clamped
+    forward over the whole sample per clamp."""
+    torch.manual_seed(7)
+    K, B, burn, T = 9, 3, 4, 23
+    m = CharRNN(cell, K, 6, 3, init_range=0.5).eval()
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, K, (B, burn + T + 1)).astype(np.uint8)
+    sample = A.TextSample(ids, burn, np.arange(K, dtype=np.uint8), tuple(b"x" * T for _ in range(B)), (0,) * B,
+                          "prose", "test")
+    clamps = [{(2, 1): 0.0}, None, {(0, 3): 0.5}, {(1, 2): -0.3, (2, 4): 0.2}, {(2, 5): 0.7}, {(1, 0): 0.0}, None]
+    x = torch.from_numpy(ids.astype(np.int64))
+
+    def reference(clamp):
+        logits, _ = A.clamped_forward(m, x[:, :-1], clamp=clamp)
+        return torch.log_softmax(logits, -1).gather(-1, x[:, 1:].unsqueeze(-1)).squeeze(-1).detach().numpy()[:, burn:]
+
+    want = [reference(c) for c in clamps]
+    assert all(np.abs(w - want[1]).max() > 1e-4 for w, c in zip(want, clamps) if c)  # each clamp moves the loss
+    for chunk, rows_per_pass in ((None, 320), (5, 2 * B), (7, B)):  # one pass; groups of two; one clamp per pass
+        got = A.sample_logp_many(m, sample, clamps, chunk=chunk, rows_per_pass=rows_per_pass)
+        assert len(got) == len(clamps)
+        for g, w in zip(got, want):
+            assert g.shape == (B, T)
+            np.testing.assert_allclose(g, w, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(A.sample_logp(m, sample, clamps[0]), want[0], atol=1e-5, rtol=1e-5)
+    assert not m.training
+    with pytest.raises(RnnvizError, match="names layer 0, but the pass runs layers 1"):
+        A.clamped_forward(m, torch.zeros(B, 2, 6), clamp={(0, 1): 0.0}, start=1)
+    with pytest.raises(RnnvizError, match="2 row clamps for a batch of 3"):
+        A.clamped_forward(m, x[:, :5], rows=[None, None])
+
+
 # ----------------------------------------------------------------------------------------
 # Ranking
 # ----------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from rnnviz_lib.analysis import features as F
-from rnnviz_lib.analysis.activations import Activations, TextSample, sample_logp
+from rnnviz_lib.analysis.activations import Activations, TextSample, sample_logp_many
 from rnnviz_lib.errors import RnnvizError
 
 log = logging.getLogger(__name__)
@@ -277,10 +277,9 @@ def causal_effects(model, sample: TextSample, acts: Activations, feats: dict[str
     ``zero`` holds the memory unit (c for the LSTM, h otherwise) at 0, i.e. tanh(c) = 0;
     ``mean`` holds it at its mean over the sample (a gentler ablation). Losses in nats.
     """
-    base = -sample_logp(model, sample)
     rng = np.random.default_rng(seed)
     memory = "c" if acts.cell == "lstm" else "h"
-    rows = []
+    plan = []  # (feature, row, mask, layer, cell unit, control unit)
     for _, row in best.iterrows():
         name = row["feature"]
         if name not in GOVERNED:
@@ -290,11 +289,20 @@ def causal_effects(model, sample: TextSample, acts: Activations, feats: dict[str
             continue
         l, j = int(row["layer"]) - 1, int(row["unit"])
         ctrl = int(rng.choice([u for u in range(acts.H) if u != j])) if acts.H > 1 else j
+        plan.append((name, row, mask, l, j, ctrl))
+
+    def value(mode, l, u):
+        return 0.0 if mode == "zero" else float(acts.layers[l][memory][..., u].astype(np.float32).mean())
+
+    clamps = [None] + [{(l, u): value(mode, l, u)} for *_, l, j, ctrl in plan for mode in modes for u in (j, ctrl)]
+    losses = iter(-lp for lp in sample_logp_many(model, sample, clamps))  # one batched pass, in this order
+    base = next(losses)
+    rows = []
+    for name, row, mask, l, j, ctrl in plan:
         for mode in modes:
             res = {}
-            for who, u in (("cell", j), ("control", ctrl)):
-                v = 0.0 if mode == "zero" else float(acts.layers[l][memory][..., u].astype(np.float32).mean())
-                loss = -sample_logp(model, sample, {(l, u): v})
+            for who in ("cell", "control"):
+                loss = next(losses)
                 res[who] = (float((loss - base)[mask].mean()), float((loss - base).mean()))
             rows.append({
                 "feature": name, "cell": row["cell"], "score": float(row["score"]), "clamp": mode,
