@@ -42,9 +42,9 @@ with pd.option_context("display.max_colwidth", None):
 # only on pairs where the paper's own numbers, for the same models, show it (each row's reason
 # names the paper's own pairs; no row-64 model of the paper beats the 20-gram); the onion's shares
 # belong to the paper's size-512 LSTM, and "scaling removes n-gram errors" needs LSTMs of two
-# sizes. A run trained for minutes (the `smoke` profile's, or the `quick` profile's one snapshot
-# run) describes a briefly trained model, not the paper's recipe; the `models` column says which
-# runs each verdict rests on and which recipe trained them.
+# sizes. A run trained for minutes (the `smoke` profile's, or the snapshot run the `quick` profile
+# trains when shipped runs are off) describes a briefly trained model, not the paper's recipe; the
+# `models` column says which runs each verdict rests on and which recipe trained them.
 
 # %%
 card["verdict"].value_counts().rename_axis("verdict").to_frame("rows")

@@ -21,6 +21,7 @@ Profiles. ``notebooks/params/<profile>.yaml`` has a top-level ``grid:`` section:
       train: {epochs: 50, ...}         # TrainConfig overrides for every run
       train_overrides: {rnn: {lr: 0.002}, lstm-3-64: {epochs: 8}}  # per cell or per model, over train:
       snapshots: {models: [lstm-3-512], every: 50, epochs: 3}   # weight snapshots (Figure 5b)
+      extra: [{models: [lstm-3-64], train: {...}, stands_in_for: [lstm-3-512]}]  # runs of other recipes
 
 Dropout is cross-validated as in the paper: each value is its own run (its own directory), and
 Table 1 takes, per model, the run with the lowest validation loss. The cost is one full training
@@ -111,7 +112,10 @@ def expand(profile: str | dict, datasets=None, device: str | None = None, only=N
     device : override every config's device (auto/cpu/cuda)
     only : restrict to these models ("cell-layers-size")
     extras : also the runs of the section's ``extra:`` grids (runs of another recipe that some
-        analysis needs, e.g. weight snapshots); they are trained and analysed, never in Table 1
+        analysis needs, e.g. weight snapshots); they are trained and analysed, never in Table 1.
+        An extra grid with ``stands_in_for: [lstm-3-512]`` is left out on each dataset where the
+        grid itself has all those models (after ``shipped_only``): a short run that only stands
+        in for a shipped one is not trained beside it
 
     ``shipped_only: true`` keeps only the models that have a shipped run (``data/runs/``): the
     others are left out with a log line instead of being trained. The ``shipped_only`` argument
@@ -129,12 +133,22 @@ def expand(profile: str | dict, datasets=None, device: str | None = None, only=N
                      ", ".join(left[:6]), ", ..." if len(left) > 6 else "")
         out = kept
     if extras:
+        main = out if not only else expand(g, datasets, device, extras=False, store=store, shipped_only=shipped_only)
+        have = {(c.dataset, c.cell, c.layers, c.size) for c in main}
         for i, e in enumerate(g.get("extra") or []):
             if not isinstance(e, dict):
                 raise RnnvizError(f"grid extra #{i + 1} must be a grid section (datasets, models, train, ...)")
             own = e.get("datasets", g.get("datasets", ["wp"]))
             ds = [d for d in (datasets or own) if d in own]
-            out += [c for c in _expand_one(e, ds, device, only) if c not in out] if ds else []
+            stand = [parse_model(m) for m in e.get("stands_in_for") or []]
+            covered = [d for d in ds if stand and all((d, *m) in have for m in stand)]
+            if covered:
+                log.info("grid extra #%d left out on %s: it stands in for %s, which the grid has%s", i + 1,
+                         ", ".join(covered), ", ".join(model_name(*m) for m in stand),
+                         " (shipped)" if g.get("shipped_only") else "")
+                ds = [d for d in ds if d not in covered]
+            sub = {k: v for k, v in e.items() if k != "stands_in_for"}
+            out += [c for c in _expand_one(sub, ds, device, only) if c not in out] if ds else []
     return out
 
 

@@ -48,10 +48,27 @@ def test_quick_profile_reads_the_shipped_paper_runs_and_trains_only_its_extra(mo
     assert {artifact_name(c.slug, c.identity()) for c in main} == names != set()
     assert len({n for n in names if "-64-" in n}) == 18
     assert {artifact_name(c.slug, c.identity()) for c in main} <= paper  # the paper recipe itself, same hashes
-    (extra,) = [c for c in grid.expand("quick") if c not in main]  # one short run with weight snapshots
-    assert extra.slug == "wp-lstm3-64-snap" and extra.snapshot_every == 25 and extra.lr == 0.01 and extra.device == "cpu"
-    monkeypatch.setenv("RNNVIZ_SHIPPED_RUNS", "off")  # without shipped runs nothing of Table 1 is trained here
+    # WP LSTM-3-512 ships with its snapshot table: the short snapshot run that stands in for it is not trained
+    assert any(c.slug.startswith("wp-lstm3-512") for c in main)
+    assert grid.expand("quick") == main and grid.expand("quick", only=["lstm-3-64"]) == [
+        c for c in main if c.slug.startswith(("wp-lstm3-64", "lk-lstm3-64"))]
+    monkeypatch.setenv("RNNVIZ_SHIPPED_RUNS", "off")  # without shipped runs nothing of Table 1 is trained here...
     assert grid.expand("quick", extras=False) == []
+    (extra,) = grid.expand("quick")  # ... and one short run with weight snapshots stands in
+    assert extra.slug == "wp-lstm3-64-snap" and extra.snapshot_every == 25 and extra.lr == 0.01 and extra.device == "cpu"
+
+
+def test_an_extra_grid_that_stands_in_for_a_model_is_left_out_where_the_grid_has_it():
+    extra = {"models": ["lstm-1-16"], "train": {"epochs": 1}, "stands_in_for": ["gru-2-16"]}
+    section = {"datasets": ["wp", "lk"], "models": ["gru-2-16"], "dropout": [0.0], "extra": [extra]}
+    assert [c.slug for c in grid.expand(section)] == ["wp-gru2-16", "lk-gru2-16"]
+    assert grid.expand(section, only=["lstm-1-16"]) == []  # judged on the whole grid, not the --only part
+    section["models"] = {"lk": ["gru-2-16"], "wp": ["gru-1-16"]}  # WP lacks it: the stand-in is trained there only
+    assert [c.slug for c in grid.expand(section)] == ["wp-gru1-16", "lk-gru2-16", "wp-lstm1-16"]
+    assert [c.slug for c in grid.expand(section, datasets=["lk"])] == ["lk-gru2-16"]
+    extra["stands_in_for"] = ["gru-two-16"]
+    with pytest.raises(RnnvizError, match="bad model 'gru-two-16'"):
+        grid.expand(section)
 
 
 def test_why_a_model_has_no_run_names_the_reason_and_the_fix():
