@@ -51,6 +51,7 @@ REPO = Path(__file__).resolve().parent.parent
 #     test_probs.npy    (B, T) float32 probability of the correct symbol at each test position
 #     metrics.json      written last: its presence marks the run (or a baseline) finished
 #     diverged.json     left by a run whose loss turned NaN/inf
+#     .lock             held (flock) by the process training the run, names its pid (``hold_runs``)
 # A baseline folder (baselines.py) holds test_probs.npy, metrics.json, history.json and model.pt.
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -61,6 +62,7 @@ SNAPSHOT_KL_FILE = "snapshot_kl.json"  # Figure 5 (right)'s table of a run's sna
 PROBS_FILE = "test_probs.npy"
 METRICS_FILE = "metrics.json"
 DIVERGED_FILE = "diverged.json"
+LOCK_FILE = ".lock"  # a run's trainer holds an exclusive flock on it (hold_runs); the kernel frees it with the process
 NNN_MODEL_FILE = "model.pt"  # an n-NN baseline's {"hparams", "state_dict"} of its best-validation weights
 SHIPPED_BASELINES = "baselines"  # shipped baselines: data/runs/baselines/<name>/, beside the shipped runs
 SHIPPED_SCREENS = "screens"  # shipped screenings (the first epochs of a run, no weights): data/runs/screens/<name>/
@@ -128,6 +130,50 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def hold_runs(folders) -> Iterator[None]:
+    """Hold each run folder for this process while the block runs: an exclusive, non-blocking
+    ``flock`` on its ``LOCK_FILE``, which names the holder. Two processes training one run would
+    overwrite each other's checkpoints; the second one is refused at once, with the holder's pid.
+    The kernel drops the lock when the holder exits, however it exits, so no stale lock is left.
+    On a system without ``fcntl`` (Windows) nothing is locked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    import socket
+    import time as _time
+
+    from rnnviz_lib.errors import RnnvizError
+
+    held = []
+    try:
+        for d in folders:
+            d = Path(d)
+            d.mkdir(parents=True, exist_ok=True)
+            fh = open(d / LOCK_FILE, "a+")
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                fh.close()
+                raise RnnvizError(f"run {d.name} is being trained by {holder}; two trainings of one run would "
+                                  f"overwrite each other's checkpoints: wait for it to end, or stop it and run this "
+                                  f"again (it resumes from the last checkpoint)") from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()} on {socket.gethostname()} since "
+                     f"{_time.strftime('%Y-%m-%dT%H:%M:%SZ', _time.gmtime())}\n")
+            fh.flush()
+            held.append(fh)
+        yield
+    finally:
+        for fh in held:
+            fh.close()  # closing the file drops its flock
 
 
 def atomic_write_bytes(path, data: bytes) -> Path:

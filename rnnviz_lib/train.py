@@ -50,7 +50,7 @@ from rnnviz_lib.config import TrainConfig, config_hash  # TrainConfig is read as
 from rnnviz_lib.errors import RnnvizError
 from rnnviz_lib.store import (BEST_FILE, CHECKPOINT_FILE, CONFIG_FILE, DIVERGED_FILE, HISTORY_FILE, METRICS_FILE,
                               PROBS_FILE, SNAPSHOTS_DIR, RunFiles, Store, atomic_path, atomic_save_npy, atomic_write_json,
-                              load_npy, load_torch, read_json)
+                              hold_runs, load_npy, load_torch, read_json)
 
 log = logging.getLogger(__name__)
 
@@ -415,7 +415,9 @@ def train_group(configs, make_stepper: Callable[[list, torch.device], Stepper], 
 
     A run whose loss turns NaN/inf stops with ``Progress.error`` set (``diverged.json``, last good
     checkpoint kept) while the others go on; so does one that cannot be finished.
-    ``on_step(step, model)`` is called after every step (``Stepper.model``).
+    ``on_step(step, model)`` is called after every step (``Stepper.model``). The run folders are
+    held for the whole training (``store.hold_runs``): a second process that would train one of
+    them is refused before it writes anything, with the holder's pid.
     """
     store = store or Store()
     cfgs = list(configs)
@@ -424,6 +426,13 @@ def train_group(configs, make_stepper: Callable[[list, torch.device], Stepper], 
     for c in cfgs:
         refuse_unsupported_precision(c, device)
     outs = [run_dir(c, store, create=True) for c in cfgs]
+    with hold_runs(outs):  # one process trains a run at a time; a second one is refused here
+        return _train_held(cfgs, outs, device, make_stepper, store, on_step)
+
+
+def _train_held(cfgs, outs, device, make_stepper, store, on_step) -> list[Progress]:
+    """``train_group`` once its run folders are held (``store.hold_runs``)."""
+    cfg0 = cfgs[0]
     for o in outs:
         for stale in o.glob(".*.tmp"):  # left by a process killed mid-write
             stale.unlink(missing_ok=True)

@@ -17,7 +17,7 @@ import torch
 from helpers import Plant
 from rnnviz_lib import train
 from rnnviz_lib.errors import RnnvizError
-from rnnviz_lib.store import REPO, Store, load_npy, load_torch, read_json
+from rnnviz_lib.store import LOCK_FILE, REPO, Store, load_npy, load_torch, read_json
 
 TINY = ["--dataset", "wp", "--cell", "gru", "--layers", "1", "--size", "8", "--max-train-batches", "3",
         "--max-eval-batches", "1", "--max-test-batches", "1", "--device", "cpu"]
@@ -45,7 +45,9 @@ def _one_line(proc, *needles, code=2):
 
 
 def _files(root: Path) -> dict:
-    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file under ``root`` with its bytes; a run's lock file (``store.LOCK_FILE``, the pid of
+    whoever last trained it) is no result and is left out."""
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.name != LOCK_FILE}
 
 
 def _refused(store: Path, argv: tuple, f: Path, *needles) -> str:

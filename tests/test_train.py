@@ -131,6 +131,48 @@ def test_killed_run_resumes_to_identical_metrics(tmp_path):
         assert torch.equal(a, b)
 
 
+_HOLD = textwrap.dedent("""
+    import sys
+    from rnnviz_lib.store import hold_runs
+    with hold_runs([sys.argv[1]]):
+        print("held", flush=True)
+        sys.stdin.read()
+""")
+
+
+def test_a_run_that_another_process_trains_is_refused_and_left_as_it_is(tmp_path):
+    """Two processes training one run would overwrite each other's checkpoints: the second is
+    refused before it writes anything, naming the holder; a killed holder leaves no stale lock."""
+    import signal
+
+    from rnnviz_lib.store import hold_runs
+
+    cfg = _cfg(epochs=2)
+    store = Store(tmp_path)
+    d = train.train_run(cfg.replace(until_epoch=1), store)  # paused after epoch 1, checkpointed
+
+    def files():
+        return {f.name: f.read_bytes() for f in d.rglob("*") if f.is_file() and f.name != ".lock"}
+
+    before = files()
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(d)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RnnvizError, match=rf"run {d.name} is being trained by pid {holder.pid} on .* since .*"
+                                              r"wait for it to end, or stop it"):
+            train.train_run(cfg, store)
+        assert files() == before  # nothing written
+    finally:
+        holder.send_signal(signal.SIGKILL)  # no cleanup at all: the kernel drops the lock with the process
+        holder.wait(timeout=30)
+    with hold_runs([d]):  # the same process holding it is refused too (another open file, another lock)
+        with pytest.raises(RnnvizError, match=f"run {d.name} is being trained by pid {os.getpid()}"):
+            train.train_run(cfg, store)
+    assert files() == before
+    assert train.train_run(cfg, store) == d and train.is_finished(d)  # the holder gone, it trains on
+
+
 def test_until_epoch_pauses_a_screening_that_the_full_command_extends_exactly(tmp_path):
     """A screening (``until_epoch``) stops checkpointed and unfinished after its epochs, under the
     full run's name; the same config without it trains on to the uninterrupted run's results."""
