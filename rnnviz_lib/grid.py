@@ -50,6 +50,7 @@ DEPTHS = paper.DEPTHS
 SIZES = paper.SIZES
 GRID_KEYS = ("datasets", "cells", "layers", "sizes", "models", "dropout", "train", "train_overrides", "snapshots",
              "shipped_only", "extra")
+EXTRA_KEYS = (*(k for k in GRID_KEYS if k not in ("shipped_only", "extra")), "stands_in_for")  # the keys of an extra: grid
 MODEL_KEY = ("dataset", "cell", "layers", "size")  # one Table 1 cell; dropout runs share it
 
 
@@ -122,30 +123,44 @@ def expand(profile: str | dict, datasets=None, device: str | None = None, only=N
     overrides the section's (False: every run of the grid, e.g. to list the dropout values tried).
     """
     g = grid_section(profile)
-    out = _expand_one(g, datasets, device, only)
-    if g.get("shipped_only") if shipped_only is None else shipped_only:
+    full = _expand_one(g, datasets, device, None)  # the whole grid: the extras' stands_in_for reads it
+    use_shipped = g.get("shipped_only") if shipped_only is None else shipped_only
+    want = {parse_model(m) for m in only} if only else None
+
+    def asked(c) -> bool:
+        return want is None or (c.cell, c.layers, c.size) in want
+
+    if use_shipped:
         from rnnviz_lib.config import artifact_name
         ship = store or Store()
-        kept = [c for c in out if ship.shipped_run(artifact_name(c.slug, c.identity())) is not None]
-        left = [c.slug for c in out if c not in kept]
+        kept = [c for c in full if ship.shipped_run(artifact_name(c.slug, c.identity())) is not None]
+        left = [c.slug for c in full if c not in kept and asked(c)]
         if left:
             log.info("shipped_only: %d run(s) of the grid have no shipped run and are left out: %s%s", len(left),
                      ", ".join(left[:6]), ", ..." if len(left) > 6 else "")
-        out = kept
+        full = kept
+    out = [c for c in full if asked(c)]
     if extras:
-        main = out if not only else expand(g, datasets, device, extras=False, store=store, shipped_only=shipped_only)
-        have = {(c.dataset, c.cell, c.layers, c.size) for c in main}
+        have = {(c.dataset, c.cell, c.layers, c.size) for c in full}
         for i, e in enumerate(g.get("extra") or []):
             if not isinstance(e, dict):
                 raise RnnvizError(f"grid extra #{i + 1} must be a grid section (datasets, models, train, ...)")
+            unknown = sorted(set(e) - set(EXTRA_KEYS))
+            if unknown:
+                raise RnnvizError(f"unknown key(s) {', '.join(unknown)} in grid extra #{i + 1}; use "
+                                  f"{', '.join(EXTRA_KEYS)}")
+            stand = e.get("stands_in_for") or []
+            if not isinstance(stand, list):
+                raise RnnvizError(f"grid extra #{i + 1}: stands_in_for must be a list of models, e.g. [lstm-3-512] "
+                                  f"(got {stand!r})")
+            stand = [parse_model(m) for m in stand]
             own = e.get("datasets", g.get("datasets", ["wp"]))
             ds = [d for d in (datasets or own) if d in own]
-            stand = [parse_model(m) for m in e.get("stands_in_for") or []]
             covered = [d for d in ds if stand and all((d, *m) in have for m in stand)]
             if covered:
                 log.info("grid extra #%d left out on %s: it stands in for %s, which the grid has%s", i + 1,
                          ", ".join(covered), ", ".join(model_name(*m) for m in stand),
-                         " (shipped)" if g.get("shipped_only") else "")
+                         " (shipped)" if use_shipped else "")
                 ds = [d for d in ds if d not in covered]
             sub = {k: v for k, v in e.items() if k != "stands_in_for"}
             out += [c for c in _expand_one(sub, ds, device, only) if c not in out] if ds else []
@@ -308,7 +323,7 @@ def run_dirs(profile: str | dict, dataset: str, store: Store | None = None, extr
     (best-validation) finished run, or all its configured runs when none has finished; then
     the runs of the profile's ``extra:`` grids."""
     store = store or Store()
-    cfgs = expand(profile, [dataset], extras=False)
+    cfgs = expand(profile, [dataset], extras=False, store=store)
     df = summary(cfgs, store)
     best = select_best(df)
     chosen = {tuple(r[k] for k in MODEL_KEY): Path(r["run_dir"]) for _, r in best.iterrows()}
@@ -318,7 +333,7 @@ def run_dirs(profile: str | dict, dataset: str, store: Store | None = None, extr
         d = chosen.get(key, train.run_dir(cfg, store))
         if d not in out:
             out.append(d)
-    for cfg in [c for c in expand(profile, [dataset]) if c not in cfgs] if extras else []:  # then the extra grids' runs
+    for cfg in [c for c in expand(profile, [dataset], store=store) if c not in cfgs] if extras else []:  # the extras' runs
         d = train.run_dir(cfg, store)
         if d not in out:
             out.append(d)

@@ -232,7 +232,8 @@ class CharRNN(nn.Module):
         hook : optional callable ``(layer, memory) -> memory``, called at every step of every
             layer with its memory (c of the LSTM, h otherwise, (B, H)) right after the step
             computes it; the step goes on with what it returns (clamping units, ``cell_step``)
-        record : keep the gates (False: ``trace`` is None, less memory)
+        record : keep the gates (False: ``trace`` is None, less memory; ``"h"``: keep each layer's
+            output ``h`` only, the next layer's input)
         start : run layers ``start`` … L−1 only: ``x`` is then the (B, T, H) output of layer
             ``start − 1`` (its ``h`` trace), and the lower layers' state passes through as given.
             An intervention on layer ``start`` or above leaves the layers below as they were, so
@@ -269,6 +270,7 @@ class CharRNN(nn.Module):
             gi = inp @ W_ih.T + b_ih  # (B, T, G·H): the input part of every step at once
             out, rec, h, c = self._layer_steps(gi, W_hh, b_hh, h0[l], None if c0 is None else c0[l], T, record,
                                                hook, l)
+            del gi  # before the next layer's projection: one (B, T, G·H) tensor alive at a time
             trace.append(rec)
             hs.append(h)
             cs.append(c)
@@ -288,18 +290,21 @@ class CharRNN(nn.Module):
             return v @ W_hh[sl].T + b_hh[sl]
 
         mem_hook = None if hook is None else (lambda m: hook(layer, m))
+        gates = bool(record) and record != "h"  # record every gate ("h": the output only, which `out` is)
         keys = TRACE_KEYS[self.cell]
-        rec = {k: [] for k in keys} if record else None
+        rec = {k: [] for k in keys} if gates else None
         outs = []
         for t in range(T):
             h, c, vals = cell_step(self.cell, self.gru_variant, gi[:, t], h, c, recur, mem_hook)
             outs.append(h)
-            if record:
+            if gates:
                 for k in keys:
                     rec[k].append(vals[k])
         out = torch.stack(outs, dim=1)  # (B, T, H)
-        if record:
+        if gates:
             rec = {k: torch.stack(v, dim=1) for k, v in rec.items()}
+        elif record == "h":
+            rec = {"h": out}
         return out, rec, h, c
 
 

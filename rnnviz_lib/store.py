@@ -154,7 +154,7 @@ def hold_runs(folders) -> Iterator[None]:
         for d in folders:
             d = Path(d)
             d.mkdir(parents=True, exist_ok=True)
-            fh = open(d / LOCK_FILE, "a+")
+            fh = open(d / LOCK_FILE, "a+")  # noqa: SIM115 - held open past this block: the lock lives with it
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:

@@ -295,6 +295,10 @@ def test_forward_from_a_layer_continues_the_full_forward(cell):
             for got, want, given in pairs:
                 torch.testing.assert_close(got[start:], want[start:], atol=1e-6, rtol=1e-6)
                 assert torch.equal(got[:start], given[:start])  # the layers below pass their state through
+        _, only_h, _ = m.forward_traced(x, state, record="h")  # each layer's output only, no gates
+        assert [set(t) for t in only_h] == [{"h"}] * 3
+        for a, b in zip(only_h, trace):
+            assert torch.equal(a["h"], b["h"])
         with pytest.raises(RnnvizError, match=r"output of layer 1"):
             m.forward_traced(x, state, start=2)  # ids where layer 1's output is needed
         with pytest.raises(RnnvizError, match="start must be a layer"):
@@ -333,6 +337,9 @@ def test_many_clamps_in_one_pass_give_each_clamps_own_loss(cell):
         A.clamped_forward(m, torch.zeros(B, 2, 6), clamp={(0, 1): 0.0}, start=1)
     with pytest.raises(RnnvizError, match="2 row clamps for a batch of 3"):
         A.clamped_forward(m, x[:, :5], rows=[None, None])
+    with pytest.raises(RnnvizError, match="names unit 6 of layer 2, but the model's layers have 6 units"):
+        A.sample_logp_many(m, sample, [None, {(2, 6): 0.0}])
+    assert A.sample_logp_many(m, sample, []) == []
 
 
 # ----------------------------------------------------------------------------------------

@@ -69,6 +69,13 @@ def test_an_extra_grid_that_stands_in_for_a_model_is_left_out_where_the_grid_has
     extra["stands_in_for"] = ["gru-two-16"]
     with pytest.raises(RnnvizError, match="bad model 'gru-two-16'"):
         grid.expand(section)
+    extra["stands_in_for"] = "gru-2-16"
+    with pytest.raises(RnnvizError, match=r"stands_in_for must be a list of models, e\.g\. \[lstm-3-512\]"):
+        grid.expand(section)
+    del extra["stands_in_for"]
+    extra["stand_in_for"] = ["gru-2-16"]  # misspelt: refused, not silently trained
+    with pytest.raises(RnnvizError, match="unknown key.* stand_in_for in grid extra #1; use .*stands_in_for"):
+        grid.expand(section)
 
 
 def test_why_a_model_has_no_run_names_the_reason_and_the_fix():

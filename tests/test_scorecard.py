@@ -215,7 +215,9 @@ def test_the_snapshot_claim_follows_the_nearest_n_nn_and_names_the_run_followed(
     from rnnviz_lib import provenance
 
     prof = home / "notebooks" / "params" / f"{paper_runs}.yaml"  # keep the short snapshot run beside the shipped one
-    prof.write_text(prof.read_text().replace('stands_in_for: ["lstm-3-512"]', ""))
+    text = prof.read_text()
+    assert 'stands_in_for: ["lstm-3-512"]' in text
+    prof.write_text(text.replace('stands_in_for: ["lstm-3-512"]', ""))
     store = Store(home)
     runs = provenance.runs_used(paper_runs, store)
     snap = runs[(runs["dataset"] == "wp") & runs["snapshots"].astype(bool)]

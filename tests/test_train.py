@@ -166,9 +166,9 @@ def test_a_run_that_another_process_trains_is_refused_and_left_as_it_is(tmp_path
     finally:
         holder.send_signal(signal.SIGKILL)  # no cleanup at all: the kernel drops the lock with the process
         holder.wait(timeout=30)
-    with hold_runs([d]):  # the same process holding it is refused too (another open file, another lock)
-        with pytest.raises(RnnvizError, match=f"run {d.name} is being trained by pid {os.getpid()}"):
-            train.train_run(cfg, store)
+    # the same process holding it is refused too (another open file, another lock)
+    with hold_runs([d]), pytest.raises(RnnvizError, match=f"run {d.name} is being trained by pid {os.getpid()}"):
+        train.train_run(cfg, store)
     assert files() == before
     assert train.train_run(cfg, store) == d and train.is_finished(d)  # the holder gone, it trains on
 

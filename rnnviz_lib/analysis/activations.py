@@ -297,17 +297,19 @@ def clamped_forward(model, x: torch.Tensor, state=None, clamp: dict | None = Non
 
     Parameters
     ----------
-    x : LongTensor (B, T)
+    x : LongTensor (B, T) of symbol ids; from ``start`` > 0, the float (B, T, H) output of layer
+        ``start − 1``
     state : as ``model.init_state``; None means zeros
     clamp : {(layer, unit): value}, applied to every row of the batch
     rows : instead of ``clamp``, one clamp (a dict as above, or None) per row of the batch
         (``len(rows) == B``): many interventions in one pass (``sample_logp_many``)
-    start : run layers ``start`` … L−1 only, ``x`` being the (B, T, H) output of layer
-        ``start − 1`` (``CharRNN.forward_traced``); every clamped layer must be ``start`` or above
+    start : run layers ``start`` … L−1 only (``CharRNN.forward_traced``); every clamped layer
+        must be ``start`` or above
 
     Returns
     -------
-    logits : (B, T, K); state : as ``model.forward``
+    logits : (B, T, K); state : as ``model.forward`` (below ``start``, the state given, passed
+    through: those layers did not run)
     """
     dev, dt = model.decoder.weight.device, model.decoder.weight.dtype
     if rows is not None and clamp is not None:
@@ -319,8 +321,7 @@ def clamped_forward(model, x: torch.Tensor, state=None, clamp: dict | None = Non
     picks: dict[int, tuple[list, list, list]] = {}  # layer -> (rows, units, values)
     for r, cl in enumerate(rows):
         for (l, j), v in (cl or {}).items():
-            if not start <= int(l) < model.L:
-                raise RnnvizError(f"a clamp names layer {l}, but the pass runs layers {start} to {model.L - 1}")
+            _check_unit(model, l, j, start)
             pr, pu, pv = picks.setdefault(int(l), ([], [], []))
             pr.append(r), pu.append(int(j)), pv.append(float(v))
     by_layer = {l: (torch.tensor(pr, dtype=torch.long, device=dev), torch.tensor(pu, dtype=torch.long, device=dev),
@@ -343,6 +344,14 @@ def clamped_forward(model, x: torch.Tensor, state=None, clamp: dict | None = Non
     return logits, state
 
 
+def _check_unit(model, layer, unit, start: int = 0) -> None:
+    if not start <= int(layer) < model.L:
+        raise RnnvizError(f"a clamp names layer {layer}, but the pass runs layers {start} to {model.L - 1}")
+    if not 0 <= int(unit) < model.H:
+        raise RnnvizError(f"a clamp names unit {unit} of layer {layer}, but the model's layers have {model.H} units "
+                          f"(0 to {model.H - 1})")
+
+
 @torch.no_grad()
 def sample_logp(model, sample: TextSample, clamp: dict | None = None, chunk: int = 500) -> np.ndarray:
     """(B, T) log-probability of each true next symbol with ``clamp`` applied throughout
@@ -351,7 +360,8 @@ def sample_logp(model, sample: TextSample, clamp: dict | None = None, chunk: int
 
 
 ROWS_PER_PASS = 320  # batch rows of one sample_logp_many pass (copies of the sample × its B streams)
-ROW_STEPS = 64_000  # rows × steps per traced call: bounds the (rows, steps, 4H) input projection
+ROW_STEPS = 64_000  # rows × steps per traced call (at most): its (rows, steps, G·H) input projection, its logits
+# and its layer outputs are the memory of a pass; LSTM-3-512 (H 241): about 0.5 GB per projection
 
 
 @torch.no_grad()
@@ -364,20 +374,27 @@ def sample_logp_many(model, sample: TextSample, clamps: list, chunk: int | None 
     rounding of the larger matmuls):
 
     * a clamp whose lowest layer is l leaves layers 0 … l−1 as they are, so those run once, in
-      the unclamped pass, and the clamped passes start from layer l's input
-      (``CharRNN.forward_traced(start=l)``);
-    * the sample is copied once per clamp along the batch, so one step-by-step pass carries up
-      to ``rows_per_pass`` rows (a step of B = 20 rows is mostly per-step overhead).
+      the unclamped pass (which keeps their outputs, (B, T, H) each), and the clamped passes
+      start from layer l's input (``CharRNN.forward_traced(start=l)``);
+    * the sample is copied once per clamp along the batch, so one step-by-step pass carries the
+      clamps of one start layer, ``rows_per_pass // B`` of them (at least one) at a time: a step
+      of B = 20 rows is mostly per-step overhead.
+
+    Each traced call covers at most ``ROW_STEPS`` rows × steps (``chunk``, if given, caps the
+    steps further). The returned arrays are read-only views: entries of one pass share memory.
     """
     was_training = model.training
     model.eval()
     try:
-        ids = torch.from_numpy(sample.ids.astype(np.int64))
+        ids = torch.from_numpy(sample.ids.astype(np.int64)).to(model.decoder.weight.device)
         B, W, n = ids.shape[0], sample.burn, ids.shape[1] - 1
+        for cl in clamps:
+            for l, j in cl or {}:
+                _check_unit(model, l, j)  # before any pass runs
         starts = [min(int(l) for l, _ in cl) if cl else None for cl in clamps]
 
         def steps(rows):
-            return chunk or min(500, max(50, ROW_STEPS // rows))
+            return max(1, min(chunk or 500, ROW_STEPS // rows))
 
         # the model as it is, keeping the inputs of the layers that clamped passes start from
         state, lps, kept = None, [], {l: [] for l in sorted(set(starts) - {None, 0})}
@@ -385,11 +402,12 @@ def sample_logp_many(model, sample: TextSample, clamps: list, chunk: int | None 
         if None in starts or kept:
             for a in range(0, n, steps(B)):
                 b = min(n, a + steps(B))
-                logits, trace, state = model.forward_traced(ids[:, a:b], state, record=bool(kept))
+                logits, trace, state = model.forward_traced(ids[:, a:b], state, record="h" if kept else False)
                 lps.append(_true_logp(logits, ids[:, a + 1 : b + 1]))
-                for l in kept:
-                    kept[l].append(trace[l - 1]["h"])
+                for l, outs in kept.items():
+                    outs.append(trace[l - 1]["h"])
             base = np.concatenate(lps, axis=1)[:, W:]
+            base.flags.writeable = False
             kept = {l: torch.cat(v, dim=1) for l, v in kept.items()}  # (B, n, H): layer l's input
             out.update({i: base for i, s in enumerate(starts) if s is None})
         per = max(1, rows_per_pass // B)  # clamps per pass
@@ -406,6 +424,7 @@ def sample_logp_many(model, sample: TextSample, clamps: list, chunk: int | None 
                     logits, state = clamped_forward(model, x, state, rows=rows, start=start)
                     lps.append(_true_logp(logits, y[:, a + 1 : b + 1]))
                 lp = np.concatenate(lps, axis=1)[:, W:]
+                lp.flags.writeable = False
                 out.update({i: lp[k * B : (k + 1) * B] for k, i in enumerate(group)})
         return [out[i] for i in range(len(clamps))]
     finally:
@@ -414,4 +433,4 @@ def sample_logp_many(model, sample: TextSample, clamps: list, chunk: int | None 
 
 def _true_logp(logits: torch.Tensor, y: torch.Tensor) -> np.ndarray:
     """(B, T) log-probability of the symbols ``y`` under ``logits`` (B, T, K)."""
-    return torch.log_softmax(logits.float(), -1).gather(-1, y.unsqueeze(-1)).squeeze(-1).numpy()
+    return torch.log_softmax(logits.float(), -1).gather(-1, y.unsqueeze(-1)).squeeze(-1).cpu().numpy()

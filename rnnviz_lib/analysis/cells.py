@@ -295,7 +295,7 @@ def causal_effects(model, sample: TextSample, acts: Activations, feats: dict[str
         return 0.0 if mode == "zero" else float(acts.layers[l][memory][..., u].astype(np.float32).mean())
 
     clamps = [None] + [{(l, u): value(mode, l, u)} for *_, l, j, ctrl in plan for mode in modes for u in (j, ctrl)]
-    losses = iter(-lp for lp in sample_logp_many(model, sample, clamps))  # one batched pass, in this order
+    losses = iter(-lp for lp in sample_logp_many(model, sample, clamps))  # batched passes; results in this order
     base = next(losses)
     rows = []
     for name, row, mask, l, j, ctrl in plan:
