@@ -172,8 +172,11 @@ def screen_verdict(screen: list[dict], chosen: list[dict]) -> tuple[bool, float,
     if stalled:
         why += "no longer improving"
     else:
-        why += (f"still improving (best at epoch {screen[best]['epoch']:g}), the gap "
-                + ("not closing" if gap >= gap_mid else "closing") + f" ({gap_mid:+.3f} at epoch {mid['epoch']:g})")
+        why += f"still improving (best at epoch {screen[best]['epoch']:g}), "
+        if gap < 0:  # ahead of the chosen run at the same epoch: there is no gap to close
+            why += f"ahead of the chosen run at the same epoch ({gap_mid:+.3f} at epoch {mid['epoch']:g})"
+        else:
+            why += "the gap " + ("not closing" if gap >= gap_mid else "closing") + f" ({gap_mid:+.3f} at epoch {mid['epoch']:g})"
     return ok, gap, why
 
 

@@ -339,6 +339,9 @@ def test_screen_verdict_needs_a_clear_gap_and_a_stall_or_a_gap_that_does_not_clo
     assert not verdict([1.9, 1.515, 1.6, 1.7, 1.8])[0]  # stalled, far behind at 5, but its best is 0.015 from 1.5
     assert not verdict([1.95, 1.9, 1.76, 1.77, 1.76])[0]  # stalled, but only 0.01 behind at epoch 5
     assert not verdict([1.9, 1.8, 1.7, 1.71, 1.72])[0]  # stalled, ahead of the chosen run at epoch 5
+    ok, _, why = verdict([1.9, 1.8, 1.75, 1.7, 1.65])  # ahead and pulling away: no "gap closing"
+    assert not ok and why.endswith("still improving (best at epoch 5), ahead of the chosen run at the same epoch "
+                                   "(-0.100 at epoch 2)") and "closing" not in why
 
 
 def test_runs_screen_trains_a_dropout_value_until_the_rule_decides(tmp_path, monkeypatch, capsys):
