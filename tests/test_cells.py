@@ -342,6 +342,23 @@ def test_many_clamps_in_one_pass_give_each_clamps_own_loss(cell):
     assert A.sample_logp_many(m, sample, []) == []
 
 
+def test_the_clamping_benchmark_times_both_paths_on_the_same_numbers(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "causal_clamping.py"
+    out = tmp_path / "cc.json"
+    proc = subprocess.run([sys.executable, str(bench), "--random", "gru", "3", "24", "--streams", "3", "--steps", "40",
+                           "--burn", "8", "--clamps", "5", "--layer", "1", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["clamps"] == 5 and row["layer"] == 2 and row["symbols"] == 3 * 48
+    assert row["per_clamp_s"] > 0 and row["batched_s"] > 0 and row["max_abs_diff"] < 1e-5
+    assert "per clamp s" in proc.stdout and row["model"] in proc.stdout
+
+
 # ----------------------------------------------------------------------------------------
 # Ranking
 # ----------------------------------------------------------------------------------------
